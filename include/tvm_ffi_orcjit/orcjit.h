@@ -1,0 +1,178 @@
+/*
+** orcjit.h: the public C API of tvm-ffi-orcjit.
+**
+** Links relocatable ELF objects (.o) and static archives (.a) into the
+** running process with LLVM's ORC JIT and hands out their symbols, in
+** particular functions exported with the TVM-FFI safe-call ABI.
+**
+** Model
+**   session   one JIT instance: its memory, its symbol string pool.
+**   library   a named symbol namespace inside a session (one JITDylib).
+**             Objects are added to it incrementally.  An undefined symbol
+**             is resolved from (1) the library itself, (2) its link order,
+**             (3) the host process.
+**
+** Error model
+**   Every function that can fail returns an int status: ORCJIT_OK (0) or
+**   one of the ORCJIT_E* codes below.  The message of the last failure on
+**   the calling thread is read with orcjit_last_error(); it names the
+**   library, the input (path or memory name) and the symbol concerned.
+**   A failed call changes nothing: a failed add leaves no symbol, no
+**   memory and no constructor of that object behind.
+**
+** Ownership
+**   Sessions and libraries are reference counted.  *_create returns one
+**   reference that the caller owns; *_release drops one.  A library holds
+**   a reference to its session and to every library it was ever linked
+**   against, so nothing it needs can go away under it.  Releasing the last
+**   reference to a library runs its destructors (fini arrays, atexit and
+**   __cxa_atexit handlers registered by its code) and frees its memory.
+**
+** Threads
+**   All functions are thread-safe.  Adds into different sessions run in
+**   parallel.  Two adds into the same library at the same time are refused
+**   (ORCJIT_EBUSY) rather than serialised.  Calling a function obtained
+**   from a library takes no lock of this library.
+*/
+#ifndef TVM_FFI_ORCJIT_ORCJIT_H
+#define TVM_FFI_ORCJIT_ORCJIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define ORCJIT_API __declspec(dllexport)
+#else
+#define ORCJIT_API __attribute__((visibility("default")))
+#endif
+
+#define ORCJIT_VERSION_MAJOR 0
+#define ORCJIT_VERSION_MINOR 2
+#define ORCJIT_VERSION_PATCH 0
+
+/* Status codes.  Stable values: new codes are only ever appended. */
+enum {
+  ORCJIT_OK = 0,
+  ORCJIT_EINVAL = 1,    /* a bad argument (NULL handle, empty name, ...) */
+  ORCJIT_EIO = 2,       /* a file could not be opened or read */
+  ORCJIT_EFORMAT = 3,   /* not a usable relocatable object or archive */
+  ORCJIT_EDUPLICATE = 4,/* a strong symbol defined twice in one library */
+  ORCJIT_EUNRESOLVED = 5,/* undefined symbols that nothing provides */
+  ORCJIT_ENOTFOUND = 6, /* a looked-up symbol or function does not exist */
+  ORCJIT_ELINK = 7,     /* JIT linking failed for another reason */
+  ORCJIT_EBUSY = 8,     /* the library is in use by another add */
+  ORCJIT_ENOMEM = 9,    /* out of memory */
+  ORCJIT_EINIT = 10,    /* a constructor of the object failed */
+  ORCJIT_EUNSUPPORTED = 11 /* a feature of the object is not supported */
+};
+
+typedef struct orcjit_session orcjit_session;
+typedef struct orcjit_library orcjit_library;
+
+/* Options for orcjit_session_create.  Zero-initialise, then set what you
+** need; a NULL pointer means all defaults. */
+typedef struct orcjit_session_options {
+  size_t struct_size;      /* sizeof(orcjit_session_options); 0 = current */
+  size_t slab_size;        /* JIT memory reserved up front; 0 = default */
+  const char *orc_rt_path; /* accepted for upstream compatibility; unused */
+} orcjit_session_options;
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* The message of the last failed call on this thread ("" if none).  The
+** pointer stays valid until the next orcjit_* call on this thread. */
+ORCJIT_API const char *orcjit_last_error(void);
+/* The status of the last failed call on this thread (ORCJIT_OK if none). */
+ORCJIT_API int orcjit_last_status(void);
+/* A short constant name for a status code ("ORCJIT_EIO", ...). */
+ORCJIT_API const char *orcjit_status_name(int status);
+
+/* ---- sessions -------------------------------------------------------- */
+
+ORCJIT_API int orcjit_session_create(const orcjit_session_options *opts,
+                                     orcjit_session **out);
+ORCJIT_API void orcjit_session_retain(orcjit_session *s);
+/* Drops one reference; the session is destroyed when its last reference
+** and the last library created in it are gone.  NULL is a no-op. */
+ORCJIT_API void orcjit_session_release(orcjit_session *s);
+/* Returns unused JIT memory to the operating system; *freed_bytes (may be
+** NULL) receives how much. */
+ORCJIT_API int orcjit_session_clear_free_slabs(orcjit_session *s,
+                                               size_t *freed_bytes);
+
+/* ---- libraries ------------------------------------------------------- */
+
+/* Creates an empty library.  name may be NULL or "" for a generated unique
+** name ("lib<N>").  A name in use by a live library of the same session is
+** refused with ORCJIT_EINVAL; once released, the name can be used again. */
+ORCJIT_API int orcjit_library_create(orcjit_session *s, const char *name,
+                                     orcjit_library **out);
+ORCJIT_API void orcjit_library_retain(orcjit_library *lib);
+/* Drops one reference; at the last one the library's destructors run and
+** its JIT memory is freed.  NULL is a no-op. */
+ORCJIT_API void orcjit_library_release(orcjit_library *lib);
+/* The library's name; valid while the library lives. */
+ORCJIT_API const char *orcjit_library_name(const orcjit_library *lib);
+/* The session the library belongs to (no new reference). */
+ORCJIT_API orcjit_session *orcjit_library_session(const orcjit_library *lib);
+
+/* Adds an object file or a static archive read from path.  The kind is
+** detected from the content.  For an archive, only the members that
+** provide a symbol some earlier or later object needs are linked (like a
+** static linker); the members are loaded when first needed. */
+ORCJIT_API int orcjit_library_add_file(orcjit_library *lib, const char *path);
+/* Adds an object or archive from memory.  The bytes are copied.  name is
+** used in error messages (NULL: "<memory>"). */
+ORCJIT_API int orcjit_library_add_memory(orcjit_library *lib, const void *data,
+                                         size_t size, const char *name);
+
+/* Sets the libraries searched, in order, after lib itself and before the
+** host process.  Replaces an earlier link order; it applies to symbols not
+** yet resolved.  lib keeps a reference to every library named here. */
+ORCJIT_API int orcjit_library_set_link_order(orcjit_library *lib,
+                                             orcjit_library *const *libs,
+                                             size_t n);
+
+/* Looks up a symbol defined by an object of this library (not its link
+** order).  ORCJIT_ENOTFOUND if it is not defined. */
+ORCJIT_API int orcjit_library_lookup(orcjit_library *lib, const char *symbol,
+                                     void **out_addr);
+
+/* Looks up the TVM-FFI safe-call function exported as __tvm_ffi_<name>.
+** *out_fn has the type TVMFFISafeCallType (see tvm/ffi/c_api.h). */
+ORCJIT_API int orcjit_library_get_function(orcjit_library *lib,
+                                           const char *name, void **out_fn);
+
+/* Like orcjit_library_get_function, but wraps the function in a new
+** TVM-FFI Function object (a TVMFFIObjectHandle that the caller owns) which
+** keeps lib alive until the Function is freed.  Calls through it go straight
+** to the JIT code. */
+ORCJIT_API int orcjit_library_get_ffi_function(orcjit_library *lib,
+                                               const char *name,
+                                               void **out_function);
+
+/* Called after each object of lib is linked and before its constructors
+** run; the place to fill context symbols such as __tvm_ffi__library_ctx.
+** A nonzero return fails the add; the callback should set a message with
+** orcjit_set_error.  Pass NULL to remove. */
+typedef int (*orcjit_link_callback)(orcjit_library *lib, void *user);
+ORCJIT_API int orcjit_library_set_link_callback(orcjit_library *lib,
+                                                orcjit_link_callback cb,
+                                                void *user);
+
+/* Records an error for the calling thread (for use by callbacks and glue
+** code); returns status. */
+ORCJIT_API int orcjit_set_error(int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TVM_FFI_ORCJIT_ORCJIT_H */

@@ -1,0 +1,104 @@
+/*
+** oj_elf.h: the ELF pre-pass (oj_elf.c).
+**
+** Validates an x86-64 ELF relocatable object completely (every offset and
+** size is bounds-checked: arbitrary bytes never crash it) and produces a
+** rewritten copy that JITLink 22 links correctly:
+**   - R_X86_64_GOTPCRELX (41) and R_X86_64_REX_GOTPCRELX (42) become
+**     R_X86_64_GOTPCREL (9): JITLink 22 relaxes them into an absolute
+**     "addr32 call" when the target address fits in 32 bits, which crashes
+**     (LLVM #190968, fixed in 23).  The GOT load costs one indirection.
+**   - STV_INTERNAL symbols become STV_HIDDEN (JITLink rejects visibility 1).
+**   - a global marker symbol is added at offset 0 of every init/fini
+**     section (.init_array[.N], .fini_array[.N], .ctors[.N], .dtors[.N]),
+**     so that ORC keeps the section alive and we learn its linked address.
+**   - one more global marker ("anchor") is added at offset 0 of the first
+**     allocated section with nonzero size, so that looking it up forces the
+**     object to link even when it exports nothing.
+** It also lists the object's defined and undefined global symbols.
+** It does not touch memory it does not own and keeps no global state.
+*/
+#ifndef OJ_ELF_H
+#define OJ_ELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Kinds of init/fini section. */
+enum {
+  OJ_ELF_INIT_ARRAY = 0, /* .init_array, .init_array.N */
+  OJ_ELF_FINI_ARRAY = 1, /* .fini_array, .fini_array.N */
+  OJ_ELF_CTORS = 2,      /* .ctors, .ctors.N   (entries run last to first) */
+  OJ_ELF_DTORS = 3       /* .dtors, .dtors.N */
+};
+
+typedef struct oj_elf_initfini {
+  int kind;          /* OJ_ELF_* above */
+  uint32_t priority; /* the section name's numeric suffix; 65535 if none */
+  uint32_t count;    /* number of 8-byte pointers (sh_size / 8) */
+  char *marker;      /* the name of the marker symbol added at its start */
+} oj_elf_initfini;
+
+/* Symbol flags. */
+enum {
+  OJ_ELF_SYM_WEAK = 1,   /* STB_WEAK (for defined: may be merged; for
+                            undefined: may stay unresolved) */
+  OJ_ELF_SYM_HIDDEN = 2, /* STV_HIDDEN or STV_INTERNAL (not exported to
+                            other libraries) */
+  OJ_ELF_SYM_FUNC = 4,   /* STT_FUNC or STT_GNU_IFUNC */
+  OJ_ELF_SYM_TLS = 8     /* STT_TLS */
+};
+
+typedef struct oj_elf_sym {
+  char *name;     /* owned by the oj_elf_object */
+  unsigned flags; /* OJ_ELF_SYM_* */
+} oj_elf_sym;
+
+typedef struct oj_elf_object {
+  unsigned char *image; /* the rewritten object, malloc'd */
+  size_t image_size;
+  oj_elf_sym *defined;  /* global/weak symbols with a section (not UNDEF,
+                           not COMMON handled as defined too), one entry per
+                           name, in symbol-table order */
+  size_t ndefined;
+  oj_elf_sym *undefined;/* global/weak symbols with st_shndx == SHN_UNDEF and
+                           a nonempty name */
+  size_t nundefined;
+  oj_elf_initfini *initfini; /* one per init/fini section, in section order */
+  size_t ninitfini;
+  char *anchor;         /* marker of the anchor symbol, NULL if the object
+                           has no allocated section with nonzero size */
+} oj_elf_object;
+
+/* Result of oj_elf_classify. */
+enum {
+  OJ_ELF_KIND_UNKNOWN = 0,
+  OJ_ELF_KIND_RELOCATABLE = 1, /* ELF ET_REL */
+  OJ_ELF_KIND_ARCHIVE = 2      /* starts with "!<arch>\n" */
+};
+int oj_elf_classify(const void *data, size_t size);
+
+/*
+** Validates data[0..size) and fills *out (zeroed first).  Marker names are
+** "__orcjit.<tag>.<section index>" for init/fini sections and
+** "__orcjit.<tag>.anchor" for the anchor, where tag is the caller's unique
+** string (the library and object sequence number, e.g. "L3.O7").
+** On failure returns an ORCJIT_E* status (EFORMAT for malformed input or
+** wrong ELF type, EUNSUPPORTED for another machine or ELF class/endianness)
+** after recording a message with oj_error_set() that starts with `what`
+** (the file path or memory name) and says what is wrong, for example:
+**   "kernel.o: not an ELF file (bad magic)"
+**   "kernel.o: is a shared library (ET_DYN), not a relocatable object (.o)"
+**   "kernel.o: is an executable (ET_EXEC), not a relocatable object (.o)"
+**   "kernel.o: object is for AArch64 (e_machine 183); only x86-64 is supported"
+**   "kernel.o: truncated or corrupt ELF: section 5 extends past end of file"
+**   "kernel.o: empty file"
+** On failure *out holds nothing that needs freeing.
+*/
+int oj_elf_prepare(const void *data, size_t size, const char *what,
+                   const char *tag, oj_elf_object *out);
+
+/* Frees everything *obj owns and zeroes it.  Safe on a zeroed struct. */
+void oj_elf_object_free(oj_elf_object *obj);
+
+#endif /* OJ_ELF_H */
