@@ -1,0 +1,222 @@
+/*
+** oj_initfini.c: constructors and destructors of a library's objects.
+**   - at each object's load: its .init_array[.N] and .ctors[.N] entries, by
+**     priority (lowest first), .ctors entries last to first, as ld places
+**     them;
+**   - at the library's release: the atexit/__cxa_atexit handlers its code
+**     registered (last registered first), then the .fini_array[.N] and
+**     .dtors[.N] entries of all its objects, in exactly the reverse of the
+**     order a static link of the objects (in load order) would give.
+** A library's __dso_handle (from its runtime object, oj_rtobj.c) is how a
+** __cxa_atexit call is traced back to the library; handlers of code that
+** is not ours go to the C library as usual.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "oj_internal.h"
+
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+
+/* ---- __dso_handle -> library ------------------------------------------- */
+
+typedef struct oj_dso {
+  uint64_t dso;
+  orcjit_library *lib;
+} oj_dso;
+
+static pthread_mutex_t oj_dso_lock = PTHREAD_MUTEX_INITIALIZER;
+static oj_dso *oj_dsos;
+static size_t oj_ndso, oj_capdso;
+
+int oj_initfini_register_dso(orcjit_library *lib, uint64_t dso) {
+  int rc = ORCJIT_OK;
+  pthread_mutex_lock(&oj_dso_lock);
+  if (oj_ndso == oj_capdso) {
+    size_t ncap = oj_capdso ? oj_capdso * 2 : 16;
+    oj_dso *n = realloc(oj_dsos, ncap * sizeof *n);
+    if (!n) rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+    else oj_dsos = n, oj_capdso = ncap;
+  }
+  if (rc == ORCJIT_OK) {
+    oj_dsos[oj_ndso].dso = dso;
+    oj_dsos[oj_ndso].lib = lib;
+    oj_ndso++;
+    lib->dso_handle = dso;
+  }
+  pthread_mutex_unlock(&oj_dso_lock);
+  return rc;
+}
+
+void oj_initfini_unregister_dso(orcjit_library *lib) {
+  pthread_mutex_lock(&oj_dso_lock);
+  for (size_t i = 0; i < oj_ndso; i++) {
+    if (oj_dsos[i].lib == lib) {
+      oj_dsos[i] = oj_dsos[--oj_ndso];
+      break;
+    }
+  }
+  if (oj_ndso == 0) {
+    free(oj_dsos);
+    oj_dsos = NULL;
+    oj_capdso = 0;
+  }
+  pthread_mutex_unlock(&oj_dso_lock);
+  lib->dso_handle = 0;
+}
+
+/* What JIT code gets for __cxa_atexit (and, through the runtime object's
+** atexit, for atexit). */
+int oj_rt_cxa_atexit(void (*fn)(void *), void *arg, void *dso) {
+  orcjit_library *lib = NULL;
+  pthread_mutex_lock(&oj_dso_lock);
+  for (size_t i = 0; i < oj_ndso; i++)
+    if (oj_dsos[i].dso == (uint64_t)(uintptr_t)dso) lib = oj_dsos[i].lib;
+  pthread_mutex_unlock(&oj_dso_lock);
+  if (!lib) return __cxa_atexit(fn, arg, dso);
+
+  int rc = 0;
+  pthread_mutex_lock(&lib->lock);
+  if (lib->natexit == lib->capatexit) {
+    size_t ncap = lib->capatexit ? lib->capatexit * 2 : 8;
+    oj_atexit *n = realloc(lib->atexits, ncap * sizeof *n);
+    if (!n) rc = -1;
+    else lib->atexits = n, lib->capatexit = ncap;
+  }
+  if (rc == 0) {
+    lib->atexits[lib->natexit].fn = fn;
+    lib->atexits[lib->natexit].arg = arg;
+    lib->natexit++;
+  }
+  pthread_mutex_unlock(&lib->lock);
+  return rc;
+}
+
+/* ---- constructors ------------------------------------------------------ */
+
+static int oj_initfini_is_init(int kind) {
+  return kind == OJ_ELF_INIT_ARRAY || kind == OJ_ELF_CTORS;
+}
+
+/* Sorts section indexes by priority, keeping section order for ties. */
+static void oj_initfini_order(const oj_elf_object *obj, size_t *idx, size_t n) {
+  for (size_t i = 1; i < n; i++) { /* insertion sort: n is tiny */
+    size_t v = idx[i], j = i;
+    while (j > 0 && obj->initfini[idx[j - 1]].priority > obj->initfini[v].priority) {
+      idx[j] = idx[j - 1];
+      j--;
+    }
+    idx[j] = v;
+  }
+}
+
+static int oj_initfini_push_fini(orcjit_library *lib, uint32_t prio, void (*fn)(void)) {
+  if (lib->nfini == lib->capfini) {
+    size_t ncap = lib->capfini ? lib->capfini * 2 : 8;
+    oj_fini *n = realloc(lib->fini, ncap * sizeof *n);
+    if (!n) return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+    lib->fini = n;
+    lib->capfini = ncap;
+  }
+  lib->fini[lib->nfini].priority = prio;
+  lib->fini[lib->nfini].seq = lib->fini_seq++;
+  lib->fini[lib->nfini].fn = fn;
+  lib->nfini++;
+  return ORCJIT_OK;
+}
+
+static int oj_initfini_valid(uint64_t p) { return p != 0 && p != UINT64_MAX; }
+
+int oj_initfini_run_object(orcjit_library *lib, const oj_elf_object *obj,
+                           const uint64_t *addrs, uint32_t seq) {
+  size_t n = obj->ninitfini;
+  if (!n) return ORCJIT_OK;
+  size_t *idx = malloc(n * sizeof *idx);
+  if (!idx) return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  for (size_t i = 0; i < n; i++) idx[i] = i;
+  oj_initfini_order(obj, idx, n);
+
+  /* Record the destructors first: if a constructor registers more, or the
+  ** library is released from a constructor's callee, they are known. */
+  int rc = ORCJIT_OK;
+  pthread_mutex_lock(&lib->lock);
+  for (size_t k = 0; k < n && rc == ORCJIT_OK; k++) {
+    const oj_elf_initfini *s = &obj->initfini[idx[k]];
+    if (oj_initfini_is_init(s->kind)) continue;
+    const uint64_t *v = (const uint64_t *)(uintptr_t)addrs[idx[k]];
+    for (uint32_t j = 0; j < s->count && rc == ORCJIT_OK; j++) {
+      /* .dtors runs first to last: store it reversed in array order. */
+      uint64_t p = s->kind == OJ_ELF_DTORS ? v[s->count - 1 - j] : v[j];
+      if (oj_initfini_valid(p))
+        rc = oj_initfini_push_fini(lib, s->priority, (void (*)(void))(uintptr_t)p);
+    }
+  }
+  pthread_mutex_unlock(&lib->lock);
+  (void)seq;
+
+  for (size_t k = 0; k < n && rc == ORCJIT_OK; k++) {
+    const oj_elf_initfini *s = &obj->initfini[idx[k]];
+    if (!oj_initfini_is_init(s->kind)) continue;
+    const uint64_t *v = (const uint64_t *)(uintptr_t)addrs[idx[k]];
+    for (uint32_t j = 0; j < s->count; j++) {
+      uint64_t p = s->kind == OJ_ELF_CTORS ? v[s->count - 1 - j] : v[j];
+      if (oj_initfini_valid(p)) ((void (*)(void))(uintptr_t)p)();
+    }
+  }
+  free(idx);
+  return rc;
+}
+
+/* ---- destructors ------------------------------------------------------- */
+
+static int oj_fini_cmp(const void *a, const void *b) {
+  const oj_fini *x = a, *y = b;
+  if (x->priority != y->priority) return x->priority < y->priority ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void oj_initfini_finalize(orcjit_library *lib) {
+  if (lib->finalized) return;
+  lib->finalized = 1;
+  /* Handlers may register more handlers: take them one at a time. */
+  for (;;) {
+    pthread_mutex_lock(&lib->lock);
+    if (lib->natexit == 0) {
+      pthread_mutex_unlock(&lib->lock);
+      break;
+    }
+    oj_atexit h = lib->atexits[--lib->natexit];
+    pthread_mutex_unlock(&lib->lock);
+    h.fn(h.arg);
+  }
+  pthread_mutex_lock(&lib->lock);
+  oj_fini *list = lib->fini;
+  size_t n = lib->nfini;
+  lib->fini = NULL;
+  lib->nfini = lib->capfini = 0;
+  pthread_mutex_unlock(&lib->lock);
+  if (n) qsort(list, n, sizeof *list, oj_fini_cmp);
+  for (size_t i = n; i-- > 0;) list[i].fn();
+  free(list);
+  free(lib->atexits);
+  lib->atexits = NULL;
+  lib->capatexit = 0;
+}
+
+/* At process exit: finalise every live library, newest first, while its
+** code is still mapped.  Their memory goes with the process. */
+void oj_initfini_atexit_hook(void) {
+  for (;;) {
+    orcjit_library *victim = NULL;
+    pthread_mutex_lock(&oj_global_lock);
+    for (orcjit_session *s = oj_global_sessions; s && !victim; s = s->next_global) {
+      pthread_mutex_lock(&s->lock);
+      for (orcjit_library *l = s->libs; l && !victim; l = l->next)
+        if (!l->finalized) victim = l;
+      pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&oj_global_lock);
+    if (!victim) break;
+    oj_initfini_finalize(victim);
+  }
+}

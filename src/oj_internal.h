@@ -1,0 +1,175 @@
+/*
+** oj_internal.h: the structures shared by the files of the C core.
+**
+**   oj_session.c   sessions: the LLJIT, the error reporter, the JITDylib pool
+**   oj_library.c   libraries: create, add, lookup, link order, release
+**   oj_symtab.c    the string -> address hash table of a library
+**   oj_resolve.c   the definition generator: link order, host, runtime shims
+**   oj_initfini.c  constructors, destructors, atexit handlers per library
+**   oj_rtobj.c     the per-library runtime object (__dso_handle, atexit)
+**   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
+**   oj_error.c     the per-thread last error
+**
+** Locking: a session's `lock` guards its library list and JITDylib pool; a
+** library's `lock` guards its symbol table, link order, fini list and
+** atexit list.  The order is session lock, then library lock; a library
+** lock is never held while calling into LLVM or into JIT code.
+*/
+#ifndef OJ_INTERNAL_H
+#define OJ_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+
+#include "oj_elf.h"
+#include "oj_error.h"
+#include "tvm_ffi_orcjit/orcjit.h"
+
+/* ---- symbol table (oj_symtab.c) ---------------------------------------- */
+
+enum {
+  OJ_SYM_HIDDEN = 1,   /* not visible to other libraries */
+  OJ_SYM_WEAK = 2,     /* a weak definition */
+  OJ_SYM_IMPORTED = 4  /* not ours: copied from the link order or the host */
+};
+
+typedef struct oj_symtab_entry {
+  char *name;      /* NULL: empty slot */
+  uint64_t addr;
+  uint32_t hash;
+  uint16_t flags;  /* OJ_SYM_* */
+  uint16_t pad;
+  uint32_t object; /* index of the defining object in the library */
+} oj_symtab_entry;
+
+typedef struct oj_symtab {
+  oj_symtab_entry *slots;
+  size_t cap;   /* power of two, or 0 */
+  size_t count;
+} oj_symtab;
+
+void oj_symtab_free(oj_symtab *t);
+oj_symtab_entry *oj_symtab_find(const oj_symtab *t, const char *name);
+/* Inserts name if absent; returns the entry (new or existing), NULL on
+** ENOMEM.  *created tells which. */
+oj_symtab_entry *oj_symtab_insert(oj_symtab *t, const char *name, int *created);
+/* Removes every entry for which pred(entry, ctx) is nonzero. */
+void oj_symtab_remove_if(oj_symtab *t, int (*pred)(const oj_symtab_entry *, void *),
+                         void *ctx);
+
+/* ---- init/fini (oj_initfini.c) ----------------------------------------- */
+
+typedef struct oj_fini {
+  uint32_t priority;
+  uint32_t seq; /* load order of the object, then of the section */
+  void (*fn)(void);
+} oj_fini;
+
+typedef struct oj_atexit {
+  void (*fn)(void *);
+  void *arg;
+} oj_atexit;
+
+/* ---- sessions and libraries -------------------------------------------- */
+
+/* One JITDylib with our generator attached; reused after its library is
+** released, because a JITDylib cannot be removed from a session. */
+typedef struct oj_slot {
+  LLVMOrcJITDylibRef jd;
+  struct orcjit_library *_Atomic lib; /* current owner, NULL when pooled */
+  struct orcjit_session *session;
+  struct oj_slot *next;               /* in the free pool */
+} oj_slot;
+
+struct orcjit_session {
+  atomic_int refs; /* callers' references + one per live library */
+  LLVMOrcLLJITRef jit;
+  LLVMOrcExecutionSessionRef es;
+  pthread_mutex_t lock;
+  oj_slot *free_slots;
+  struct orcjit_library *libs; /* live libraries, newest first */
+  unsigned next_lib_id;
+  unsigned nslots;
+  size_t slab_size;
+  struct orcjit_session *next_global; /* in the process-wide list */
+  struct orcjit_session *prev_global;
+};
+
+struct orcjit_library {
+  atomic_int refs;
+  orcjit_session *session;
+  oj_slot *slot;
+  char *name;
+  unsigned id;
+  atomic_flag busy; /* an add is running */
+  int finalized;    /* destructors already ran (process exit) */
+
+  pthread_mutex_t lock; /* guards everything below */
+  oj_symtab syms;
+  char **objects; /* names of the objects added, by index */
+  size_t nobjects, capobjects;
+  LLVMOrcResourceTrackerRef *trackers; /* one per object, to remove them */
+  size_t ntrackers, captrackers;
+  struct orcjit_library **link; /* current link order */
+  size_t nlink;
+  struct orcjit_library **held; /* every library ever in the link order */
+  size_t nheld, capheld;
+  oj_fini *fini;
+  size_t nfini, capfini;
+  uint32_t fini_seq;
+  oj_atexit *atexits;
+  size_t natexit, capatexit;
+  uint64_t dso_handle; /* address of this library's __dso_handle, or 0 */
+
+  orcjit_link_callback link_cb;
+  void *link_cb_user;
+
+  struct orcjit_library *next; /* in the session's list */
+  struct orcjit_library *prev;
+};
+
+/* oj_session.c */
+int oj_session_slot_acquire(orcjit_session *s, oj_slot **out);
+void oj_session_slot_release(orcjit_session *s, oj_slot *slot);
+/* The LLVM error text collected for this thread since the last reset. */
+void oj_llvm_errors_reset(void);
+const char *oj_llvm_errors(void);
+/* Turns an LLVMErrorRef into a message (consumes it). */
+int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* oj_resolve.c */
+int oj_resolve_attach(oj_slot *slot);
+/* Names of required symbols that nothing provided during the current add
+** on this thread (comma separated), and reset. */
+void oj_resolve_missing_reset(void);
+const char *oj_resolve_missing(void);
+int oj_resolve_missing_count(void);
+
+/* oj_initfini.c */
+int oj_initfini_run_object(orcjit_library *lib, const oj_elf_object *obj,
+                           const uint64_t *marker_addrs, uint32_t seq);
+void oj_initfini_finalize(orcjit_library *lib);
+int oj_initfini_register_dso(orcjit_library *lib, uint64_t dso);
+void oj_initfini_unregister_dso(orcjit_library *lib);
+int oj_rt_cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+void oj_initfini_atexit_hook(void);
+
+/* oj_rtobj.c: the bytes of the per-library runtime object. */
+const unsigned char *oj_rtobj_image(size_t *size);
+
+/* oj_library.c */
+void oj_library_finalize_all(orcjit_session *s);
+
+/* Process-wide list of sessions (for finalisation at exit). */
+extern pthread_mutex_t oj_global_lock;
+extern orcjit_session *oj_global_sessions;
+
+#endif /* OJ_INTERNAL_H */

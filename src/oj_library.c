@@ -1,0 +1,719 @@
+/*
+** oj_library.c: libraries.  A library is one JITDylib of its session plus
+** our own table of what it defines.  Adding an object:
+**   1. the ELF pre-pass validates and rewrites it (oj_elf.c);
+**   2. a strong symbol it defines that the library already defines is
+**      refused here, naming both objects;
+**   3. it is added to the JITDylib under its own resource tracker, and
+**      every symbol it defines plus its markers are looked up at once, which
+**      links it now (errors surface at add, not at first call);
+**   4. its symbols go into the library's table, the link callback runs,
+**      and its constructors run.
+** Any failure removes the object's resource tracker: nothing of it stays.
+** Releasing a library runs its destructors, clears its JITDylib and puts
+** the JITDylib back in the session's pool.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <tvm/ffi/c_api.h>
+
+#include "oj_internal.h"
+
+#define OJ_FFI_PREFIX "__tvm_ffi_"
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static int oj_grow(void **arr, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t ncap = *cap ? *cap * 2 : 8;
+  while (ncap < need) ncap *= 2;
+  void *n = realloc(*arr, ncap * elem);
+  if (!n) return -1;
+  *arr = n;
+  *cap = ncap;
+  return 0;
+}
+
+static int oj_lib_check(const orcjit_library *lib, const char *fn) {
+  if (!lib) return oj_error_set(ORCJIT_EINVAL, "%s: library is NULL", fn);
+  return ORCJIT_OK;
+}
+
+/* ---- synchronous lookup ------------------------------------------------ */
+
+/* Pointer -> index map for matching lookup results with our names. */
+typedef struct oj_lookup {
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  int done;
+  LLVMErrorRef err;
+  LLVMOrcSymbolStringPoolEntryRef *names; /* n interned names */
+  uint64_t *addrs;                        /* n results, 0 if absent */
+  size_t n;
+  size_t *index; /* open-addressing table of name positions, cap entries */
+  size_t cap;
+} oj_lookup;
+
+static size_t oj_lookup_slot(const oj_lookup *lk, LLVMOrcSymbolStringPoolEntryRef e) {
+  uintptr_t h = (uintptr_t)e;
+  h ^= h >> 17;
+  h *= 0x9E3779B97F4A7C15ull;
+  return (size_t)(h >> 20) & (lk->cap - 1);
+}
+
+static void oj_lookup_result(LLVMErrorRef err, LLVMOrcCSymbolMapPairs res, size_t n,
+                             void *ctx) {
+  oj_lookup *lk = ctx;
+  if (!err) {
+    for (size_t i = 0; i < n; i++) {
+      for (size_t s = oj_lookup_slot(lk, res[i].Name);; s = (s + 1) & (lk->cap - 1)) {
+        size_t k = lk->index[s];
+        if (k == SIZE_MAX) break;
+        if (lk->names[k] == res[i].Name) {
+          lk->addrs[k] = res[i].Sym.Address;
+          break;
+        }
+      }
+    }
+  }
+  pthread_mutex_lock(&lk->m);
+  lk->err = err;
+  lk->done = 1;
+  pthread_cond_signal(&lk->c);
+  pthread_mutex_unlock(&lk->m);
+}
+
+/* Looks names[0..n) up in lib's JITDylib; required[i] says whether a
+** missing name fails the lookup.  Fills addrs.  Links what is needed. */
+static LLVMErrorRef oj_lookup_run(orcjit_library *lib, const char *const *names,
+                                  const unsigned char *required, size_t n,
+                                  uint64_t *addrs) {
+  orcjit_session *s = lib->session;
+  oj_lookup lk;
+  memset(&lk, 0, sizeof lk);
+  lk.n = n;
+  lk.addrs = addrs;
+  lk.cap = 16;
+  while (lk.cap < n * 2) lk.cap *= 2;
+  lk.names = malloc(n * sizeof *lk.names);
+  lk.index = malloc(lk.cap * sizeof *lk.index);
+  LLVMOrcCLookupSetElement *set = malloc(n * sizeof *set);
+  if (!lk.names || !lk.index || !set) {
+    free(lk.names);
+    free(lk.index);
+    free(set);
+    return LLVMCreateStringError("out of memory");
+  }
+  memset(lk.index, 0xff, lk.cap * sizeof *lk.index);
+  for (size_t i = 0; i < n; i++) {
+    addrs[i] = 0;
+    lk.names[i] = LLVMOrcExecutionSessionIntern(s->es, names[i]);
+    set[i].Name = lk.names[i];
+    set[i].LookupFlags = required[i] ? LLVMOrcSymbolLookupFlagsRequiredSymbol
+                                     : LLVMOrcSymbolLookupFlagsWeaklyReferencedSymbol;
+    size_t slot = oj_lookup_slot(&lk, lk.names[i]);
+    while (lk.index[slot] != SIZE_MAX && lk.names[lk.index[slot]] != lk.names[i])
+      slot = (slot + 1) & (lk.cap - 1);
+    lk.index[slot] = i;
+  }
+  pthread_mutex_init(&lk.m, NULL);
+  pthread_cond_init(&lk.c, NULL);
+  LLVMOrcCJITDylibSearchOrderElement order = {lib->slot->jd,
+                                               LLVMOrcJITDylibLookupFlagsMatchAllSymbols};
+  LLVMOrcExecutionSessionLookup(s->es, LLVMOrcLookupKindStatic, &order, 1, set, n,
+                                oj_lookup_result, &lk);
+  pthread_mutex_lock(&lk.m);
+  while (!lk.done) pthread_cond_wait(&lk.c, &lk.m);
+  pthread_mutex_unlock(&lk.m);
+  pthread_mutex_destroy(&lk.m);
+  pthread_cond_destroy(&lk.c);
+  for (size_t i = 0; i < n; i++) LLVMOrcReleaseSymbolStringPoolEntry(lk.names[i]);
+  free(lk.names);
+  free(lk.index);
+  free(set);
+  return lk.err;
+}
+
+/* ---- create / release -------------------------------------------------- */
+
+static orcjit_library *oj_session_find_lib(orcjit_session *s, const char *name) {
+  for (orcjit_library *l = s->libs; l; l = l->next)
+    if (strcmp(l->name, name) == 0) return l;
+  return NULL;
+}
+
+int orcjit_library_create(orcjit_session *s, const char *name, orcjit_library **out) {
+  oj_error_clear();
+  if (!out) return oj_error_set(ORCJIT_EINVAL, "orcjit_library_create: out is NULL");
+  *out = NULL;
+  if (!s) return oj_error_set(ORCJIT_EINVAL, "orcjit_library_create: session is NULL");
+
+  orcjit_library *lib = calloc(1, sizeof *lib);
+  if (!lib) return oj_error_set(ORCJIT_ENOMEM, "cannot create library: out of memory");
+  atomic_init(&lib->refs, 1);
+  atomic_flag_clear(&lib->busy);
+  pthread_mutex_init(&lib->lock, NULL);
+  lib->session = s;
+
+  int rc = oj_session_slot_acquire(s, &lib->slot);
+  if (rc != ORCJIT_OK) goto fail;
+
+  pthread_mutex_lock(&s->lock);
+  lib->id = s->next_lib_id++;
+  if (name && *name) {
+    if (oj_session_find_lib(s, name)) {
+      pthread_mutex_unlock(&s->lock);
+      rc = oj_error_set(ORCJIT_EINVAL,
+                        "cannot create library '%s': a library of that name exists in "
+                        "this session", name);
+      goto fail;
+    }
+    lib->name = strdup(name);
+  } else {
+    char gen[32];
+    unsigned k = lib->id;
+    do snprintf(gen, sizeof gen, "lib%u", k++);
+    while (oj_session_find_lib(s, gen));
+    lib->name = strdup(gen);
+  }
+  if (!lib->name) {
+    pthread_mutex_unlock(&s->lock);
+    rc = oj_error_set(ORCJIT_ENOMEM, "cannot create library: out of memory");
+    goto fail;
+  }
+  lib->next = s->libs;
+  if (s->libs) s->libs->prev = lib;
+  s->libs = lib;
+  atomic_fetch_add(&s->refs, 1);
+  pthread_mutex_unlock(&s->lock);
+  atomic_store(&lib->slot->lib, lib);
+  *out = lib;
+  return ORCJIT_OK;
+
+fail:
+  if (lib->slot) oj_session_slot_release(s, lib->slot);
+  pthread_mutex_destroy(&lib->lock);
+  free(lib->name);
+  free(lib);
+  return rc;
+}
+
+void orcjit_library_retain(orcjit_library *lib) {
+  if (lib) atomic_fetch_add(&lib->refs, 1);
+}
+
+static void oj_library_destroy(orcjit_library *lib) {
+  orcjit_session *s = lib->session;
+  pthread_mutex_lock(&s->lock);
+  if (lib->prev) lib->prev->next = lib->next;
+  else s->libs = lib->next;
+  if (lib->next) lib->next->prev = lib->prev;
+  pthread_mutex_unlock(&s->lock);
+
+  oj_initfini_finalize(lib);
+  if (lib->dso_handle) oj_initfini_unregister_dso(lib);
+
+  /* Frees the JIT memory of every object (and deregisters unwind info). */
+  atomic_store(&lib->slot->lib, NULL);
+  LLVMErrorRef err = LLVMOrcJITDylibClear(lib->slot->jd);
+  if (err) LLVMConsumeError(err);
+  for (size_t i = 0; i < lib->ntrackers; i++) LLVMOrcReleaseResourceTracker(lib->trackers[i]);
+  oj_session_slot_release(s, lib->slot);
+
+  for (size_t i = 0; i < lib->nheld; i++) orcjit_library_release(lib->held[i]);
+  for (size_t i = 0; i < lib->nobjects; i++) free(lib->objects[i]);
+  free(lib->objects);
+  free(lib->trackers);
+  free(lib->link);
+  free(lib->held);
+  free(lib->fini);
+  free(lib->atexits);
+  oj_symtab_free(&lib->syms);
+  pthread_mutex_destroy(&lib->lock);
+  free(lib->name);
+  free(lib);
+  orcjit_session_release(s);
+}
+
+void orcjit_library_release(orcjit_library *lib) {
+  if (lib && atomic_fetch_sub(&lib->refs, 1) == 1) oj_library_destroy(lib);
+}
+
+const char *orcjit_library_name(const orcjit_library *lib) { return lib ? lib->name : ""; }
+
+orcjit_session *orcjit_library_session(const orcjit_library *lib) {
+  return lib ? lib->session : NULL;
+}
+
+/* ---- adding objects ---------------------------------------------------- */
+
+static int oj_library_track(orcjit_library *lib, LLVMOrcResourceTrackerRef rt) {
+  if (oj_grow((void **)&lib->trackers, &lib->captrackers, lib->ntrackers + 1,
+              sizeof *lib->trackers))
+    return -1;
+  lib->trackers[lib->ntrackers++] = rt;
+  return 0;
+}
+
+/* Adds image to the JITDylib under a new tracker; *out_rt owns it. */
+static int oj_library_add_image(orcjit_library *lib, const void *image, size_t size,
+                                const char *what, LLVMOrcResourceTrackerRef *out_rt) {
+  LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibCreateResourceTracker(lib->slot->jd);
+  LLVMMemoryBufferRef buf =
+      LLVMCreateMemoryBufferWithMemoryRangeCopy(image, size, what);
+  LLVMErrorRef err = LLVMOrcLLJITAddObjectFileWithRT(lib->session->jit, rt, buf);
+  if (err) {
+    char *msg = LLVMGetErrorMessage(err);
+    int dup = strstr(msg, "uplicate definition") != NULL;
+    oj_error_set(dup ? ORCJIT_EDUPLICATE : ORCJIT_ELINK, "library '%s': %s: %s",
+                 lib->name, what, msg);
+    LLVMDisposeErrorMessage(msg);
+    LLVMOrcReleaseResourceTracker(rt);
+    return oj_error_status();
+  }
+  *out_rt = rt;
+  return ORCJIT_OK;
+}
+
+/* Gives the library its runtime object (__dso_handle, atexit). */
+static int oj_library_add_runtime(orcjit_library *lib) {
+  size_t size;
+  const unsigned char *image = oj_rtobj_image(&size);
+  LLVMOrcResourceTrackerRef rt;
+  int rc = oj_library_add_image(lib, image, size, "<orcjit runtime>", &rt);
+  if (rc != ORCJIT_OK) return rc;
+  const char *name = "__dso_handle";
+  unsigned char req = 1;
+  uint64_t addr = 0;
+  oj_llvm_errors_reset();
+  LLVMErrorRef err = oj_lookup_run(lib, &name, &req, 1, &addr);
+  if (err) {
+    oj_error_from_llvm(ORCJIT_ELINK, err, "library '%s': cannot link the runtime object",
+                       lib->name);
+    LLVMErrorRef e2 = LLVMOrcResourceTrackerRemove(rt);
+    if (e2) LLVMConsumeError(e2);
+    LLVMOrcReleaseResourceTracker(rt);
+    return ORCJIT_ELINK;
+  }
+  pthread_mutex_lock(&lib->lock);
+  int bad = oj_library_track(lib, rt);
+  pthread_mutex_unlock(&lib->lock);
+  if (bad) {
+    LLVMErrorRef e2 = LLVMOrcResourceTrackerRemove(rt);
+    if (e2) LLVMConsumeError(e2);
+    LLVMOrcReleaseResourceTracker(rt);
+    return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  }
+  return oj_initfini_register_dso(lib, addr);
+}
+
+static int oj_obj_needs_runtime(const oj_elf_object *obj) {
+  for (size_t i = 0; i < obj->nundefined; i++) {
+    const char *n = obj->undefined[i].name;
+    if (strcmp(n, "__dso_handle") == 0 || strcmp(n, "atexit") == 0) return 1;
+  }
+  return 0;
+}
+
+/* Step 2: duplicates.  Returns ORCJIT_OK, or EDUPLICATE with the message.
+** *imports_shadowed is set when the object defines a name the library
+** had imported from elsewhere (those imports must then be dropped). */
+static int oj_library_check_dups(orcjit_library *lib, const oj_elf_object *obj,
+                                 const char *what, int *imports_shadowed) {
+  *imports_shadowed = 0;
+  int rc = ORCJIT_OK;
+  pthread_mutex_lock(&lib->lock);
+  for (size_t i = 0; i < obj->ndefined && rc == ORCJIT_OK; i++) {
+    const oj_elf_sym *d = &obj->defined[i];
+    oj_symtab_entry *e = oj_symtab_find(&lib->syms, d->name);
+    if (!e) continue;
+    if (e->flags & OJ_SYM_IMPORTED) {
+      if (!(d->flags & OJ_ELF_SYM_WEAK)) *imports_shadowed = 1;
+      continue;
+    }
+    if ((d->flags & OJ_ELF_SYM_WEAK) || (e->flags & OJ_SYM_WEAK)) continue;
+    rc = oj_error_set(ORCJIT_EDUPLICATE,
+                      "library '%s': duplicate symbol '%s': defined in '%s' and in '%s'",
+                      lib->name, d->name,
+                      e->object < lib->nobjects ? lib->objects[e->object] : "?", what);
+  }
+  pthread_mutex_unlock(&lib->lock);
+  return rc;
+}
+
+static int oj_not_imported_or_object(const oj_symtab_entry *e, void *ctx) {
+  return (e->flags & OJ_SYM_IMPORTED) != 0;
+}
+
+/* Drops what the library imported: the absolute symbols in the JITDylib's
+** default tracker, and their entries in the table. */
+static void oj_library_drop_imports(orcjit_library *lib) {
+  LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibGetDefaultResourceTracker(lib->slot->jd);
+  LLVMErrorRef err = LLVMOrcResourceTrackerRemove(rt);
+  if (err) LLVMConsumeError(err);
+  LLVMOrcReleaseResourceTracker(rt);
+  pthread_mutex_lock(&lib->lock);
+  oj_symtab_remove_if(&lib->syms, oj_not_imported_or_object, NULL);
+  pthread_mutex_unlock(&lib->lock);
+}
+
+typedef struct oj_obj_seq {
+  uint32_t seq;
+} oj_obj_seq;
+
+static int oj_entry_of_object(const oj_symtab_entry *e, void *ctx) {
+  const oj_obj_seq *q = ctx;
+  return !(e->flags & OJ_SYM_IMPORTED) && e->object == q->seq;
+}
+
+static int oj_library_add_object(orcjit_library *lib, const void *data, size_t size,
+                                 const char *what) {
+  char tag[48];
+  uint32_t seq = (uint32_t)lib->nobjects;
+  snprintf(tag, sizeof tag, "L%u.O%u", lib->id, seq);
+
+  oj_elf_object obj;
+  int rc = oj_elf_prepare(data, size, what, tag, &obj);
+  if (rc != ORCJIT_OK) {
+    oj_error_prefix("library '%s'", lib->name);
+    return rc;
+  }
+  int shadow = 0;
+  rc = oj_library_check_dups(lib, &obj, what, &shadow);
+  if (rc != ORCJIT_OK) goto out;
+  if (shadow) oj_library_drop_imports(lib);
+  if (!lib->dso_handle && oj_obj_needs_runtime(&obj)) {
+    rc = oj_library_add_runtime(lib);
+    if (rc != ORCJIT_OK) goto out;
+  }
+
+  /* Names to look up: every defined symbol, every marker. */
+  size_t n = obj.ndefined + obj.ninitfini + (obj.anchor ? 1 : 0);
+  const char **names = malloc((n ? n : 1) * sizeof *names);
+  unsigned char *req = malloc(n ? n : 1);
+  uint64_t *addrs = malloc((n ? n : 1) * sizeof *addrs);
+  char *objname = strdup(what);
+  if (!names || !req || !addrs || !objname) {
+    rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
+    goto out_free;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < obj.ndefined; i++, k++) names[k] = obj.defined[i].name, req[k] = 0;
+  size_t mark0 = k;
+  for (size_t i = 0; i < obj.ninitfini; i++, k++) names[k] = obj.initfini[i].marker, req[k] = 1;
+  if (obj.anchor) names[k] = obj.anchor, req[k] = 1, k++;
+
+  LLVMOrcResourceTrackerRef rt = NULL;
+  rc = oj_library_add_image(lib, obj.image, obj.image_size, what, &rt);
+  if (rc != ORCJIT_OK) goto out_free;
+
+  oj_llvm_errors_reset();
+  oj_resolve_missing_reset();
+  LLVMErrorRef err = n ? oj_lookup_run(lib, names, req, n, addrs) : NULL;
+  if (err) {
+    if (oj_resolve_missing_count() > 0) {
+      LLVMConsumeError(err);
+      rc = oj_error_set(ORCJIT_EUNRESOLVED,
+                        "library '%s': %s: unresolved symbol%s: %s (needed by '%s'; not "
+                        "defined in the library, its link order or the process)",
+                        lib->name, what, oj_resolve_missing_count() > 1 ? "s" : "",
+                        oj_resolve_missing(), what);
+    } else {
+      rc = oj_error_from_llvm(ORCJIT_ELINK, err, "library '%s': cannot link '%s'",
+                              lib->name, what);
+      const char *m = oj_error_message();
+      if (strstr(m, "Unsupported") || strstr(m, "unsupported")) {
+        char copy[1024];
+        snprintf(copy, sizeof copy, "%s", m);
+        rc = oj_error_set(ORCJIT_EUNSUPPORTED, "%s", copy);
+      }
+    }
+    goto out_remove;
+  }
+
+  /* Step 4: publish the symbols, then the callback, then constructors. */
+  pthread_mutex_lock(&lib->lock);
+  int oom = oj_grow((void **)&lib->objects, &lib->capobjects, lib->nobjects + 1,
+                    sizeof *lib->objects);
+  for (size_t i = 0; i < obj.ndefined && !oom; i++) {
+    if (!addrs[i]) continue;
+    int created;
+    oj_symtab_entry *e = oj_symtab_insert(&lib->syms, obj.defined[i].name, &created);
+    if (!e) {
+      oom = 1;
+      break;
+    }
+    if (created) {
+      e->addr = addrs[i];
+      e->object = seq;
+      e->flags = ((obj.defined[i].flags & OJ_ELF_SYM_HIDDEN) ? OJ_SYM_HIDDEN : 0) |
+                 ((obj.defined[i].flags & OJ_ELF_SYM_WEAK) ? OJ_SYM_WEAK : 0);
+    }
+  }
+  if (!oom) oom = oj_library_track(lib, rt);
+  if (!oom) {
+    lib->objects[lib->nobjects++] = objname;
+    objname = NULL;
+  }
+  orcjit_link_callback cb = lib->link_cb;
+  void *cb_user = lib->link_cb_user;
+  pthread_mutex_unlock(&lib->lock);
+  if (oom) {
+    rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
+    goto out_unpublish;
+  }
+  if (cb) {
+    oj_error_clear();
+    if (cb(lib, cb_user) != 0) {
+      rc = oj_error_status() != ORCJIT_OK ? oj_error_status() : ORCJIT_EINIT;
+      if (!*oj_error_message())
+        oj_error_set(rc, "library '%s': %s: the link callback failed", lib->name, what);
+      goto out_untrack;
+    }
+  }
+  rc = oj_initfini_run_object(lib, &obj, addrs + mark0, seq);
+  goto out_free; /* constructors ran: the object stays even on ENOMEM */
+
+out_untrack:
+  pthread_mutex_lock(&lib->lock);
+  lib->ntrackers--;
+  lib->nobjects--;
+  objname = lib->objects[lib->nobjects];
+  pthread_mutex_unlock(&lib->lock);
+out_unpublish: {
+  oj_obj_seq q = {seq};
+  pthread_mutex_lock(&lib->lock);
+  oj_symtab_remove_if(&lib->syms, oj_entry_of_object, &q);
+  pthread_mutex_unlock(&lib->lock);
+}
+out_remove: {
+  LLVMErrorRef e2 = LLVMOrcResourceTrackerRemove(rt);
+  if (e2) LLVMConsumeError(e2);
+  LLVMOrcReleaseResourceTracker(rt);
+}
+out_free:
+  free(names);
+  free(req);
+  free(addrs);
+  free(objname);
+out:
+  oj_elf_object_free(&obj);
+  return rc;
+}
+
+static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
+                          const char *what) {
+  if (atomic_flag_test_and_set(&lib->busy))
+    return oj_error_set(ORCJIT_EBUSY,
+                        "library '%s': %s: another add into this library is in progress "
+                        "on another thread",
+                        lib->name, what);
+  int rc;
+  switch (oj_elf_classify(data, size)) {
+  case OJ_ELF_KIND_ARCHIVE:
+    rc = oj_error_set(ORCJIT_EUNSUPPORTED,
+                      "library '%s': %s: static archives are not supported yet", lib->name,
+                      what);
+    break;
+  default:
+    rc = oj_library_add_object(lib, data, size, what);
+    break;
+  }
+  atomic_flag_clear(&lib->busy);
+  return rc;
+}
+
+int orcjit_library_add_memory(orcjit_library *lib, const void *data, size_t size,
+                              const char *name) {
+  oj_error_clear();
+  if (oj_lib_check(lib, "orcjit_library_add_memory")) return ORCJIT_EINVAL;
+  if (!name || !*name) name = "<memory>";
+  if (!data && size) return oj_error_set(ORCJIT_EINVAL, "library '%s': %s: data is NULL",
+                                         lib->name, name);
+  return oj_library_add(lib, data ? data : "", size, name);
+}
+
+int orcjit_library_add_file(orcjit_library *lib, const char *path) {
+  oj_error_clear();
+  if (oj_lib_check(lib, "orcjit_library_add_file")) return ORCJIT_EINVAL;
+  if (!path || !*path)
+    return oj_error_set(ORCJIT_EINVAL, "library '%s': empty path", lib->name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return oj_error_set(ORCJIT_EIO, "library '%s': cannot open '%s': %s", lib->name, path,
+                        strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return oj_error_set(ORCJIT_EIO, "library '%s': cannot stat '%s': %s", lib->name, path,
+                        strerror(e));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(fd);
+    return oj_error_set(ORCJIT_EIO, "library '%s': cannot load '%s': is a directory",
+                        lib->name, path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return oj_error_set(ORCJIT_EIO, "library '%s': cannot load '%s': not a regular file",
+                        lib->name, path);
+  }
+  size_t size = (size_t)st.st_size;
+  unsigned char *buf = malloc(size ? size : 1);
+  if (!buf) {
+    close(fd);
+    return oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory (%zu bytes)",
+                        lib->name, path, size);
+  }
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = read(fd, buf + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  int e = errno;
+  close(fd);
+  if (got != size) {
+    free(buf);
+    return oj_error_set(ORCJIT_EIO, "library '%s': cannot read '%s': %s", lib->name, path,
+                        got < size ? "short read" : strerror(e));
+  }
+  int rc = oj_library_add(lib, buf, size, path);
+  free(buf);
+  return rc;
+}
+
+/* ---- link order -------------------------------------------------------- */
+
+int orcjit_library_set_link_order(orcjit_library *lib, orcjit_library *const *libs,
+                                  size_t n) {
+  oj_error_clear();
+  if (oj_lib_check(lib, "orcjit_library_set_link_order")) return ORCJIT_EINVAL;
+  if (n && !libs)
+    return oj_error_set(ORCJIT_EINVAL, "library '%s': link order array is NULL", lib->name);
+  for (size_t i = 0; i < n; i++) {
+    if (!libs[i])
+      return oj_error_set(ORCJIT_EINVAL, "library '%s': link order entry %zu is NULL",
+                          lib->name, i);
+    if (libs[i]->session != lib->session)
+      return oj_error_set(ORCJIT_EINVAL,
+                          "library '%s': cannot link against '%s': it belongs to another "
+                          "session",
+                          lib->name, libs[i]->name);
+  }
+  orcjit_library **nl = malloc((n ? n : 1) * sizeof *nl);
+  if (!nl) return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  memcpy(nl, libs, n * sizeof *nl);
+
+  pthread_mutex_lock(&lib->lock);
+  int oom = oj_grow((void **)&lib->held, &lib->capheld, lib->nheld + n, sizeof *lib->held);
+  if (!oom) {
+    for (size_t i = 0; i < n; i++) {
+      size_t j = 0;
+      while (j < lib->nheld && lib->held[j] != libs[i]) j++;
+      if (j == lib->nheld && libs[i] != lib) {
+        orcjit_library_retain(libs[i]);
+        lib->held[lib->nheld++] = libs[i];
+      }
+    }
+    free(lib->link);
+    lib->link = nl;
+    lib->nlink = n;
+  }
+  pthread_mutex_unlock(&lib->lock);
+  if (oom) {
+    free(nl);
+    return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  }
+  return ORCJIT_OK;
+}
+
+/* ---- lookups ----------------------------------------------------------- */
+
+static int oj_library_find(orcjit_library *lib, const char *symbol, void **out) {
+  pthread_mutex_lock(&lib->lock);
+  oj_symtab_entry *e = oj_symtab_find(&lib->syms, symbol);
+  uint64_t addr = (e && !(e->flags & OJ_SYM_IMPORTED)) ? e->addr : 0;
+  pthread_mutex_unlock(&lib->lock);
+  *out = (void *)(uintptr_t)addr;
+  return addr ? ORCJIT_OK : ORCJIT_ENOTFOUND;
+}
+
+int orcjit_library_lookup(orcjit_library *lib, const char *symbol, void **out_addr) {
+  oj_error_clear();
+  if (!out_addr) return oj_error_set(ORCJIT_EINVAL, "orcjit_library_lookup: out is NULL");
+  *out_addr = NULL;
+  if (oj_lib_check(lib, "orcjit_library_lookup")) return ORCJIT_EINVAL;
+  if (!symbol || !*symbol)
+    return oj_error_set(ORCJIT_EINVAL, "library '%s': empty symbol name", lib->name);
+  if (oj_library_find(lib, symbol, out_addr) != ORCJIT_OK)
+    return oj_error_set(ORCJIT_ENOTFOUND, "library '%s': symbol '%s' is not defined",
+                        lib->name, symbol);
+  return ORCJIT_OK;
+}
+
+int orcjit_library_get_function(orcjit_library *lib, const char *name, void **out_fn) {
+  oj_error_clear();
+  if (!out_fn) return oj_error_set(ORCJIT_EINVAL, "orcjit_library_get_function: out is NULL");
+  *out_fn = NULL;
+  if (oj_lib_check(lib, "orcjit_library_get_function")) return ORCJIT_EINVAL;
+  if (!name || !*name)
+    return oj_error_set(ORCJIT_EINVAL, "library '%s': empty function name", lib->name);
+  char stack[256];
+  size_t len = strlen(name) + sizeof OJ_FFI_PREFIX;
+  char *sym = len <= sizeof stack ? stack : malloc(len);
+  if (!sym) return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  snprintf(sym, len, "%s%s", OJ_FFI_PREFIX, name);
+  int rc = oj_library_find(lib, sym, out_fn);
+  if (rc != ORCJIT_OK)
+    oj_error_set(ORCJIT_ENOTFOUND,
+                 "library '%s': function '%s' not found (no symbol '%s' in its objects)",
+                 lib->name, name, sym);
+  if (sym != stack) free(sym);
+  return rc;
+}
+
+static void oj_ffi_release_lib(void *self) { orcjit_library_release(self); }
+
+int orcjit_library_get_ffi_function(orcjit_library *lib, const char *name,
+                                    void **out_function) {
+  if (!out_function) {
+    oj_error_clear();
+    return oj_error_set(ORCJIT_EINVAL, "orcjit_library_get_ffi_function: out is NULL");
+  }
+  *out_function = NULL;
+  void *fn;
+  int rc = orcjit_library_get_function(lib, name, &fn);
+  if (rc != ORCJIT_OK) return rc;
+  orcjit_library_retain(lib);
+  TVMFFIObjectHandle f = NULL;
+  if (TVMFFIFunctionCreate(lib, (TVMFFISafeCallType)fn, oj_ffi_release_lib, &f) != 0) {
+    TVMFFIObjectHandle e = NULL;
+    TVMFFIErrorMoveFromRaised(&e);
+    if (e) TVMFFIObjectDecRef(e);
+    orcjit_library_release(lib);
+    return oj_error_set(ORCJIT_ENOMEM, "library '%s': cannot create the Function for '%s'",
+                        lib->name, name);
+  }
+  *out_function = f;
+  return ORCJIT_OK;
+}
+
+int orcjit_library_set_link_callback(orcjit_library *lib, orcjit_link_callback cb,
+                                     void *user) {
+  oj_error_clear();
+  if (oj_lib_check(lib, "orcjit_library_set_link_callback")) return ORCJIT_EINVAL;
+  pthread_mutex_lock(&lib->lock);
+  lib->link_cb = cb;
+  lib->link_cb_user = user;
+  pthread_mutex_unlock(&lib->lock);
+  return ORCJIT_OK;
+}

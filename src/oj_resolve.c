@@ -1,0 +1,138 @@
+/*
+** oj_resolve.c: where an undefined symbol of a library comes from once the
+** library itself does not define it.  One ORC definition generator per
+** JITDylib searches, in order:
+**   1. the loader's own runtime shims (__cxa_atexit, so handlers registered
+**      by a library run when that library is released);
+**   2. the library's link order: each linked library's symbol table
+**      (exported symbols only), read under that library's lock;
+**   3. the host process (dlsym(RTLD_DEFAULT)): libc, libm, libstdc++,
+**      libgcc, libtvm_ffi, Python.
+** What it finds is defined in the JITDylib as an absolute symbol and noted
+** in the library's table as OJ_SYM_IMPORTED.  What it cannot find, if the
+** reference is not weak, is collected per thread for the error message.
+** The link order is a C-side substitute for JITDylib link order, which
+** LLVM's C API cannot set; the library keeps every library it ever linked
+** against alive, since the copied addresses point into them.
+*/
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oj_internal.h"
+
+/* ---- missing symbols of the current add, per thread -------------------- */
+
+#define OJ_MISSING_MAX 2048
+static _Thread_local char oj_missing[OJ_MISSING_MAX];
+static _Thread_local size_t oj_missing_len;
+static _Thread_local int oj_missing_count;
+
+void oj_resolve_missing_reset(void) {
+  oj_missing_len = 0;
+  oj_missing_count = 0;
+  oj_missing[0] = '\0';
+}
+const char *oj_resolve_missing(void) { return oj_missing; }
+int oj_resolve_missing_count(void) { return oj_missing_count; }
+
+static void oj_resolve_note_missing(const char *name) {
+  size_t room = sizeof oj_missing - oj_missing_len;
+  oj_missing_count++;
+  if (room <= 4) return;
+  int n = snprintf(oj_missing + oj_missing_len, room, "%s%s",
+                   oj_missing_len ? ", " : "", name);
+  if (n < 0) return;
+  if ((size_t)n >= room) {
+    memcpy(oj_missing + sizeof oj_missing - 4, "...", 4);
+    oj_missing_len = sizeof oj_missing - 1;
+  } else {
+    oj_missing_len += (size_t)n;
+  }
+}
+
+/* ---- the search -------------------------------------------------------- */
+
+static uint64_t oj_resolve_shim(const char *name) {
+  if (strcmp(name, "__cxa_atexit") == 0) return (uint64_t)(uintptr_t)&oj_rt_cxa_atexit;
+  return 0;
+}
+
+static uint64_t oj_resolve_linked(orcjit_library *lib, const char *name) {
+  uint64_t addr = 0;
+  pthread_mutex_lock(&lib->lock);
+  for (size_t i = 0; i < lib->nlink && !addr; i++) {
+    orcjit_library *dep = lib->link[i];
+    if (dep == lib) continue;
+    pthread_mutex_lock(&dep->lock);
+    oj_symtab_entry *e = oj_symtab_find(&dep->syms, name);
+    if (e && !(e->flags & (OJ_SYM_HIDDEN | OJ_SYM_IMPORTED))) addr = e->addr;
+    pthread_mutex_unlock(&dep->lock);
+  }
+  pthread_mutex_unlock(&lib->lock);
+  return addr;
+}
+
+static void oj_resolve_note_import(orcjit_library *lib, const char *name, uint64_t addr) {
+  int created;
+  pthread_mutex_lock(&lib->lock);
+  oj_symtab_entry *e = oj_symtab_insert(&lib->syms, name, &created);
+  if (e && created) {
+    e->addr = addr;
+    e->flags = OJ_SYM_IMPORTED | OJ_SYM_HIDDEN;
+  }
+  pthread_mutex_unlock(&lib->lock);
+}
+
+static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void *ctx,
+                                        LLVMOrcLookupStateRef *state,
+                                        LLVMOrcLookupKind kind, LLVMOrcJITDylibRef jd,
+                                        LLVMOrcJITDylibLookupFlags jdflags,
+                                        LLVMOrcCLookupSet set, size_t n) {
+  oj_slot *slot = ctx;
+  orcjit_library *lib = atomic_load(&slot->lib);
+  LLVMOrcCSymbolMapPair stack[16];
+  LLVMOrcCSymbolMapPair *found = stack;
+  if (n > sizeof stack / sizeof stack[0]) {
+    found = malloc(n * sizeof *found);
+    if (!found) return LLVMCreateStringError("out of memory resolving symbols");
+  }
+  size_t nfound = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *name = LLVMOrcSymbolStringPoolEntryStr(set[i].Name);
+    uint64_t addr = oj_resolve_shim(name);
+    if (!addr && lib) addr = oj_resolve_linked(lib, name);
+    if (!addr) addr = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, name);
+    if (!addr) {
+      if (set[i].LookupFlags != LLVMOrcSymbolLookupFlagsWeaklyReferencedSymbol)
+        oj_resolve_note_missing(name);
+      continue;
+    }
+    if (lib) oj_resolve_note_import(lib, name, addr);
+    LLVMOrcRetainSymbolStringPoolEntry(set[i].Name);
+    found[nfound].Name = set[i].Name;
+    found[nfound].Sym.Address = addr;
+    found[nfound].Sym.Flags.GenericFlags =
+        LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+    found[nfound].Sym.Flags.TargetFlags = 0;
+    nfound++;
+  }
+  LLVMErrorRef err = NULL;
+  if (nfound) {
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(found, nfound);
+    err = LLVMOrcJITDylibDefine(jd, mu);
+  }
+  if (found != stack) free(found);
+  return err;
+}
+
+static void oj_resolve_dispose(void *ctx) { (void)ctx; /* slots are freed by the session */ }
+
+int oj_resolve_attach(oj_slot *slot) {
+  LLVMOrcDefinitionGeneratorRef gen = LLVMOrcCreateCustomCAPIDefinitionGenerator(
+      oj_resolve_generate, slot, oj_resolve_dispose);
+  if (!gen) return oj_error_set(ORCJIT_ENOMEM, "cannot create symbol resolver");
+  LLVMOrcJITDylibAddGenerator(slot->jd, gen);
+  return ORCJIT_OK;
+}

@@ -1,0 +1,189 @@
+/*
+** oj_session.c: sessions.  A session owns one LLJIT (its ExecutionSession,
+** memory manager and symbol string pool), the pool of JITDylibs that its
+** libraries use, and the error reporter that carries LLVM's link errors
+** into our messages.  Libraries are in oj_library.c.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Target.h>
+
+#include "oj_internal.h"
+
+pthread_mutex_t oj_global_lock = PTHREAD_MUTEX_INITIALIZER;
+orcjit_session *oj_global_sessions;
+
+/* ---- LLVM's error text, per thread ------------------------------------- */
+
+#define OJ_LLVM_ERR_MAX 4096
+static _Thread_local char oj_llvm_err[OJ_LLVM_ERR_MAX];
+static _Thread_local size_t oj_llvm_err_len;
+
+void oj_llvm_errors_reset(void) {
+  oj_llvm_err_len = 0;
+  oj_llvm_err[0] = '\0';
+}
+
+const char *oj_llvm_errors(void) { return oj_llvm_err; }
+
+static void oj_llvm_errors_append(const char *msg) {
+  size_t room = sizeof oj_llvm_err - oj_llvm_err_len;
+  if (room <= 1) return;
+  int n = snprintf(oj_llvm_err + oj_llvm_err_len, room, "%s%s",
+                   oj_llvm_err_len ? "; " : "", msg);
+  if (n > 0) oj_llvm_err_len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+/* Link errors reach LLVM's caller only as "Failed to materialize symbols";
+** the cause goes to this reporter, on the thread that ran the link (ours:
+** the session uses an in-place task dispatcher). */
+static void oj_session_report(void *ctx, LLVMErrorRef err) {
+  char *msg = LLVMGetErrorMessage(err);
+  oj_llvm_errors_append(msg);
+  LLVMDisposeErrorMessage(msg);
+}
+
+int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...) {
+  char prefix[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(prefix, sizeof prefix, fmt, ap);
+  va_end(ap);
+  char *msg = err ? LLVMGetErrorMessage(err) : NULL;
+  const char *extra = oj_llvm_errors();
+  if (msg && *extra && !strstr(extra, msg))
+    oj_error_set(status, "%s: %s (%s)", prefix, extra, msg);
+  else if (*extra)
+    oj_error_set(status, "%s: %s", prefix, extra);
+  else
+    oj_error_set(status, "%s: %s", prefix, msg ? msg : "unknown LLVM error");
+  if (msg) LLVMDisposeErrorMessage(msg);
+  return status;
+}
+
+/* ---- process-wide set-up ----------------------------------------------- */
+
+static pthread_once_t oj_once = PTHREAD_ONCE_INIT;
+
+static void oj_process_init(void) {
+  LLVMInitializeNativeTarget();
+  LLVMInitializeNativeAsmPrinter();
+  /* Libraries still alive at exit are finalised while their code is still
+  ** mapped: their destructors run before the process's own. */
+  atexit(oj_initfini_atexit_hook);
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+int orcjit_session_create(const orcjit_session_options *opts,
+                          orcjit_session **out) {
+  oj_error_clear();
+  if (!out) return oj_error_set(ORCJIT_EINVAL, "orcjit_session_create: out is NULL");
+  *out = NULL;
+  pthread_once(&oj_once, oj_process_init);
+
+  orcjit_session *s = calloc(1, sizeof *s);
+  if (!s) return oj_error_set(ORCJIT_ENOMEM, "cannot create session: out of memory");
+  atomic_init(&s->refs, 1);
+  pthread_mutex_init(&s->lock, NULL);
+  if (opts && (opts->struct_size == 0 || opts->struct_size >= sizeof *opts))
+    s->slab_size = opts->slab_size;
+
+  LLVMOrcLLJITBuilderRef b = LLVMOrcCreateLLJITBuilder();
+  LLVMErrorRef err = LLVMOrcCreateLLJIT(&s->jit, b); /* consumes b */
+  if (err) {
+    oj_llvm_errors_reset();
+    oj_error_from_llvm(ORCJIT_ELINK, err, "cannot create LLVM JIT");
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return ORCJIT_ELINK;
+  }
+  s->es = LLVMOrcLLJITGetExecutionSession(s->jit);
+  LLVMOrcExecutionSessionSetErrorReporter(s->es, oj_session_report, s);
+
+  pthread_mutex_lock(&oj_global_lock);
+  s->next_global = oj_global_sessions;
+  if (oj_global_sessions) oj_global_sessions->prev_global = s;
+  oj_global_sessions = s;
+  pthread_mutex_unlock(&oj_global_lock);
+  *out = s;
+  return ORCJIT_OK;
+}
+
+void orcjit_session_retain(orcjit_session *s) {
+  if (s) atomic_fetch_add(&s->refs, 1);
+}
+
+static void oj_session_destroy(orcjit_session *s) {
+  pthread_mutex_lock(&oj_global_lock);
+  if (s->prev_global) s->prev_global->next_global = s->next_global;
+  else oj_global_sessions = s->next_global;
+  if (s->next_global) s->next_global->prev_global = s->prev_global;
+  pthread_mutex_unlock(&oj_global_lock);
+
+  /* Disposing the LLJIT ends the ExecutionSession, which frees every
+  ** JITDylib (and our generators with them). */
+  LLVMErrorRef err = LLVMOrcDisposeLLJIT(s->jit);
+  if (err) LLVMConsumeError(err);
+  oj_slot *slot = s->free_slots;
+  while (slot) {
+    oj_slot *next = slot->next;
+    free(slot);
+    slot = next;
+  }
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+void orcjit_session_release(orcjit_session *s) {
+  if (s && atomic_fetch_sub(&s->refs, 1) == 1) oj_session_destroy(s);
+}
+
+int orcjit_session_clear_free_slabs(orcjit_session *s, size_t *freed_bytes) {
+  oj_error_clear();
+  if (freed_bytes) *freed_bytes = 0;
+  if (!s) return oj_error_set(ORCJIT_EINVAL, "orcjit_session_clear_free_slabs: session is NULL");
+  /* The in-process memory manager unmaps a library's memory when the
+  ** library is released, so there is never an unused slab to return. */
+  return ORCJIT_OK;
+}
+
+/* ---- the JITDylib pool ------------------------------------------------- */
+
+int oj_session_slot_acquire(orcjit_session *s, oj_slot **out) {
+  pthread_mutex_lock(&s->lock);
+  oj_slot *slot = s->free_slots;
+  if (slot) {
+    s->free_slots = slot->next;
+    pthread_mutex_unlock(&s->lock);
+    slot->next = NULL;
+    *out = slot;
+    return ORCJIT_OK;
+  }
+  unsigned n = s->nslots++;
+  pthread_mutex_unlock(&s->lock);
+
+  slot = calloc(1, sizeof *slot);
+  if (!slot) return oj_error_set(ORCJIT_ENOMEM, "cannot create library: out of memory");
+  char jdname[32];
+  snprintf(jdname, sizeof jdname, "orcjit.jd%u", n);
+  slot->session = s;
+  slot->jd = LLVMOrcExecutionSessionCreateBareJITDylib(s->es, jdname);
+  int rc = oj_resolve_attach(slot);
+  if (rc != ORCJIT_OK) {
+    free(slot); /* the JITDylib stays with the session, empty */
+    return rc;
+  }
+  *out = slot;
+  return ORCJIT_OK;
+}
+
+void oj_session_slot_release(orcjit_session *s, oj_slot *slot) {
+  pthread_mutex_lock(&s->lock);
+  slot->next = s->free_slots;
+  s->free_slots = slot;
+  pthread_mutex_unlock(&s->lock);
+}
