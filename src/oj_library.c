@@ -428,11 +428,14 @@ static int oj_library_add_object(orcjit_library *lib, const void *data, size_t s
       rc = oj_error_from_llvm(ORCJIT_ELINK, err, "library '%s': cannot link '%s'",
                               lib->name, what);
       const char *m = oj_error_message();
-      if (strstr(m, "Unsupported") || strstr(m, "unsupported")) {
-        char copy[1024];
-        snprintf(copy, sizeof copy, "%s", m);
+      char copy[2048];
+      snprintf(copy, sizeof copy, "%s", m);
+      if (strstr(copy, "out of range of Pointer32"))
+        rc = oj_error_set(ORCJIT_ELINK,
+                          "%s; the object has absolute 32-bit relocations (R_X86_64_32/32S, "
+                          "from -fno-pic): rebuild it with -fPIC or -fPIE", copy);
+      else if (strstr(copy, "Unsupported") || strstr(copy, "unsupported"))
         rc = oj_error_set(ORCJIT_EUNSUPPORTED, "%s", copy);
-      }
     }
     goto out_remove;
   }
