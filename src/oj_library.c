@@ -347,6 +347,25 @@ static int oj_library_check_dups(orcjit_library *lib, const oj_elf_object *obj,
   return rc;
 }
 
+/* Thread-local storage is refused up front: JITLink 22 links general-
+** dynamic TLS (R_X86_64_TLSGD) against the host's __tls_get_addr with a
+** descriptor the C library does not understand, and the code then reads
+** and writes the wrong memory.  Better a clear error than corruption. */
+static int oj_library_check_tls(orcjit_library *lib, const oj_elf_object *obj,
+                                const char *what) {
+  const oj_elf_sym *lists[2] = {obj->defined, obj->undefined};
+  size_t counts[2] = {obj->ndefined, obj->nundefined};
+  for (int l = 0; l < 2; l++)
+    for (size_t i = 0; i < counts[l]; i++)
+      if (lists[l][i].flags & OJ_ELF_SYM_TLS)
+        return oj_error_set(ORCJIT_EUNSUPPORTED,
+                            "library '%s': %s: symbol '%s' is thread-local (thread_local "
+                            "or __thread); thread-local storage in loaded objects is not "
+                            "supported yet",
+                            lib->name, what, lists[l][i].name);
+  return ORCJIT_OK;
+}
+
 static int oj_not_imported_or_object(const oj_symtab_entry *e, void *ctx) {
   return (e->flags & OJ_SYM_IMPORTED) != 0;
 }
@@ -384,6 +403,8 @@ static int oj_library_add_object(orcjit_library *lib, const void *data, size_t s
     oj_error_prefix("library '%s'", lib->name);
     return rc;
   }
+  rc = oj_library_check_tls(lib, &obj, what);
+  if (rc != ORCJIT_OK) goto out;
   int shadow = 0;
   rc = oj_library_check_dups(lib, &obj, what, &shadow);
   if (rc != ORCJIT_OK) goto out;
