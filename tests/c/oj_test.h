@@ -1,0 +1,179 @@
+/*
+** oj_test.h: the tiny assertion and helper set of the C tests.
+**
+**   CHECK(cond)               records a failure (file:line, the condition and
+**                             the last orcjit error) and goes on
+**   REQUIRE(cond)             the same, then ends the test (exit status 1)
+**   CHECK_OK(call)            call must return ORCJIT_OK
+**   REQUIRE_OK(call)
+**   CHECK_STATUS(call, st)    call must return st
+**   CHECK_STATUS_IN(call, m)  call must return one of the statuses in the
+**                             mask m (OJT_S(ORCJIT_EIO) | OJT_S(...))
+**   CHECK_MSG(substr)         the error message captured by the last
+**                             CHECK_STATUS* must contain substr
+**   CHECK_EQ(a, b)            integers, both printed on failure
+**
+** The CHECK_STATUS* macros copy orcjit_last_error() right after the call
+** (the pointer is only valid until the next orcjit_* call).  Every macro is
+** usable from any thread.  A test case is a function void f(void); main()
+** (oj_test_main.c) runs the case named on the command line and exits
+** nonzero if any check failed.
+*/
+#ifndef OJ_TEST_H
+#define OJ_TEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <tvm/ffi/c_api.h>
+
+#include "tvm_ffi_orcjit/orcjit.h"
+
+#define OJT_S(status) (1u << (unsigned)(status))
+
+void ojt_fail(const char *file, int line, const char *what);
+void ojt_fail_status(const char *file, int line, const char *call, int got,
+                     unsigned want_mask);
+void ojt_fail_i64(const char *file, int line, const char *a, const char *b,
+                  int64_t va, int64_t vb);
+void ojt_fail_msg(const char *file, int line, const char *substr);
+void ojt_abort(void) __attribute__((noreturn));
+/* Copies the last orcjit error and status of this thread into the capture. */
+void ojt_capture(void);
+const char *ojt_captured_msg(void);
+/* What the test is doing now, printed if it crashes. */
+void ojt_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    if (!(cond)) ojt_fail(__FILE__, __LINE__, #cond);                        \
+  } while (0)
+#define REQUIRE(cond)                                                        \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      ojt_fail(__FILE__, __LINE__, #cond);                                   \
+      ojt_abort();                                                           \
+    }                                                                        \
+  } while (0)
+#define CHECK_STATUS_IN(call, mask)                                          \
+  do {                                                                       \
+    int ojt_rc_ = (call);                                                    \
+    ojt_capture();                                                           \
+    if (!((mask) & OJT_S(ojt_rc_)) || ojt_rc_ < 0 || ojt_rc_ > 31)           \
+      ojt_fail_status(__FILE__, __LINE__, #call, ojt_rc_, (mask));           \
+  } while (0)
+#define CHECK_STATUS(call, status) CHECK_STATUS_IN(call, OJT_S(status))
+#define CHECK_OK(call) CHECK_STATUS_IN(call, OJT_S(ORCJIT_OK))
+#define REQUIRE_OK(call)                                                     \
+  do {                                                                       \
+    int ojt_rc_ = (call);                                                    \
+    ojt_capture();                                                           \
+    if (ojt_rc_ != ORCJIT_OK) {                                              \
+      ojt_fail_status(__FILE__, __LINE__, #call, ojt_rc_, OJT_S(ORCJIT_OK)); \
+      ojt_abort();                                                           \
+    }                                                                        \
+  } while (0)
+#define CHECK_MSG(substr)                                                    \
+  do {                                                                       \
+    const char *ojt_s_ = (substr);                                           \
+    if (!strstr(ojt_captured_msg(), ojt_s_))                                 \
+      ojt_fail_msg(__FILE__, __LINE__, ojt_s_);                              \
+  } while (0)
+#define CHECK_EQ(a, b)                                                       \
+  do {                                                                       \
+    int64_t ojt_a_ = (int64_t)(a), ojt_b_ = (int64_t)(b);                    \
+    if (ojt_a_ != ojt_b_)                                                    \
+      ojt_fail_i64(__FILE__, __LINE__, #a, #b, ojt_a_, ojt_b_);              \
+  } while (0)
+
+/* ---- test environment --------------------------------------------------- */
+
+/* The directory of the objects of this run (compiler and -O level), and the
+** directory of the compiler-independent ones (other architectures ...). */
+extern const char *ojt_objdir;
+extern const char *ojt_miscdir;
+/* "<objdir>/<name>", in one of a few rotating static buffers. */
+const char *ojt_obj(const char *name);
+const char *ojt_misc(const char *name);
+/* Reads a whole file (malloc'd; *size set); aborts the test on failure. */
+void *ojt_read_file(const char *path, size_t *size);
+/* Writes a file; aborts the test on failure. */
+void ojt_write_file(const char *path, const void *data, size_t size);
+/* A fresh scratch directory (removed with its files at exit). */
+const char *ojt_scratch_dir(void);
+
+/* ---- calling TVM-FFI safe-call functions --------------------------------- */
+
+typedef int (*ojt_safe_call)(void *, const TVMFFIAny *, int32_t, TVMFFIAny *);
+
+TVMFFIAny ojt_int(int64_t v);
+/* Calls fn with n int arguments; returns its status, *out the int result
+** (checks the result type is kTVMFFIInt when the call succeeds). */
+int ojt_call(void *fn, int n, const int64_t *argv, int64_t *out);
+/* Calls fn(x) / fn() and returns the int result; a failing call is a check
+** failure (and returns INT64_MIN). */
+#define OJT_CALL0(fn) ojt_call_checked(__FILE__, __LINE__, (fn), 0, 0, 0)
+#define OJT_CALL1(fn, x) ojt_call_checked(__FILE__, __LINE__, (fn), 1, (x), 0)
+#define OJT_CALL2(fn, x, y) ojt_call_checked(__FILE__, __LINE__, (fn), 2, (x), (y))
+int64_t ojt_call_checked(const char *file, int line, void *fn, int n, int64_t a,
+                         int64_t b);
+/* After a call returned rc: checks rc == -1 and that the raised TVM-FFI
+** error has the kind and a message containing substr; frees the error. */
+#define CHECK_FFI_ERROR(rc, kind, substr)                                    \
+  ojt_check_ffi_error(__FILE__, __LINE__, (rc), (kind), (substr))
+void ojt_check_ffi_error(const char *file, int line, int rc, const char *kind,
+                         const char *substr);
+
+/* Looks up name with orcjit_library_get_function and calls it with (x);
+** returns the result, INT64_MIN (and a check failure) on any error. */
+#define OJT_GETCALL1(lib, name, x) \
+  ojt_getcall(__FILE__, __LINE__, (lib), (name), 1, (x))
+#define OJT_GETCALL0(lib, name) ojt_getcall(__FILE__, __LINE__, (lib), (name), 0, 0)
+int64_t ojt_getcall(const char *file, int line, orcjit_library *lib,
+                    const char *name, int n, int64_t x);
+
+/* ---- recovery after failures --------------------------------------------- */
+
+/* Adds the next unused probe object (probe<N>.o) to lib and calls its
+** function: the library still links and runs new objects.  Also loads add.o
+** into a fresh library of the same session and calls it. */
+#define CHECK_STILL_WORKS(lib) ojt_check_still_works(__FILE__, __LINE__, (lib))
+void ojt_check_still_works(const char *file, int line, orcjit_library *lib);
+
+/* Sum and count of oj_test_host_note() calls made by ctor_host.o. */
+#include <stdatomic.h>
+extern atomic_int ojt_host_note_sum;
+extern atomic_int ojt_host_note_calls;
+
+/* ---- the cases ----------------------------------------------------------- */
+
+typedef struct ojt_case {
+  const char *name;
+  void (*fn)(void);
+  int needs_objects; /* 0: runs once, without an object directory */
+} ojt_case;
+
+#define OJT_CASES(X)                                                         \
+  X(api, 0)                                                                  \
+  X(load_call, 1)                                                            \
+  X(multi_object, 1)                                                         \
+  X(namespaces, 1)                                                           \
+  X(missing, 1)                                                              \
+  X(cpp_errors, 1)                                                           \
+  X(link_order, 1)                                                           \
+  X(duplicate, 1)                                                            \
+  X(unresolved, 1)                                                           \
+  X(archive, 1)                                                              \
+  X(reload, 1)                                                               \
+  X(ctors, 1)                                                                \
+  X(lifetime, 1)                                                             \
+  X(bad_input, 1)                                                            \
+  X(corrupt_elf, 1)                                                          \
+  X(threads, 1)
+
+#define OJT_DECLARE(name, objs) void ojt_case_##name(void);
+OJT_CASES(OJT_DECLARE)
+#undef OJT_DECLARE
+
+#endif /* OJ_TEST_H */

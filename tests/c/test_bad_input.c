@@ -1,0 +1,350 @@
+/*
+** test_bad_input.c: every kind of bad input gives a clear error naming the
+** input and the library, and the library and its session keep working.
+** Covered: a path that does not exist, a directory, an empty file, a text
+** file, truncated ELF and corrupted ELF headers (from a file and from
+** memory), other architectures and object formats, a shared library and
+** executables.  corrupt_elf: damaged sections, symbols and relocations, and
+** a deterministic byte-flip fuzz (any status, never a crash).
+*/
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "oj_test.h"
+
+#define FORMATISH (OJT_S(ORCJIT_EFORMAT) | OJT_S(ORCJIT_EUNSUPPORTED))
+#define DEEP (OJT_S(ORCJIT_EFORMAT) | OJT_S(ORCJIT_ELINK) | OJT_S(ORCJIT_EUNSUPPORTED))
+
+static orcjit_library *g_lib;
+static void *g_version; /* __tvm_ffi_version of ver1.o, loaded in g_lib */
+static const char *g_libname = "bad_lib";
+
+/* After each failure: the library's code still runs.  (The library holds
+** ver1.o, not add.o: the corrupted inputs are copies of add.o, and some of
+** them would otherwise be refused as duplicates before their damage shows.) */
+static void still_calls(const char *file, int line) {
+  int64_t out = 0;
+  if (ojt_call(g_version, 0, NULL, &out) != 0 || out != 11)
+    ojt_fail(file, line, "version() == 11 after a refused input");
+}
+
+/* add_file(path) must fail with a status in mask, naming path and library. */
+#define BAD_FILE(path, mask) bad_file(__FILE__, __LINE__, (path), (mask))
+static void bad_file(const char *file, int line, const char *path, unsigned mask) {
+  ojt_step("bad file %s", path);
+  int rc = orcjit_library_add_file(g_lib, path);
+  ojt_capture();
+  if (!(mask & OJT_S(rc))) ojt_fail_status(file, line, path, rc, mask);
+  if (!strstr(ojt_captured_msg(), path)) ojt_fail_msg(file, line, path);
+  if (!strstr(ojt_captured_msg(), g_libname)) ojt_fail_msg(file, line, g_libname);
+  if (orcjit_last_status() != rc) ojt_fail(file, line, "orcjit_last_status() == rc");
+  still_calls(file, line);
+}
+
+/* add_memory(data) must fail with a status in mask, naming name. */
+#define BAD_MEM(data, size, name, mask) \
+  bad_mem(__FILE__, __LINE__, (data), (size), (name), (mask))
+static void bad_mem(const char *file, int line, const void *data, size_t size,
+                    const char *name, unsigned mask) {
+  ojt_step("bad memory input %s", name);
+  int rc = orcjit_library_add_memory(g_lib, data, size, name);
+  ojt_capture();
+  if (!(mask & OJT_S(rc))) ojt_fail_status(file, line, name, rc, mask);
+  if (!strstr(ojt_captured_msg(), name)) ojt_fail_msg(file, line, name);
+  still_calls(file, line);
+}
+
+/* Writes data into the scratch directory under name; returns the path. */
+static const char *scratch_file(const char *name, const void *data, size_t size) {
+  static char bufs[4][4096];
+  static int next;
+  char *p = bufs[next++ & 3];
+  snprintf(p, 4096, "%s/%s", ojt_scratch_dir(), name);
+  ojt_write_file(p, data, size);
+  return p;
+}
+
+/* Applies a corruption to a copy of the object and checks it both from a
+** file and from memory. */
+typedef void (*corrupt_fn)(unsigned char *elf, size_t size);
+
+static void check_corrupt(const char *what, const unsigned char *orig, size_t size,
+                          corrupt_fn fn, unsigned mask) {
+  /* OJT_SKIP=name,name...: skips corruptions (to look past a crash). */
+  const char *skip = getenv("OJT_SKIP");
+  if (skip && strstr(skip, what)) {
+    printf("skipping corruption %s (OJT_SKIP)\n", what);
+    return;
+  }
+  unsigned char *copy = malloc(size);
+  REQUIRE(copy != NULL);
+  memcpy(copy, orig, size);
+  fn(copy, size);
+  char name[128];
+  snprintf(name, sizeof name, "corrupt-%s.o", what);
+  bad_file(__FILE__, __LINE__, scratch_file(name, copy, size), mask);
+  snprintf(name, sizeof name, "corrupt-%s-in-memory", what);
+  bad_mem(__FILE__, __LINE__, copy, size, name, mask);
+  free(copy);
+}
+
+static Elf64_Shdr *shdrs(unsigned char *e) {
+  return (Elf64_Shdr *)(e + ((Elf64_Ehdr *)e)->e_shoff);
+}
+static Elf64_Shdr *find_section(unsigned char *e, uint32_t type) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (shdrs(e)[i].sh_type == type) return &shdrs(e)[i];
+  return NULL;
+}
+
+static void c_magic(unsigned char *e, size_t n) { e[3] = 'G'; }
+static void c_class32(unsigned char *e, size_t n) { e[EI_CLASS] = ELFCLASS32; }
+static void c_bigendian(unsigned char *e, size_t n) { e[EI_DATA] = ELFDATA2MSB; }
+static void c_type_dyn(unsigned char *e, size_t n) { ((Elf64_Ehdr *)e)->e_type = ET_DYN; }
+static void c_type_exec(unsigned char *e, size_t n) { ((Elf64_Ehdr *)e)->e_type = ET_EXEC; }
+static void c_machine(unsigned char *e, size_t n) { ((Elf64_Ehdr *)e)->e_machine = EM_AARCH64; }
+static void c_shoff_huge(unsigned char *e, size_t n) {
+  ((Elf64_Ehdr *)e)->e_shoff = 0x7fffffff0000ull;
+}
+static void c_shoff_past_end(unsigned char *e, size_t n) {
+  ((Elf64_Ehdr *)e)->e_shoff = n - 8;
+}
+static void c_shnum_huge(unsigned char *e, size_t n) { ((Elf64_Ehdr *)e)->e_shnum = 0xfff0; }
+static void c_shentsize(unsigned char *e, size_t n) { ((Elf64_Ehdr *)e)->e_shentsize = 12; }
+static void c_shstrndx(unsigned char *e, size_t n) {
+  ((Elf64_Ehdr *)e)->e_shstrndx = ((Elf64_Ehdr *)e)->e_shnum + 5;
+}
+static void c_symtab_offset(unsigned char *e, size_t n) {
+  find_section(e, SHT_SYMTAB)->sh_offset = n + 4096;
+}
+static void c_symtab_size(unsigned char *e, size_t n) {
+  find_section(e, SHT_SYMTAB)->sh_size = 0x10000000ull;
+}
+static void c_symtab_link(unsigned char *e, size_t n) {
+  find_section(e, SHT_SYMTAB)->sh_link = 0xffff;
+}
+static void c_symtab_entsize(unsigned char *e, size_t n) {
+  find_section(e, SHT_SYMTAB)->sh_entsize = 7;
+}
+static void c_section_offset(unsigned char *e, size_t n) {
+  /* The first PROGBITS section with content (.text) points past the end. */
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (shdrs(e)[i].sh_type == SHT_PROGBITS && shdrs(e)[i].sh_size) {
+      shdrs(e)[i].sh_offset = n + 64;
+      return;
+    }
+}
+static void c_symbol_shndx(unsigned char *e, size_t n) {
+  /* Every defined global symbol points at a section that does not exist. */
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *syms = (Elf64_Sym *)(e + st->sh_offset);
+  for (size_t i = st->sh_info; i < st->sh_size / sizeof(Elf64_Sym); i++)
+    if (syms[i].st_shndx != SHN_UNDEF) syms[i].st_shndx = 0xfe00;
+}
+static void c_symbol_name(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *syms = (Elf64_Sym *)(e + st->sh_offset);
+  for (size_t i = 1; i < st->sh_size / sizeof(Elf64_Sym); i++) syms[i].st_name = 0x7ffffff0;
+}
+static void c_reloc_symbol(unsigned char *e, size_t n) {
+  Elf64_Shdr *rs = find_section(e, SHT_RELA);
+  Elf64_Rela *r = (Elf64_Rela *)(e + rs->sh_offset);
+  for (size_t i = 0; i < rs->sh_size / sizeof(Elf64_Rela); i++)
+    r[i].r_info = ELF64_R_INFO(0xfffff0u, ELF64_R_TYPE(r[i].r_info));
+}
+static void c_reloc_offset(unsigned char *e, size_t n) {
+  Elf64_Shdr *rs = find_section(e, SHT_RELA);
+  Elf64_Rela *r = (Elf64_Rela *)(e + rs->sh_offset);
+  for (size_t i = 0; i < rs->sh_size / sizeof(Elf64_Rela); i++) r[i].r_offset = 0x40000000;
+}
+static void c_reloc_type(unsigned char *e, size_t n) {
+  Elf64_Shdr *rs = find_section(e, SHT_RELA);
+  Elf64_Rela *r = (Elf64_Rela *)(e + rs->sh_offset);
+  for (size_t i = 0; i < rs->sh_size / sizeof(Elf64_Rela); i++)
+    r[i].r_info = ELF64_R_INFO(ELF64_R_SYM(r[i].r_info), 0xfe);
+}
+static void c_reloc_target(unsigned char *e, size_t n) {
+  find_section(e, SHT_RELA)->sh_info = 0xfff;
+}
+static void c_strtab_unterminated(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  Elf64_Shdr *str = &shdrs(e)[find_section(e, SHT_SYMTAB)->sh_link];
+  (void)h;
+  memset(e + str->sh_offset, 'A', str->sh_size);
+}
+
+static uint64_t xorshift(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+static orcjit_session *setup(void) {
+  orcjit_session *s = NULL;
+  REQUIRE_OK(orcjit_session_create(NULL, &s));
+  REQUIRE_OK(orcjit_library_create(s, g_libname, &g_lib));
+  REQUIRE_OK(orcjit_library_add_file(g_lib, ojt_obj("ver1.o")));
+  REQUIRE_OK(orcjit_library_get_function(g_lib, "version", &g_version));
+  still_calls(__FILE__, __LINE__);
+  return s;
+}
+
+void ojt_case_bad_input(void) {
+  orcjit_session *s = setup();
+  const char *dir = ojt_scratch_dir();
+  char path[4096];
+
+  /* ---- files that are not objects ---- */
+  snprintf(path, sizeof path, "%s/does_not_exist.o", dir);
+  BAD_FILE(path, OJT_S(ORCJIT_EIO));
+  BAD_FILE("/nonexistent-dir-orcjit/x.o", OJT_S(ORCJIT_EIO));
+  BAD_FILE(dir, OJT_S(ORCJIT_EIO) | OJT_S(ORCJIT_EFORMAT));
+  BAD_FILE(scratch_file("empty.o", "", 0), OJT_S(ORCJIT_EFORMAT));
+  static const char text[] =
+      "This is a text file, not an object.\nIt has several lines.\n"
+      "!<arch> appears here but not at the start.\n";
+  BAD_FILE(scratch_file("text.o", text, sizeof text - 1), OJT_S(ORCJIT_EFORMAT));
+  BAD_FILE(scratch_file("tiny.o", "\x7f", 1), OJT_S(ORCJIT_EFORMAT));
+  BAD_FILE(scratch_file("magic_only.o", "\x7f" "ELF", 4), OJT_S(ORCJIT_EFORMAT));
+  /* An empty archive may be accepted (as a linker does) or refused. */
+  ojt_step("empty archive");
+  CHECK_STATUS_IN(orcjit_library_add_file(g_lib, scratch_file("empty.a", "!<arch>\n", 8)),
+                  OJT_S(ORCJIT_EFORMAT) | OJT_S(ORCJIT_OK));
+  still_calls(__FILE__, __LINE__);
+  BAD_FILE(scratch_file("bad_archive.a", "!<arch>\ngarbage member header\n", 30),
+           OJT_S(ORCJIT_EFORMAT));
+  CHECK_STILL_WORKS(g_lib);
+
+  /* ---- truncated ---- */
+  size_t size = 0;
+  unsigned char *elf = ojt_read_file(ojt_obj("add.o"), &size);
+  REQUIRE(size > 1024);
+  const size_t cuts[] = {10, 63, 64, 200, size / 2, size - 100, size - 1};
+  for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "truncated-%zu.o", cuts[i]);
+    unsigned mask = cuts[i] <= 64 ? OJT_S(ORCJIT_EFORMAT) : DEEP;
+    BAD_FILE(scratch_file(name, elf, cuts[i]), mask);
+    snprintf(name, sizeof name, "truncated-%zu-in-memory", cuts[i]);
+    BAD_MEM(elf, cuts[i], name, mask);
+  }
+  BAD_MEM(elf, 0, "zero-bytes-in-memory", OJT_S(ORCJIT_EFORMAT) | OJT_S(ORCJIT_EINVAL));
+  CHECK_STILL_WORKS(g_lib);
+
+  /* ---- corrupted ---- */
+  check_corrupt("magic", elf, size, c_magic, OJT_S(ORCJIT_EFORMAT));
+  check_corrupt("class32", elf, size, c_class32, FORMATISH);
+  check_corrupt("bigendian", elf, size, c_bigendian, FORMATISH);
+  check_corrupt("type-dyn", elf, size, c_type_dyn, FORMATISH);
+  check_corrupt("type-exec", elf, size, c_type_exec, FORMATISH);
+  check_corrupt("machine", elf, size, c_machine, FORMATISH);
+  check_corrupt("shoff-huge", elf, size, c_shoff_huge, OJT_S(ORCJIT_EFORMAT));
+  check_corrupt("shoff-past-end", elf, size, c_shoff_past_end, OJT_S(ORCJIT_EFORMAT));
+  check_corrupt("shnum-huge", elf, size, c_shnum_huge, OJT_S(ORCJIT_EFORMAT));
+  check_corrupt("shentsize", elf, size, c_shentsize, OJT_S(ORCJIT_EFORMAT));
+  check_corrupt("shstrndx", elf, size, c_shstrndx, OJT_S(ORCJIT_EFORMAT));
+  CHECK_STILL_WORKS(g_lib);
+  /* ---- other architectures and formats ---- */
+  ojt_step("control: other_arch.c for x86-64 loads");
+  orcjit_library *ctl = NULL;
+  REQUIRE_OK(orcjit_library_create(s, "other_arch_control", &ctl));
+  CHECK_OK(orcjit_library_add_file(ctl, ojt_misc("other_arch-x86_64.o")));
+  void *other = NULL;
+  CHECK_OK(orcjit_library_lookup(ctl, "oj_other_arch_data", &other));
+  CHECK(other && *(int *)other == 5);
+  orcjit_library_release(ctl);
+  static const char *const foreign[] = {
+      "other_arch-aarch64.o", "other_arch-i686.o",    "other_arch-riscv64.o",
+      "other_arch-ppc64.o",   "other_arch-coff.obj",  "other_arch-macho.o",
+      "other_arch.bc"};
+  for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
+    BAD_FILE(ojt_misc(foreign[i]), FORMATISH);
+    size_t fsize;
+    void *fdata = ojt_read_file(ojt_misc(foreign[i]), &fsize);
+    BAD_MEM(fdata, fsize, foreign[i], FORMATISH);
+    free(fdata);
+  }
+  CHECK_STILL_WORKS(g_lib);
+
+  /* ---- linked images passed as objects ---- */
+  BAD_FILE(ojt_obj("libadd_shared.so"), FORMATISH);
+  BAD_FILE(ojt_obj("exe_pie"), FORMATISH);
+  BAD_FILE(ojt_obj("exe_nopie"), FORMATISH);
+  CHECK_STILL_WORKS(g_lib);
+
+  free(elf);
+
+  CHECK_STILL_WORKS(g_lib);
+  still_calls(__FILE__, __LINE__);
+  orcjit_library_release(g_lib);
+  orcjit_session_release(s);
+}
+
+/* Deeper damage (sections, symbols, relocations) and a byte-flip fuzz: a
+** separate case, so that a crash here does not hide the results above. */
+void ojt_case_corrupt_elf(void) {
+  orcjit_session *s = setup();
+  size_t size = 0;
+  unsigned char *elf = ojt_read_file(ojt_obj("add.o"), &size);
+  REQUIRE(size > 1024);
+
+  check_corrupt("symtab-offset", elf, size, c_symtab_offset, DEEP);
+  check_corrupt("symtab-size", elf, size, c_symtab_size, DEEP);
+  check_corrupt("symtab-link", elf, size, c_symtab_link, DEEP);
+  check_corrupt("symtab-entsize", elf, size, c_symtab_entsize, DEEP);
+  check_corrupt("section-offset", elf, size, c_section_offset, DEEP);
+  check_corrupt("symbol-shndx", elf, size, c_symbol_shndx, DEEP);
+  check_corrupt("symbol-name", elf, size, c_symbol_name, DEEP);
+  check_corrupt("strtab-unterminated", elf, size, c_strtab_unterminated, DEEP);
+  check_corrupt("reloc-symbol", elf, size, c_reloc_symbol, DEEP);
+  check_corrupt("reloc-offset", elf, size, c_reloc_offset, DEEP);
+  check_corrupt("reloc-type", elf, size, c_reloc_type, DEEP);
+  check_corrupt("reloc-target", elf, size, c_reloc_target, DEEP);
+  CHECK_STILL_WORKS(g_lib);
+
+  /* ---- byte-flip fuzz: any status, never a crash ---- */
+  uint64_t seed = 0x9e3779b97f4a7c15ull;
+  int accepted = 0, refused = 0;
+  unsigned char *copy = malloc(size);
+  REQUIRE(copy != NULL);
+  const char *skip = getenv("OJT_SKIP");
+  int rounds = skip && strstr(skip, "fuzz") ? 0 : 300;
+  for (int round = 0; round < rounds; round++) {
+    memcpy(copy, elf, size);
+    int flips = 1 + (int)(xorshift(&seed) % 4);
+    /* Mostly the header, section headers, symbols and relocations. */
+    char where[128] = "";
+    for (int k = 0; k < flips; k++) {
+      size_t at = (size_t)(xorshift(&seed) % size);
+      if (round & 1) at = (size_t)(xorshift(&seed) % 64);
+      unsigned bit = (unsigned)(xorshift(&seed) % 8);
+      copy[at] ^= (unsigned char)(1u << bit);
+      snprintf(where + strlen(where), sizeof where - strlen(where), " %zu:%u", at, bit);
+    }
+    ojt_step("fuzz round %d of add.o, flipped offset:bit%s", round, where);
+    orcjit_library *f = NULL;
+    REQUIRE_OK(orcjit_library_create(s, NULL, &f));
+    int rc = orcjit_library_add_memory(f, copy, size, "fuzzed");
+    ojt_capture();
+    if (rc == ORCJIT_OK)
+      accepted++;
+    else {
+      refused++;
+      CHECK(rc > 0 && rc <= ORCJIT_EUNSUPPORTED);
+      CHECK_MSG("fuzzed");
+    }
+    orcjit_library_release(f);
+  }
+  printf("fuzz: %d accepted, %d refused\n", accepted, refused);
+  free(copy);
+
+  free(elf);
+  CHECK_STILL_WORKS(g_lib);
+  still_calls(__FILE__, __LINE__);
+  orcjit_library_release(g_lib);
+  orcjit_session_release(s);
+}
