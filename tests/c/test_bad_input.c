@@ -208,6 +208,11 @@ void ojt_case_bad_input(void) {
       "This is a text file, not an object.\nIt has several lines.\n"
       "!<arch> appears here but not at the start.\n";
   BAD_FILE(scratch_file("text.o", text, sizeof text - 1), OJT_S(ORCJIT_EFORMAT));
+  ojt_step("text from memory without a name");
+  CHECK_STATUS(orcjit_library_add_memory(g_lib, text, sizeof text - 1, NULL), ORCJIT_EFORMAT);
+  CHECK_MSG("<memory>");
+  CHECK_MSG(g_libname);
+  still_calls(__FILE__, __LINE__);
   BAD_FILE(scratch_file("tiny.o", "\x7f", 1), OJT_S(ORCJIT_EFORMAT));
   BAD_FILE(scratch_file("magic_only.o", "\x7f" "ELF", 4), OJT_S(ORCJIT_EFORMAT));
   /* An empty archive may be accepted (as a linker does) or refused. */

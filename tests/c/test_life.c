@@ -281,5 +281,17 @@ void ojt_case_lifetime(void) {
   orcjit_library_release(lib);
   CHECK_EQ(OJT_CALL0(raw), 22); /* still one reference */
   orcjit_library_release(lib);
-  orcjit_session_release(s);
+
+  /* Libraries still alive at process exit: their destructors (C fini,
+  ** atexit, and the C++ function-local static registered with
+  ** __cxa_atexit by the first call) must not crash the exit.  The test's
+  ** exit status catches a crash. */
+  ojt_step("libraries alive at exit");
+  static int exit_log[16], exit_n;
+  lib = new_library(s, "alive_at_exit");
+  REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("ctors.o")));
+  REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("cpp_add.o")));
+  CHECK_EQ(OJT_GETCALL1(lib, "vec_sum", 3), 3);
+  set_dtor_log(lib, exit_log, &exit_n);
+  orcjit_session_release(s); /* lib keeps the session */
 }

@@ -6,9 +6,20 @@
 **   unresolved   missing symbols: the add fails and leaves nothing behind
 **   archive      static archives: only the needed members are linked
 */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "oj_test.h"
+
+static long rss_kib(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
 
 static orcjit_session *new_session(void) {
   orcjit_session *s = NULL;
@@ -210,18 +221,23 @@ void ojt_case_unresolved(void) {
                   OJT_S(ORCJIT_EUNRESOLVED) | OJT_S(ORCJIT_EDUPLICATE));
   CHECK_EQ(OJT_GETCALL1(lib, "foo", 2), 10);
 
-  ojt_step("from memory, 50 times");
+  ojt_step("from memory, 500 times: no memory left behind");
   size_t size;
   void *bytes = ojt_read_file(ojt_obj("unres.o"), &size);
   orcjit_library *lib2 = new_library(s, "unres_mem");
-  for (int i = 0; i < 50; i++) {
+  long rss_start = 0;
+  for (int i = 0; i < 500; i++) {
     int rc = orcjit_library_add_memory(lib2, bytes, size, "unres-in-memory");
     ojt_capture();
     if (rc != ORCJIT_EUNRESOLVED) {
       CHECK_STATUS(rc, ORCJIT_EUNRESOLVED);
       break;
     }
+    if (i == 99) rss_start = rss_kib();
   }
+  long grown = rss_kib() - rss_start;
+  printf("unresolved: resident memory grew by %ld KiB over 400 failed adds\n", grown);
+  CHECK(grown < 4 * 1024);
   CHECK_MSG("unres-in-memory");
   CHECK_MSG("oj_missing_function_one");
   CHECK_STATUS(orcjit_library_lookup(lib2, "oj_foo", &p), ORCJIT_ENOTFOUND);
