@@ -1,0 +1,660 @@
+/*
+** oj_ffi.cc: the TVM-FFI binding of tvm-ffi-orcjit.
+**
+** This is the only C++ in the project, and it is C++ only because TVM-FFI's
+** object system and ffi.Module (tvm::ffi::ModuleObj) are C++ classes: a
+** module kind is a subclass of ModuleObj, object types are declared with
+** TVM_FFI_DECLARE_OBJECT_INFO, globals are registered through
+** tvm::ffi::reflection.  Everything else (linking, memory, symbols) lives in
+** the C core and is reached only through its public API,
+** include/tvm_ffi_orcjit/orcjit.h.
+**
+** What is here (see oj_ffi.h for the list of globals):
+**   SessionObj         "tvm_ffi_orcjit.ExecutionSession", owns an orcjit_session*
+**   OrcJITModuleObj    ffi.Module of kind "orcjit", owns an orcjit_library*
+**   DynamicLibraryObj  "tvm_ffi_orcjit.DynamicLibrary", the first-generation
+**                      handle: a session and the module of one library
+**
+** Ownership: DynamicLibrary -> Module -> orcjit_library -> orcjit_session.
+** A Function returned by GetFunction holds a reference to its module, so the
+** JIT code, its __tvm_ffi__library_ctx and the module's imports stay valid
+** while the function lives.  A module also holds every module it was linked
+** against (set_link_order), because their code may call back through their
+** own library context.
+**
+** Context symbols: a link callback, run by the core after each object is
+** linked and before its constructors run, points __tvm_ffi__library_ctx at
+** the module, binds every symbol registered with
+** TVMFFIEnvModRegisterContextSymbol (Module::VisitContextSymbols) and notes
+** __tvm_ffi__library_bin; once the add has succeeded the embedded import tree
+** is expanded through ffi.Module.load_from_bytes.<kind>.
+*/
+#include "oj_ffi.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <tvm/ffi/any.h>
+#include <tvm/ffi/c_api.h>
+#include <tvm/ffi/cast.h>
+#include <tvm/ffi/container/array.h>
+#include <tvm/ffi/error.h>
+#include <tvm/ffi/extra/c_env_api.h>
+#include <tvm/ffi/extra/module.h>
+#include <tvm/ffi/function.h>
+#include <tvm/ffi/memory.h>
+#include <tvm/ffi/object.h>
+#include <tvm/ffi/optional.h>
+#include <tvm/ffi/reflection/registry.h>
+#include <tvm/ffi/string.h>
+#include <tvm_ffi_orcjit/orcjit.h>
+
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tvm_ffi_orcjit {
+
+namespace ffi = ::tvm::ffi;
+using ffi::Any;
+using ffi::Array;
+using ffi::Bytes;
+using ffi::Function;
+using ffi::Module;
+using ffi::ModuleObj;
+using ffi::Object;
+using ffi::ObjectPtr;
+using ffi::ObjectRef;
+using ffi::Optional;
+using ffi::String;
+
+/* ---- errors ------------------------------------------------------------ */
+
+[[noreturn]] static void ThrowKind(const std::string& kind, const std::string& message) {
+  throw ffi::Error(kind, message, TVMFFIBacktrace(__FILE__, __LINE__, TVM_FFI_FUNC_SIG, 0));
+}
+
+/* The error kind (the Python exception class) for a failed core call.  For
+** ORCJIT_EIO with a known path, the cause is refined with stat(2). */
+static std::string KindForStatus(int status, const char* path) {
+  switch (status) {
+    case ORCJIT_EINVAL:
+    case ORCJIT_EFORMAT:
+      return "ValueError";
+    case ORCJIT_EIO: {
+      if (path != nullptr) {
+        struct stat st;
+        if (stat(path, &st) != 0) {
+          if (errno == ENOENT || errno == ENOTDIR) return "FileNotFoundError";
+          if (errno == EACCES) return "PermissionError";
+        } else if (S_ISDIR(st.st_mode)) {
+          return "IsADirectoryError";
+        }
+      }
+      return "OSError";
+    }
+    case ORCJIT_ENOTFOUND:
+      return "KeyError";
+    case ORCJIT_ENOMEM:
+      return "MemoryError";
+    case ORCJIT_EUNSUPPORTED:
+      return "NotImplementedError";
+    default:  // EDUPLICATE, EUNRESOLVED, ELINK, EBUSY, EINIT
+      return "RuntimeError";
+  }
+}
+
+/* The core's message for the last failure on this thread, verbatim. */
+static std::string LastErrorMessage(int status, const char* what) {
+  const char* msg = orcjit_last_error();
+  if (msg != nullptr && msg[0] != '\0') return std::string(msg);
+  std::string out = orcjit_status_name(status) ? orcjit_status_name(status) : "orcjit error";
+  out += " in ";
+  out += what;
+  return out;
+}
+
+[[noreturn]] static void ThrowStatus(int status, const char* what, const char* path = nullptr) {
+  ThrowKind(KindForStatus(status, path), LastErrorMessage(status, what));
+}
+
+/* ---- session ----------------------------------------------------------- */
+
+class SessionObj : public Object {
+ public:
+  explicit SessionObj(orcjit_session* handle) : handle_(handle) {}
+  SessionObj(const SessionObj&) = delete;
+  SessionObj& operator=(const SessionObj&) = delete;
+  ~SessionObj() { orcjit_session_release(handle_); }
+
+  orcjit_session* handle() const { return handle_; }
+
+  static constexpr bool _type_mutable = true;
+  TVM_FFI_DECLARE_OBJECT_INFO_FINAL("tvm_ffi_orcjit.ExecutionSession", SessionObj, Object);
+
+ private:
+  orcjit_session* handle_;
+};
+
+class Session : public ObjectRef {
+ public:
+  explicit Session(ObjectPtr<SessionObj> n) : ObjectRef(std::move(n)) {}
+  TVM_FFI_DEFINE_OBJECT_REF_METHODS_NOTNULLABLE(Session, ObjectRef, SessionObj);
+};
+
+static Session CreateSession(const std::string* orc_rt_path, int64_t slab_size) {
+  if (slab_size < 0) {
+    ThrowKind("ValueError", "tvm_ffi_orcjit.ExecutionSession: slab_size must be >= 0, got " +
+                                std::to_string(slab_size));
+  }
+  orcjit_session_options opts;
+  std::memset(&opts, 0, sizeof(opts));
+  opts.struct_size = sizeof(opts);
+  opts.slab_size = static_cast<size_t>(slab_size);
+  opts.orc_rt_path = orc_rt_path ? orc_rt_path->c_str() : nullptr;
+  orcjit_session* handle = nullptr;
+  int rc = orcjit_session_create(&opts, &handle);
+  if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_session_create");
+  return Session(ffi::make_object<SessionObj>(handle));
+}
+
+/* The process-wide session, created on first use and never destroyed (it
+** must outlive every module that static destructors may still release). */
+static Session GlobalDefaultSession() {
+  static Session* inst = new Session(CreateSession(nullptr, 0));
+  return *inst;
+}
+
+/* ---- module ------------------------------------------------------------ */
+
+/* A reader for the __tvm_ffi__library_bin layout (little endian):
+**   <nbytes: u64> <indptr: vec<u64>> <child_indices: vec<u64>>
+**   { <kind: str> [<bytes: str> unless kind == "_lib"] } * num_modules
+** where vec<u64> = <n: u64> <u64> * n and str = <n: u64> <byte> * n. */
+class BinReader {
+ public:
+  BinReader(const char* data, uint64_t size) : data_(data), size_(size) {}
+  bool ReadU64(uint64_t* out) {
+    if (size_ - pos_ < 8) return false;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) {
+      v |= static_cast<uint64_t>(static_cast<unsigned char>(data_[pos_ + i])) << (8 * i);
+    }
+    pos_ += 8;
+    *out = v;
+    return true;
+  }
+  bool ReadVec(std::vector<uint64_t>* out) {
+    uint64_t n;
+    if (!ReadU64(&n) || n > (size_ - pos_) / 8) return false;
+    out->resize(n);
+    for (uint64_t i = 0; i < n; ++i) ReadU64(&(*out)[i]);
+    return true;
+  }
+  bool ReadStr(std::string* out) {
+    uint64_t n;
+    if (!ReadU64(&n) || n > size_ - pos_) return false;
+    out->assign(data_ + pos_, n);
+    pos_ += n;
+    return true;
+  }
+
+ private:
+  const char* data_;
+  uint64_t size_;
+  uint64_t pos_ = 0;
+};
+
+class OrcJITModuleObj final : public ModuleObj {
+ public:
+  OrcJITModuleObj(Session session, orcjit_library* lib)
+      : session_(std::move(session)), lib_(lib) {}
+  OrcJITModuleObj(const OrcJITModuleObj&) = delete;
+  OrcJITModuleObj& operator=(const OrcJITModuleObj&) = delete;
+
+  ~OrcJITModuleObj() {
+    orcjit_library_set_link_callback(lib_, nullptr, nullptr);
+    orcjit_library_release(lib_);
+  }
+
+  /* Installs the link callback; called once, right after construction
+  ** (it needs `this` at its final address). */
+  void Init() {
+    int rc = orcjit_library_set_link_callback(lib_, &OrcJITModuleObj::OnLinked, this);
+    if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_library_set_link_callback");
+  }
+
+  const char* kind() const final { return "orcjit"; }
+  int GetPropertyMask() const final { return Module::kRunnable; }
+
+  Optional<Function> GetFunction(const String& name) final {
+    void* fn = nullptr;
+    int rc = orcjit_library_get_function(lib_, name.c_str(), &fn);
+    if (rc == ORCJIT_ENOTFOUND) return std::nullopt;
+    if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_library_get_function");
+    return WrapFunction(fn);
+  }
+
+  /* Like GetFunction, but a missing function is an AttributeError that
+  ** names the function and the library. */
+  Function GetFunctionOrThrow(const String& name) {
+    void* fn = nullptr;
+    int rc = orcjit_library_get_function(lib_, name.c_str(), &fn);
+    if (rc == ORCJIT_ENOTFOUND) {
+      std::string msg = "Module has no function '" + std::string(name) + "'";
+      const char* core = orcjit_last_error();
+      if (core != nullptr && core[0] != '\0') {
+        msg += ": ";
+        msg += core;
+      } else {
+        msg += " in library '" + std::string(this->name()) + "'";
+      }
+      ThrowKind("AttributeError", msg);
+    }
+    if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_library_get_function");
+    return WrapFunction(fn);
+  }
+
+  bool ImplementsFunction(const String& name) final {
+    void* addr = nullptr;
+    std::string sym = std::string(ffi::symbol::tvm_ffi_symbol_prefix) + std::string(name);
+    return orcjit_library_lookup(lib_, sym.c_str(), &addr) == ORCJIT_OK;
+  }
+
+  Optional<String> GetFunctionMetadata(const String& name) final {
+    return CallStringGetter(std::string(ffi::symbol::tvm_ffi_metadata_prefix) + std::string(name));
+  }
+
+  Optional<String> GetFunctionDoc(const String& name) final {
+    return CallStringGetter(std::string(ffi::symbol::tvm_ffi_doc_prefix) + std::string(name));
+  }
+
+  /* Adds one object (a path, or the bytes of an object) to the library.
+  ** Returns ORCJIT_OK, or ORCJIT_EUNRESOLVED without throwing when
+  ** allow_unresolved is set (the add changed nothing and may be retried once
+  ** more objects are in); throws on every other failure.  *other_root
+  ** receives the root of an embedded import tree whose root is not this
+  ** module (rare). */
+  int Add(const Any& input, const std::string& memory_name, bool allow_unresolved = false,
+          Optional<Module>* other_root = nullptr) {
+    int rc;
+    const char* path = nullptr;
+    std::string path_storage;
+    if (auto bytes = input.as<Bytes>()) {
+      rc = orcjit_library_add_memory(lib_, bytes->data(), bytes->size(), memory_name.c_str());
+    } else if (auto str = input.as<String>()) {
+      path_storage = std::string(*str);
+      path = path_storage.c_str();
+      rc = orcjit_library_add_file(lib_, path);
+    } else {
+      ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be given as a path (str) or as "
+                             "its content (bytes), got " + input.GetTypeKey());
+    }
+    if (rc != ORCJIT_OK) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        pending_bins_.clear();
+      }
+      if (rc == ORCJIT_EUNRESOLVED && allow_unresolved) return rc;
+      ThrowStatus(rc, "orcjit_library_add", path);
+    }
+    Optional<Module> root = ExpandPendingBins();
+    if (other_root != nullptr && root.has_value()) *other_root = root;
+    return ORCJIT_OK;
+  }
+
+  void SetLinkOrder(const std::vector<Module>& libs) {
+    std::vector<orcjit_library*> handles;
+    handles.reserve(libs.size());
+    for (const Module& m : libs) handles.push_back(Downcast(m)->lib_);
+    int rc = orcjit_library_set_link_order(lib_, handles.data(), handles.size());
+    if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_library_set_link_order");
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Module& m : libs) {
+      bool seen = false;
+      for (const Module& d : link_deps_) seen = seen || d.same_as(m);
+      if (!seen) link_deps_.push_back(m);
+    }
+  }
+
+  int64_t Lookup(const String& symbol) {
+    void* addr = nullptr;
+    int rc = orcjit_library_lookup(lib_, symbol.c_str(), &addr);
+    if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_library_lookup");
+    return static_cast<int64_t>(reinterpret_cast<intptr_t>(addr));
+  }
+
+  const char* name() const {
+    const char* n = orcjit_library_name(lib_);
+    return n ? n : "";
+  }
+  const Session& session() const { return session_; }
+  orcjit_library* handle() const { return lib_; }
+
+  static OrcJITModuleObj* Downcast(const Module& m) {
+    const ModuleObj* p = m.operator->();
+    if (p == nullptr || std::strcmp(p->kind(), "orcjit") != 0) {
+      ThrowKind("TypeError", std::string("tvm_ffi_orcjit: expected a module of kind 'orcjit', got '") +
+                                 (p ? p->kind() : "null") + "'");
+    }
+    return const_cast<OrcJITModuleObj*>(static_cast<const OrcJITModuleObj*>(p));
+  }
+
+ private:
+  static void DecRefModule(void* self) { TVMFFIObjectDecRef(static_cast<TVMFFIObjectHandle>(self)); }
+
+  /* A Function that calls the JIT code directly and holds this module. */
+  Function WrapFunction(void* fn) {
+    TVMFFIObjectHandle self = ffi::detail::ObjectUnsafe::GetHeader(this);
+    TVMFFIObjectIncRef(self);
+    return Function::FromExternC(self, reinterpret_cast<TVMFFISafeCallType>(fn), DecRefModule);
+  }
+
+  Optional<String> CallStringGetter(const std::string& symbol) {
+    void* addr = nullptr;
+    if (orcjit_library_lookup(lib_, symbol.c_str(), &addr) != ORCJIT_OK || addr == nullptr) {
+      return std::nullopt;
+    }
+    return Function::InvokeExternC(nullptr, reinterpret_cast<TVMFFISafeCallType>(addr))
+        .cast<String>();
+  }
+
+  /* Link callback: runs on the adding thread, after one object of the
+  ** library is linked and before its constructors run.  Never throws. */
+  static int OnLinked(orcjit_library* lib, void* user) {
+    auto* self = static_cast<OrcJITModuleObj*>(user);
+    try {
+      void* addr = nullptr;
+      if (orcjit_library_lookup(lib, ffi::symbol::tvm_ffi_library_ctx, &addr) == ORCJIT_OK &&
+          addr != nullptr) {
+        *static_cast<void**>(addr) = static_cast<ModuleObj*>(self);
+      }
+      Module::VisitContextSymbols([lib](const String& name, void* symbol) {
+        void* slot = nullptr;
+        if (orcjit_library_lookup(lib, name.c_str(), &slot) == ORCJIT_OK && slot != nullptr) {
+          *static_cast<void**>(slot) = symbol;
+        }
+      });
+      if (orcjit_library_lookup(lib, ffi::symbol::tvm_ffi_library_bin, &addr) == ORCJIT_OK &&
+          addr != nullptr) {
+        std::lock_guard<std::mutex> lock(self->mutex_);
+        bool seen = false;
+        for (const void* b : self->seen_bins_) seen = seen || b == addr;
+        for (const void* b : self->pending_bins_) seen = seen || b == addr;
+        if (!seen) self->pending_bins_.push_back(addr);
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      return orcjit_set_error(ORCJIT_ELINK, "library '%s': binding TVM-FFI context symbols: %s",
+                              self->name(), e.what());
+    } catch (...) {
+      return orcjit_set_error(ORCJIT_ELINK, "library '%s': binding TVM-FFI context symbols failed",
+                              self->name());
+    }
+  }
+
+  Optional<Module> ExpandPendingBins() {
+    std::vector<const void*> bins;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      bins.swap(pending_bins_);
+      for (const void* b : bins) seen_bins_.push_back(b);
+    }
+    Optional<Module> other_root;
+    for (const void* b : bins) {
+      Module root = ProcessLibraryBin(static_cast<const char*>(b));
+      if (!root.same_as(ffi::GetRef<Module>(static_cast<ModuleObj*>(this)))) other_root = root;
+    }
+    return other_root;
+  }
+
+  /* Rebuilds the module tree serialized in __tvm_ffi__library_bin, with
+  ** this module in the place of "_lib" (as tvm_ffi's library module does). */
+  Module ProcessLibraryBin(const char* bin) {
+    uint64_t nbytes = 0;
+    for (int i = 0; i < 8; ++i) {
+      nbytes |= static_cast<uint64_t>(static_cast<unsigned char>(bin[i])) << (8 * i);
+    }
+    BinReader in(bin + 8, nbytes);
+    std::vector<uint64_t> indptr, children;
+    auto corrupt = [this](const char* what) {
+      ThrowKind("ValueError", std::string("library '") + name() +
+                                  "': corrupt __tvm_ffi__library_bin (" + what + ")");
+    };
+    if (!in.ReadVec(&indptr) || !in.ReadVec(&children)) corrupt("import tree");
+    if (indptr.empty()) corrupt("empty import tree");
+    size_t num_modules = indptr.size() - 1;
+    std::vector<Module> modules;
+    modules.reserve(num_modules);
+    Module self = ffi::GetRef<Module>(static_cast<ModuleObj*>(this));
+    for (size_t i = 0; i < num_modules; ++i) {
+      std::string kind;
+      if (!in.ReadStr(&kind)) corrupt("module kind");
+      if (kind == "_lib") {
+        modules.push_back(self);
+        continue;
+      }
+      std::string data;
+      if (!in.ReadStr(&data)) corrupt("module bytes");
+      std::string loader = "ffi.Module.load_from_bytes." + kind;
+      auto floader = Function::GetGlobal(loader);
+      if (!floader.has_value()) {
+        ThrowKind("RuntimeError", std::string("library '") + name() +
+                                      "': the embedded library binary holds a module of kind '" +
+                                      kind + "' but no loader " + loader + " is registered");
+      }
+      modules.push_back((*floader)(Bytes(data)).cast<Module>());
+    }
+    for (size_t i = 0; i < num_modules; ++i) {
+      if (indptr[i] > indptr[i + 1] || indptr[i + 1] > children.size()) corrupt("index pointer");
+      for (uint64_t j = indptr[i]; j < indptr[i + 1]; ++j) {
+        if (children[j] >= num_modules) corrupt("child index");
+        modules[i]->ImportModule(modules[children[j]]);
+      }
+    }
+    return modules.empty() ? self : modules[0];
+  }
+
+  Session session_;
+  orcjit_library* lib_;
+  std::mutex mutex_;
+  std::vector<Module> link_deps_;
+  std::vector<const void*> pending_bins_;
+  std::vector<const void*> seen_bins_;
+};
+
+static Module CreateModule(const Session& session, const std::string& name) {
+  orcjit_library* lib = nullptr;
+  int rc = orcjit_library_create(session->handle(), name.empty() ? nullptr : name.c_str(), &lib);
+  if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_library_create");
+  ObjectPtr<OrcJITModuleObj> obj = ffi::make_object<OrcJITModuleObj>(session, lib);
+  obj->Init();
+  return Module(obj);
+}
+
+static std::string MemoryName(size_t index, size_t count) {
+  if (count <= 1) return "<memory>";
+  return "<memory #" + std::to_string(index) + ">";
+}
+
+/* One new library holding all the objects.  `objects` is an Array of
+** str/bytes, or a single str/bytes. */
+static Module SessionLoadModule(const Session& session, const Any& objects, const String& name) {
+  std::vector<Any> items;
+  if (auto arr = objects.as<Array<Any>>()) {
+    for (const Any& x : *arr) items.push_back(x);
+  } else {
+    items.push_back(objects);
+  }
+  Module mod = CreateModule(session, std::string(name));
+  OrcJITModuleObj* obj = OrcJITModuleObj::Downcast(mod);
+  Optional<Module> root;
+  // Like a static linker, the objects may refer to each other in any order:
+  // an object whose undefined symbols are not there yet is retried after the
+  // others, until a round makes no progress; then its error is raised.
+  std::vector<size_t> pending(items.size());
+  for (size_t i = 0; i < items.size(); ++i) pending[i] = i;
+  while (!pending.empty()) {
+    std::vector<size_t> retry;
+    for (size_t i : pending) {
+      bool last_chance = pending.size() == 1;
+      if (obj->Add(items[i], MemoryName(i, items.size()), !last_chance, &root) != ORCJIT_OK) {
+        retry.push_back(i);
+      }
+    }
+    if (retry.size() == pending.size()) {
+      // no progress: raise the error of the first object that cannot link
+      obj->Add(items[retry[0]], MemoryName(retry[0], items.size()), false, &root);
+      retry.erase(retry.begin());
+    }
+    pending.swap(retry);
+  }
+  return root.has_value() ? *root : mod;
+}
+
+/* ---- first-generation library handle ------------------------------------ */
+
+class DynamicLibraryObj : public Object {
+ public:
+  DynamicLibraryObj(Session session, Module module)
+      : session_(std::move(session)), module_(std::move(module)) {}
+
+  const Session& session() const { return session_; }
+  const Module& module() const { return module_; }
+  OrcJITModuleObj* impl() const { return OrcJITModuleObj::Downcast(module_); }
+
+  static constexpr bool _type_mutable = true;
+  TVM_FFI_DECLARE_OBJECT_INFO_FINAL("tvm_ffi_orcjit.DynamicLibrary", DynamicLibraryObj, Object);
+
+ private:
+  Session session_;
+  Module module_;
+};
+
+class DynamicLibrary : public ObjectRef {
+ public:
+  explicit DynamicLibrary(ObjectPtr<DynamicLibraryObj> n) : ObjectRef(std::move(n)) {}
+  TVM_FFI_DEFINE_OBJECT_REF_METHODS_NOTNULLABLE(DynamicLibrary, ObjectRef, DynamicLibraryObj);
+};
+
+/* ---- registration -------------------------------------------------------- */
+
+static Session MakeSessionFromArgs(const Any& orc_rt, int64_t slab_size) {
+  if (orc_rt.type_index() == ffi::TypeIndex::kTVMFFINone) return CreateSession(nullptr, slab_size);
+  std::string path;
+  if (auto b = orc_rt.as<Bytes>()) {
+    path.assign(b->data(), b->size());
+  } else if (auto s = orc_rt.as<String>()) {
+    path = std::string(*s);
+  } else {
+    ThrowKind("TypeError", "tvm_ffi_orcjit.ExecutionSession: orc_rt must be None, str or bytes, got " +
+                               orc_rt.GetTypeKey());
+  }
+  if (path.empty()) return CreateSession(nullptr, slab_size);
+  return CreateSession(&path, slab_size);
+}
+
+static void RegisterAll() {
+  namespace refl = ffi::reflection;
+  refl::ObjectDef<SessionObj>();
+  refl::ObjectDef<DynamicLibraryObj>();
+
+  refl::GlobalDef()
+      .def("tvm_ffi_orcjit.ExecutionSession",
+           [](Any orc_rt, int64_t slab_size) { return MakeSessionFromArgs(orc_rt, slab_size); },
+           "ExecutionSession(orc_rt: Optional[str|bytes], slab_size: int): a new session")
+      .def("tvm_ffi_orcjit.GlobalDefaultSession", []() { return GlobalDefaultSession(); },
+           "The process-wide default session, created on first use")
+      .def("tvm_ffi_orcjit.SessionLoadModule",
+           [](Session session, Any objects, String name) {
+             return SessionLoadModule(session, objects, name);
+           },
+           "SessionLoadModule(session, objects: Array[str|bytes], name: str) -> Module")
+      .def("tvm_ffi_orcjit.SessionClearFreeSlabs",
+           [](Session session) -> int64_t {
+             size_t freed = 0;
+             int rc = orcjit_session_clear_free_slabs(session->handle(), &freed);
+             if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_session_clear_free_slabs");
+             return static_cast<int64_t>(freed);
+           },
+           "Returns unused JIT memory to the OS; the number of bytes freed")
+      .def("tvm_ffi_orcjit.ExecutionSessionCreateDynamicLibrary",
+           [](Session session, String name) {
+             Module mod = CreateModule(session, std::string(name));
+             return DynamicLibrary(ffi::make_object<DynamicLibraryObj>(session, mod));
+           },
+           "Creates an empty library (name may be empty for a unique one)")
+      .def("tvm_ffi_orcjit.DynamicLibraryAdd",
+           [](DynamicLibrary lib, Any input) { lib->impl()->Add(input, "<memory>"); },
+           "Adds an object or archive (path: str, or content: bytes) to the library")
+      .def("tvm_ffi_orcjit.DynamicLibrarySetLinkOrder",
+           [](DynamicLibrary lib, Array<DynamicLibrary> libs) {
+             std::vector<Module> mods;
+             for (const DynamicLibrary& l : libs) mods.push_back(l->module());
+             lib->impl()->SetLinkOrder(mods);
+           },
+           "Sets the libraries searched, in order, after the library itself")
+      .def("tvm_ffi_orcjit.DynamicLibraryGetFunction",
+           [](DynamicLibrary lib, String name) { return lib->impl()->GetFunctionOrThrow(name); },
+           "The function exported as __tvm_ffi_<name>; AttributeError if missing")
+      .def("tvm_ffi_orcjit.DynamicLibraryGetName",
+           [](DynamicLibrary lib) { return String(lib->impl()->name()); })
+      .def("tvm_ffi_orcjit.DynamicLibraryGetModule",
+           [](DynamicLibrary lib) { return lib->module(); })
+      .def("tvm_ffi_orcjit.DynamicLibraryGetSession",
+           [](DynamicLibrary lib) { return lib->session(); })
+      .def("tvm_ffi_orcjit.DynamicLibraryLookup",
+           [](DynamicLibrary lib, String symbol) { return lib->impl()->Lookup(symbol); },
+           "The address of a symbol defined in the library; KeyError if missing")
+      .def("tvm_ffi_orcjit.ModuleGetLibrary",
+           [](Module mod) {
+             OrcJITModuleObj* obj = OrcJITModuleObj::Downcast(mod);
+             return DynamicLibrary(ffi::make_object<DynamicLibraryObj>(obj->session(), mod));
+           },
+           "The DynamicLibrary handle of an 'orcjit' module")
+      .def_packed("ffi.Module.load_from_file.o",
+                  [](ffi::PackedArgs args, Any* rv) {
+                    if (args.size() < 1) {
+                      ThrowKind("TypeError", "ffi.Module.load_from_file.o(path, [format])");
+                    }
+                    String path = args[0].cast<String>();
+                    *rv = SessionLoadModule(GlobalDefaultSession(), Any(path), String(""));
+                  })
+      .def("ffi.Module.load_from_bytes.o", [](Bytes bytes) {
+        return SessionLoadModule(GlobalDefaultSession(), Any(bytes), String(""));
+      });
+}
+
+}  // namespace tvm_ffi_orcjit
+
+extern "C" int TVMFFIOrcJITInitialize(void) {
+  static std::once_flag once;
+  static int status = 0;
+  static std::string message;
+  try {
+    std::call_once(once, []() {
+      try {
+        tvm_ffi_orcjit::RegisterAll();
+      } catch (const std::exception& e) {
+        status = -1;
+        message = e.what();
+      }
+    });
+  } catch (...) {
+    status = -1;
+    message = "unknown error";
+  }
+  if (status != 0) {
+    TVMFFIErrorSetRaisedFromCStr("RuntimeError",
+                                 ("TVMFFIOrcJITInitialize failed: " + message).c_str());
+  }
+  return status;
+}
+
+/* Loading the shared library is enough: register at load time. */
+__attribute__((constructor)) static void TVMFFIOrcJITStaticInit(void) {
+  (void)TVMFFIOrcJITInitialize();
+}

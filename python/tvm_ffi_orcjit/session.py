@@ -1,0 +1,136 @@
+"""The execution session: where object files are linked and run."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import tvm_ffi
+from tvm_ffi import Object, register_object
+
+from . import _ffi_api
+from ._inputs import ObjectInput, ObjectsInput, normalize_many
+from .dylib import DynamicLibrary
+
+#: Modules loaded with ``keep_module_alive=True``; they live until process exit.
+_KEEP_ALIVE: list[tvm_ffi.Module] = []
+
+
+@register_object("tvm_ffi_orcjit.ExecutionSession")
+class ExecutionSession(Object):
+    """One JIT instance: its memory and its libraries.
+
+    Sessions are independent of each other; a session stays alive as long as
+    anything created in it does.
+
+    Parameters
+    ----------
+    orc_rt
+        Path of LLVM's ORC runtime (``liborc_rt.a``).  Accepted for
+        compatibility with the upstream package and not needed.
+    slab_size
+        JIT memory to reserve up front in bytes; 0 selects the default.
+    orc_rt_path
+        Keyword alias of ``orc_rt`` (the upstream 0.1 name).
+
+    Examples
+    --------
+    >>> session = ExecutionSession()
+    >>> mod = session.load_module("add.o")
+    >>> mod.add(1, 2)
+    3
+    """
+
+    def __init__(
+        self,
+        orc_rt: str | bytes | os.PathLike[str] | None = None,
+        slab_size: int = 0,
+        *,
+        orc_rt_path: str | bytes | os.PathLike[str] | None = None,
+    ) -> None:
+        if orc_rt is None:
+            orc_rt = orc_rt_path
+        if isinstance(orc_rt, os.PathLike):
+            orc_rt = os.fspath(orc_rt)
+        self.__init_handle_by_constructor__(_ffi_api.ExecutionSession, orc_rt, int(slab_size))
+
+    def load_module(
+        self,
+        objects: ObjectsInput,
+        name: str = "",
+        keep_module_alive: bool = False,
+    ) -> tvm_ffi.Module:
+        """Link one or more objects into a new library and return it as a module.
+
+        Parameters
+        ----------
+        objects
+            A path (``str`` or ``os.PathLike``), the content of an object file
+            (``bytes``), or a list of those.  All go into one library, so they
+            may refer to each other's symbols.
+        name
+            The library's name, used in error messages; empty for a unique one.
+            A name in use by a live library of this session is refused.
+        keep_module_alive
+            Keep the module until the process exits, even when no reference
+            to it is left.
+
+        Returns
+        -------
+        tvm_ffi.Module
+            A module of kind ``"orcjit"``: ``mod.f(...)``, ``mod["f"]``,
+            ``mod.get_function("f")``, ``"f" in mod``.
+        """
+        mod = _ffi_api.SessionLoadModule(self, normalize_many(objects), str(name))
+        if keep_module_alive:
+            _KEEP_ALIVE.append(mod)
+        return mod
+
+    def create_library(self, name: str = "") -> DynamicLibrary:
+        """Create an empty library to which objects are added one by one.
+
+        Parameters
+        ----------
+        name
+            The library's name; empty for a generated unique name.
+
+        Returns
+        -------
+        DynamicLibrary
+            The new library.
+        """
+        return _ffi_api.ExecutionSessionCreateDynamicLibrary(self, str(name))
+
+    def clear_free_slabs(self) -> int:
+        """Give JIT memory no longer in use back to the operating system.
+
+        Returns
+        -------
+        int
+            The number of bytes returned.
+        """
+        return int(_ffi_api.SessionClearFreeSlabs(self))
+
+
+_DEFAULT_SESSION: ExecutionSession | None = None
+
+
+def default_session() -> ExecutionSession:
+    """Return the process-wide session, creating it on first use.
+
+    It is the session behind ``tvm_ffi.load_module("x.o")``.
+    """
+    global _DEFAULT_SESSION
+    if _DEFAULT_SESSION is None:
+        _DEFAULT_SESSION = _ffi_api.GlobalDefaultSession()
+    return _DEFAULT_SESSION
+
+
+def create_session(
+    orc_rt: str | bytes | os.PathLike[str] | None = None, slab_size: int = 0, **kwargs: Any
+) -> ExecutionSession:
+    """Create a new, independent session (the upstream 0.1 spelling of ``ExecutionSession()``)."""
+    return ExecutionSession(orc_rt, slab_size, **kwargs)
+
+
+__all__ = ["ExecutionSession", "ObjectInput", "create_session", "default_session"]

@@ -1,0 +1,119 @@
+"""Fixtures: objects compiled at test time from tests/python/sources/.
+
+Every test that takes ``objs`` runs once per compiler (clang-22 and gcc).
+``objs["basic"]`` is the path of ``sources/basic.c`` compiled with that
+compiler (``.c`` with the C compiler, ``.cc`` with the C++ one);
+``objs.read("basic")`` is its content.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SOURCES = HERE / "sources"
+REPO = HERE.parent.parent
+
+try:
+    import tvm_ffi_orcjit  # noqa: F401
+except ImportError:  # not installed: use the source tree (and its build directory)
+    sys.path.insert(0, str(REPO / "python"))
+
+import tvm_ffi  # noqa: E402
+import tvm_ffi.libinfo  # noqa: E402
+
+TVM_FFI_INCLUDES = sorted({tvm_ffi.libinfo.find_include_path(), tvm_ffi.libinfo.find_dlpack_include_path()})
+
+COMPILERS = {
+    "clang": (["clang-22", "clang"], ["clang++-22", "clang++"]),
+    "gcc": (["gcc"], ["g++"]),
+}
+
+
+def find_tool(names: list[str]) -> str | None:
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def compile_source(
+    src: Path, out: Path, compiler: str = "clang", extra_flags: list[str] | None = None
+) -> Path:
+    """Compile one C (.c) or C++ (.cc) file to a relocatable object."""
+    cc_names, cxx_names = COMPILERS[compiler]
+    is_cxx = src.suffix in (".cc", ".cpp", ".cxx")
+    tool = find_tool(cxx_names if is_cxx else cc_names)
+    if tool is None:
+        pytest.skip(f"no {compiler} compiler for {src.suffix} files")
+    cmd = [tool, "-c", "-O2", "-fPIC", "-g0", str(src), "-o", str(out), f"-I{SOURCES}"]
+    cmd += [f"-I{inc}" for inc in TVM_FFI_INCLUDES]
+    cmd += ["-std=c++17"] if is_cxx else ["-std=gnu11"]
+    cmd += extra_flags or []
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"compile failed: {' '.join(cmd)}\n{res.stderr}")
+    return out
+
+
+class Objects:
+    """Test sources compiled on first use with one compiler."""
+
+    def __init__(self, compiler: str, outdir: Path) -> None:
+        self.compiler = compiler
+        self.outdir = outdir
+        self._lock = threading.Lock()
+        self._cache: dict[str, Path] = {}
+
+    def __getitem__(self, stem: str) -> Path:
+        with self._lock:
+            if stem not in self._cache:
+                matches = [p for p in SOURCES.glob(f"{stem}.*") if p.suffix in (".c", ".cc")]
+                if len(matches) != 1:
+                    raise KeyError(f"no single test source named {stem}: {matches}")
+                out = self.outdir / f"{stem}.{self.compiler}.o"
+                self._cache[stem] = compile_source(matches[0], out, self.compiler)
+            return self._cache[stem]
+
+    def read(self, stem: str) -> bytes:
+        return self[stem].read_bytes()
+
+
+@pytest.fixture(scope="session", params=sorted(COMPILERS))
+def objs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Objects:
+    compiler = request.param
+    cc_names, _ = COMPILERS[compiler]
+    if find_tool(cc_names) is None:
+        pytest.skip(f"{compiler} is not installed")
+    return Objects(compiler, tmp_path_factory.mktemp(f"objs-{compiler}"))
+
+
+@pytest.fixture
+def oj():
+    import tvm_ffi_orcjit
+
+    return tvm_ffi_orcjit
+
+
+@pytest.fixture
+def session(oj):
+    """A fresh session per test."""
+    return oj.ExecutionSession()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    try:
+        import tvm_ffi_orcjit
+
+        lib = tvm_ffi_orcjit.LIBRARY_PATH
+    except Exception as exc:  # reported, and the tests fail on their own
+        lib = f"(import failed: {exc})"
+    return [f"tvm_ffi_orcjit native library: {lib}", f"cwd: {os.getcwd()}"]
