@@ -1,0 +1,308 @@
+"""Python-level benchmarks of tvm-ffi-orcjit (SPEC 6).
+
+Prints raw measurements as lines "FIG {json}" / "NOTE text" (see bench_load.c
+for the format); bench/report.py computes medians, spreads and ratios.
+
+    python3 bench_py.py OBJDIR            this project vs tvm_ffi.load_module
+                                          and (through UPSTREAM_PY) upstream
+    python  bench_py.py --upstream OBJDIR [N]
+                                          run by the upstream virtual
+                                          environment's python: prints one
+                                          JSON object of upstream samples
+
+Environment: BENCH_TMP (fresh .so files), UPSTREAM_PY (python of the venv
+with apache-tvm-ffi-orcjit; empty if it could not be installed), UPSTREAM_ERR
+(why), ORCJIT_PYTHONPATH (the in-tree python/ directory), and
+TVM_FFI_ORCJIT_LIBRARY (the libtvm_ffi_orcjit.so to use).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+REPS_LOAD = int(os.environ.get("BENCH_PY_LOADS", "150"))
+REPS_CALL = int(os.environ.get("BENCH_PY_CALL_REPS", "11"))
+CALLS = int(os.environ.get("BENCH_PY_CALLS", "100000"))
+REPS_IMPORT = int(os.environ.get("BENCH_PY_IMPORTS", "9"))
+
+
+def fig(name, label, unit, samples, ref_label="", ref_samples=(), kind="info", op="", value=0,
+        note=""):
+    print("FIG " + json.dumps({
+        "name": name, "label": label, "unit": unit, "samples": list(samples),
+        "ref_label": ref_label, "ref_samples": list(ref_samples),
+        "target": {"kind": kind, "op": op, "value": value}, "note": note,
+    }), flush=True)
+
+
+def note(text):
+    print("NOTE " + text, flush=True)
+
+
+def tmpdir():
+    return os.environ.get("BENCH_TMP") or "/tmp"
+
+
+# ---- upstream mode (runs inside the upstream venv) -------------------------
+
+def upstream_main(objdir, n):
+    import tvm_ffi_orcjit as up
+
+    out = {"version": getattr(up, "__version__", "?")}
+    t0 = time.perf_counter()
+    s = up.ExecutionSession()
+    out["session_ms"] = (time.perf_counter() - t0) * 1e3
+    for key, obj, func, reps in (("small", "small.o", "add", n),
+                                 ("cpp", "typed.o", "add", max(10, n // 5)),
+                                 ("large", "large.o", "f0", max(5, n // 30))):
+        path = os.path.join(objdir, obj)
+        times = []
+        try:
+            for i in range(-max(3, reps // 10), reps):
+                t0 = time.perf_counter()
+                mod = s.load_module(path)
+                f = mod.get_function(func)
+                t1 = time.perf_counter()
+                assert f(1, 2) == 3 if func == "add" else f(1) is not None
+                del f, mod
+                if i >= 0:
+                    times.append((t1 - t0) * 1e6)
+            out[key] = times
+        except Exception as e:  # noqa: BLE001 - reported, the run goes on
+            out[key + "_error"] = f"{type(e).__name__}: {e}"
+    print(json.dumps(out))
+
+
+# ---- this project ------------------------------------------------------------
+
+class Ours:
+    """This project's session, through the Python package if it imports, else
+    through the global functions the native library registers."""
+
+    def __init__(self):
+        import tvm_ffi
+
+        self.how = ""
+        pp = os.environ.get("ORCJIT_PYTHONPATH")
+        if pp and pp not in sys.path:
+            sys.path.insert(0, pp)
+        try:
+            import tvm_ffi_orcjit as oj
+
+            self.session = oj.ExecutionSession()
+            self.load = self.session.load_module
+            self.new_session = oj.ExecutionSession
+            self.how = f"python package tvm_ffi_orcjit from {os.path.dirname(oj.__file__)}"
+        except Exception as e:  # noqa: BLE001
+            import ctypes
+
+            lib = os.environ["TVM_FFI_ORCJIT_LIBRARY"]
+            ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
+            make = tvm_ffi.get_global_func("tvm_ffi_orcjit.ExecutionSession")
+            load = tvm_ffi.get_global_func("tvm_ffi_orcjit.SessionLoadModule")
+            self.new_session = lambda: make(None, 0)
+            self.session = self.new_session()
+            self.load = lambda path: load(self.session, [str(path)], "")
+            self.how = (f"global functions of {lib} (import tvm_ffi_orcjit failed: "
+                        f"{type(e).__name__}: {str(e)[:160]})")
+            self.import_error = f"{type(e).__name__}: {str(e)[:160]}"
+
+
+def load_so_fresh(so_bytes, i, func):
+    """tvm_ffi.load_module of the .so written to a fresh file; returns us."""
+    import tvm_ffi
+
+    path = os.path.join(tmpdir(), f"bench_py_{os.getpid()}_{i}.so")
+    with open(path, "wb") as f:
+        f.write(so_bytes)
+    t0 = time.perf_counter()
+    mod = tvm_ffi.load_module(path)
+    fn = mod.get_function(func)
+    t1 = time.perf_counter()
+    assert fn(1, 2) == 3
+    del fn, mod
+    os.unlink(path)
+    return (t1 - t0) * 1e6
+
+
+def bench_load(ours, objdir):
+    obj = os.path.join(objdir, "small.o")
+    with open(os.path.join(objdir, "small.so"), "rb") as f:
+        so_bytes = f.read()
+    mine, ref = [], []
+    for i in range(-max(3, REPS_LOAD // 10), REPS_LOAD):
+        t0 = time.perf_counter()
+        mod = ours.load(obj)
+        fn = mod.get_function("add")
+        t1 = time.perf_counter()
+        assert fn(1, 2) == 3
+        del fn, mod
+        r = load_so_fresh(so_bytes, i + 1000, "add")
+        if i >= 0:
+            mine.append((t1 - t0) * 1e6)
+            ref.append(r)
+    fig("load_small_py", "load small.o and get a function (Python)", "us", mine,
+        "tvm_ffi.load_module of the .so (fresh file)", ref, "info")
+    return mine
+
+
+def bench_upstream(objdir, mine, ours, extra):
+    upy = os.environ.get("UPSTREAM_PY", "")
+    if not upy:
+        note("upstream: not installable: " + (os.environ.get("UPSTREAM_ERR") or "unknown reason"))
+        return
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env.pop("TVM_FFI_ORCJIT_LIBRARY", None)
+    r = subprocess.run([upy, os.path.abspath(__file__), "--upstream", objdir, str(REPS_LOAD)],
+                       capture_output=True, text=True, env=env, cwd=tmpdir())
+    if r.returncode != 0:
+        note("upstream: installed but failed to run: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+        return
+    up = json.loads(r.stdout.strip().splitlines()[-1])
+    note(f"upstream: apache-tvm-ffi-orcjit {up.get('version')} in {os.path.dirname(os.path.dirname(upy))}")
+    if "small" in up:
+        fig("load_small_vs_upstream", "load small.o and get a function (Python)", "us", mine,
+            f"upstream {up.get('version')} session.load_module", up["small"], "ratio", "<=", 0.5)
+    for key, obj, func, label in (("cpp", "typed.o", "add", "load typed.o (C++, typed exports)"),
+                                  ("large", "large.o", "f0", "load large.o")):
+        if key + "_error" in up:
+            note(f"upstream: {label}: {up[key + '_error']}")
+        if key in up and key in extra:
+            fig(f"load_{key}_vs_upstream", label + " (Python)", "us", extra[key],
+                f"upstream {up.get('version')}", up[key], "info")
+    if "session_ms" in up:
+        note(f"upstream: first ExecutionSession() in a process: {up['session_ms']:.2f} ms")
+
+
+def bench_other_loads(ours, objdir):
+    """Python-level loads of the C++ and the large object (for upstream)."""
+    out = {}
+    for key, obj, func, reps in (("cpp", "typed.o", "add", max(10, REPS_LOAD // 5)),
+                                 ("large", "large.o", "f0", max(5, REPS_LOAD // 30))):
+        path = os.path.join(objdir, obj)
+        times = []
+        for i in range(-max(3, reps // 10), reps):
+            t0 = time.perf_counter()
+            mod = ours.load(path)
+            fn = mod.get_function(func)
+            t1 = time.perf_counter()
+            assert fn(1, 2) == 3 if func == "add" else fn(1) is not None
+            del fn, mod
+            if i >= 0:
+                times.append((t1 - t0) * 1e6)
+        out[key] = times
+    return out
+
+
+def bench_call(ours, objdir):
+    import tvm_ffi
+
+    mod_o = ours.load(os.path.join(objdir, "small.o"))
+    so = os.path.join(tmpdir(), f"bench_call_{os.getpid()}.so")
+    shutil.copy(os.path.join(objdir, "small.so"), so)
+    mod_so = tvm_ffi.load_module(so)
+    results = {}
+    for fname, args in (("add", (1, 2)), ("noop", ())):
+        f_o, f_so = mod_o.get_function(fname), mod_so.get_function(fname)
+        mine, ref = [], []
+        for rep in range(-1, REPS_CALL):
+            for which, f, out in ((0, f_o, mine), (1, f_so, ref)) if rep % 2 == 0 else \
+                    ((1, f_so, ref), (0, f_o, mine)):
+                rng = range(CALLS)
+                gc.disable()
+                t0 = time.perf_counter()
+                for _ in rng:
+                    f(*args)
+                t1 = time.perf_counter()
+                gc.enable()
+                if rep >= 0:
+                    out.append((t1 - t0) * 1e9 / CALLS)
+        results[fname] = (mine, ref)
+    mine, ref = results["add"]
+    fig("call_add", "call add(1, 2) through tvm_ffi.Function", "ns", mine,
+        "same function from the .so (tvm_ffi.load_module)", ref, "ratio", "<=", 1.05,
+        f"{CALLS} calls per sample, order alternated")
+    mine, ref = results["noop"]
+    fig("call_noop", "call noop() through tvm_ffi.Function", "ns", mine,
+        "same function from the .so (tvm_ffi.load_module)", ref, "info")
+    os.unlink(so)
+
+
+def bench_session(ours):
+    times = []
+    for i in range(-2, 30):
+        t0 = time.perf_counter()
+        s = ours.new_session()
+        t1 = time.perf_counter()
+        del s
+        if i >= 0:
+            times.append((t1 - t0) * 1e3)
+    fig("session_create_py", "create a session (Python ExecutionSession())", "ms", times,
+        kind="abs", op="<", value=5.0)
+
+
+IMPORT_SNIPPET = (
+    "import time; t0 = time.perf_counter(); import tvm_ffi; t1 = time.perf_counter(); "
+    "import tvm_ffi_orcjit; t2 = time.perf_counter(); print((t1 - t0) * 1e3, (t2 - t1) * 1e3)"
+)
+
+
+def import_times(python, env):
+    base, added = [], []
+    for _ in range(REPS_IMPORT + 1):
+        r = subprocess.run([python, "-c", IMPORT_SNIPPET], capture_output=True, text=True, env=env,
+                           cwd=tmpdir())
+        if r.returncode != 0:
+            return None, None, (r.stderr.strip().splitlines() or ["?"])[-1]
+        a, b = map(float, r.stdout.split()[-2:])
+        base.append(a)
+        added.append(b)
+    return base[1:], added[1:], ""
+
+
+def bench_import(ours):
+    env = dict(os.environ)
+    pp = os.environ.get("ORCJIT_PYTHONPATH")
+    if pp:
+        env["PYTHONPATH"] = pp + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    base, added, err = import_times(sys.executable, env)
+    if base is None:
+        note(f"import tvm_ffi_orcjit: failed: {err}")
+    else:
+        fig("import_added", "time import tvm_ffi_orcjit adds to import tvm_ffi", "ms", added,
+            kind="abs", op="<", value=100.0,
+            note=f"import tvm_ffi alone: {sorted(base)[len(base) // 2]:.1f} ms")
+    upy = os.environ.get("UPSTREAM_PY", "")
+    if upy:
+        uenv = dict(os.environ)
+        uenv.pop("PYTHONPATH", None)
+        uenv.pop("TVM_FFI_ORCJIT_LIBRARY", None)
+        ubase, uadded, uerr = import_times(upy, uenv)
+        if ubase is not None and base is not None:
+            fig("import_added_vs_upstream", "time import tvm_ffi_orcjit adds", "ms", added,
+                "upstream package", uadded, "info")
+
+
+def main(objdir):
+    ours = Ours()
+    note("this project (Python): " + ours.how)
+    mine = bench_load(ours, objdir)
+    extra = bench_other_loads(ours, objdir)
+    bench_upstream(objdir, mine, ours, extra)
+    bench_call(ours, objdir)
+    bench_session(ours)
+    bench_import(ours)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--upstream":
+        upstream_main(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 100)
+    else:
+        main(sys.argv[1])
