@@ -77,6 +77,14 @@ typedef struct oj_atexit {
   void *arg;
 } oj_atexit;
 
+/* An archive member waiting until something needs one of its symbols. */
+typedef struct oj_pending {
+  char *what;           /* "archive.a(member.o)" */
+  unsigned char *bytes; /* a copy of the member */
+  size_t size;
+  int taken;            /* linked, or being linked */
+} oj_pending;
+
 /* ---- sessions and libraries -------------------------------------------- */
 
 /* One JITDylib with our generator attached; reused after its library is
@@ -127,6 +135,9 @@ struct orcjit_library {
   oj_atexit *atexits;
   size_t natexit, capatexit;
   uint64_t dso_handle; /* address of this library's __dso_handle, or 0 */
+  struct oj_pending *pending; /* archive members not linked (yet) */
+  size_t npending, cappending;
+  oj_symtab pending_index;    /* name -> index in pending (in .object) */
 
   orcjit_link_callback link_cb;
   void *link_cb_user;

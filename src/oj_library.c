@@ -23,6 +23,7 @@
 
 #include <tvm/ffi/c_api.h>
 
+#include "oj_archive.h"
 #include "oj_internal.h"
 
 #define OJ_FFI_PREFIX "__tvm_ffi_"
@@ -235,6 +236,12 @@ static void oj_library_destroy(orcjit_library *lib) {
   free(lib->fini);
   free(lib->atexits);
   oj_symtab_free(&lib->syms);
+  oj_symtab_free(&lib->pending_index);
+  for (size_t i = 0; i < lib->npending; i++) {
+    free(lib->pending[i].bytes);
+    free(lib->pending[i].what);
+  }
+  free(lib->pending);
   pthread_mutex_destroy(&lib->lock);
   free(lib->name);
   free(lib);
@@ -382,61 +389,132 @@ static void oj_library_drop_imports(orcjit_library *lib) {
   pthread_mutex_unlock(&lib->lock);
 }
 
-typedef struct oj_obj_seq {
-  uint32_t seq;
-} oj_obj_seq;
-
-static int oj_entry_of_object(const oj_symtab_entry *e, void *ctx) {
-  const oj_obj_seq *q = ctx;
-  return !(e->flags & OJ_SYM_IMPORTED) && e->object == q->seq;
+static int oj_entry_of_objects(const oj_symtab_entry *e, void *ctx) {
+  const uint32_t *range = ctx; /* [first, last) object indexes */
+  return !(e->flags & OJ_SYM_IMPORTED) && e->object >= range[0] && e->object < range[1];
 }
 
-static int oj_library_add_object(orcjit_library *lib, const void *data, size_t size,
-                                 const char *what) {
-  char tag[48];
-  uint32_t seq = (uint32_t)lib->nobjects;
-  snprintf(tag, sizeof tag, "L%u.O%u", lib->id, seq);
-
+/* One object of a batch: archive members pulled in by an object are linked
+** together with it, so that they may refer to each other. */
+typedef struct oj_unit {
   oj_elf_object obj;
-  int rc = oj_elf_prepare(data, size, what, tag, &obj);
-  if (rc != ORCJIT_OK) {
-    oj_error_prefix("library '%s'", lib->name);
-    return rc;
+  char *what;
+  LLVMOrcResourceTrackerRef rt;
+} oj_unit;
+
+static void oj_units_free(oj_unit *u, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    oj_elf_object_free(&u[i].obj);
+    free(u[i].what);
   }
-  rc = oj_library_check_tls(lib, &obj, what);
-  if (rc != ORCJIT_OK) goto out;
-  int shadow = 0;
-  rc = oj_library_check_dups(lib, &obj, what, &shadow);
-  if (rc != ORCJIT_OK) goto out;
+  free(u);
+}
+
+/* ---- archives: members wait until something needs them ----------------- */
+
+static int oj_library_pull(orcjit_library *lib, const char *name);
+
+/* Adds to *units the pending archive members of lib that define a name
+** some unit needs and nothing defines yet, until closure.  Members of
+** libraries in the link order are linked into those libraries first. */
+static int oj_library_select(orcjit_library *lib, oj_unit **units, size_t *nunits,
+                             size_t *cap) {
+  for (size_t k = 0; k < *nunits; k++) {
+    for (size_t i = 0; i < (*units)[k].obj.nundefined; i++) {
+      const char *name = (*units)[k].obj.undefined[i].name;
+      pthread_mutex_lock(&lib->lock);
+      oj_symtab_entry *def = oj_symtab_find(&lib->syms, name);
+      int have = def && !(def->flags & OJ_SYM_IMPORTED);
+      oj_symtab_entry *pe = have ? NULL : oj_symtab_find(&lib->pending_index, name);
+      size_t m = pe ? pe->object : SIZE_MAX;
+      int take = pe && !lib->pending[m].taken;
+      if (take) lib->pending[m].taken = 1;
+      size_t nlink = lib->nlink;
+      pthread_mutex_unlock(&lib->lock);
+      for (size_t u = 0; u < *nunits && !take && !have && !pe; u++)
+        for (size_t d = 0; d < (*units)[u].obj.ndefined; d++)
+          if (strcmp((*units)[u].obj.defined[d].name, name) == 0) have = 1;
+      if (have || pe) {
+        if (!take) continue;
+      } else {
+        for (size_t l = 0; l < nlink; l++) {
+          pthread_mutex_lock(&lib->lock);
+          orcjit_library *dep = l < lib->nlink ? lib->link[l] : NULL;
+          pthread_mutex_unlock(&lib->lock);
+          if (dep && dep != lib && oj_library_pull(dep, name) == ORCJIT_OK) break;
+        }
+        continue;
+      }
+      if (oj_grow((void **)units, cap, *nunits + 1, sizeof **units))
+        return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+      oj_unit *nu = &(*units)[*nunits];
+      memset(nu, 0, sizeof *nu);
+      char tag[48];
+      snprintf(tag, sizeof tag, "L%u.O%zu", lib->id, lib->nobjects + *nunits);
+      const oj_pending *pm = &lib->pending[m];
+      int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, &nu->obj);
+      if (rc == ORCJIT_OK && !(nu->what = strdup(pm->what))) {
+        oj_elf_object_free(&nu->obj);
+        rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+      }
+      if (rc != ORCJIT_OK) {
+        oj_error_prefix("library '%s'", lib->name);
+        return rc;
+      }
+      (*nunits)++;
+    }
+  }
+  return ORCJIT_OK;
+}
+
+/* Links units[0..n) into lib: the last one is what the caller asked for,
+** the others archive members it needs. */
+static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
+  const char *what = units[n - 1].what;
+  uint32_t first = (uint32_t)lib->nobjects;
+  int rc = ORCJIT_OK, shadow = 0, need_rt = 0;
+  for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
+    int sh = 0;
+    rc = oj_library_check_tls(lib, &units[i].obj, units[i].what);
+    if (rc == ORCJIT_OK) rc = oj_library_check_dups(lib, &units[i].obj, units[i].what, &sh);
+    shadow |= sh;
+    need_rt |= oj_obj_needs_runtime(&units[i].obj);
+  }
+  if (rc != ORCJIT_OK) return rc;
   if (shadow) oj_library_drop_imports(lib);
-  if (!lib->dso_handle && oj_obj_needs_runtime(&obj)) {
-    rc = oj_library_add_runtime(lib);
-    if (rc != ORCJIT_OK) goto out;
-  }
+  if (!lib->dso_handle && need_rt && (rc = oj_library_add_runtime(lib)) != ORCJIT_OK)
+    return rc;
 
   /* Names to look up: every defined symbol, every marker. */
-  size_t n = obj.ndefined + obj.ninitfini + (obj.anchor ? 1 : 0);
-  const char **names = malloc((n ? n : 1) * sizeof *names);
-  unsigned char *req = malloc(n ? n : 1);
-  uint64_t *addrs = malloc((n ? n : 1) * sizeof *addrs);
-  char *objname = strdup(what);
-  if (!names || !req || !addrs || !objname) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += units[i].obj.ndefined + units[i].obj.ninitfini + (units[i].obj.anchor ? 1 : 0);
+  const char **names = malloc((total ? total : 1) * sizeof *names);
+  unsigned char *req = malloc(total ? total : 1);
+  uint64_t *addrs = malloc((total ? total : 1) * sizeof *addrs);
+  size_t *base = malloc(n * sizeof *base);
+  size_t added = 0;
+  if (!names || !req || !addrs || !base) {
     rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
-    goto out_free;
+    goto out;
   }
   size_t k = 0;
-  for (size_t i = 0; i < obj.ndefined; i++, k++) names[k] = obj.defined[i].name, req[k] = 0;
-  size_t mark0 = k;
-  for (size_t i = 0; i < obj.ninitfini; i++, k++) names[k] = obj.initfini[i].marker, req[k] = 1;
-  if (obj.anchor) names[k] = obj.anchor, req[k] = 1, k++;
-
-  LLVMOrcResourceTrackerRef rt = NULL;
-  rc = oj_library_add_image(lib, obj.image, obj.image_size, what, &rt);
-  if (rc != ORCJIT_OK) goto out_free;
+  for (size_t i = 0; i < n; i++) {
+    const oj_elf_object *o = &units[i].obj;
+    base[i] = k;
+    for (size_t j = 0; j < o->ndefined; j++, k++) names[k] = o->defined[j].name, req[k] = 0;
+    for (size_t j = 0; j < o->ninitfini; j++, k++) names[k] = o->initfini[j].marker, req[k] = 1;
+    if (o->anchor) names[k] = o->anchor, req[k] = 1, k++;
+  }
+  for (; added < n; added++) {
+    rc = oj_library_add_image(lib, units[added].obj.image, units[added].obj.image_size,
+                              units[added].what, &units[added].rt);
+    if (rc != ORCJIT_OK) goto out_remove;
+  }
 
   oj_llvm_errors_reset();
   oj_resolve_missing_reset();
-  LLVMErrorRef err = n ? oj_lookup_run(lib, names, req, n, addrs) : NULL;
+  LLVMErrorRef err = total ? oj_lookup_run(lib, names, req, total, addrs) : NULL;
   if (err) {
     if (oj_resolve_missing_count() > 0) {
       LLVMConsumeError(err);
@@ -448,9 +526,8 @@ static int oj_library_add_object(orcjit_library *lib, const void *data, size_t s
     } else {
       rc = oj_error_from_llvm(ORCJIT_ELINK, err, "library '%s': cannot link '%s'",
                               lib->name, what);
-      const char *m = oj_error_message();
       char copy[2048];
-      snprintf(copy, sizeof copy, "%s", m);
+      snprintf(copy, sizeof copy, "%s", oj_error_message());
       if (strstr(copy, "out of range of Pointer32"))
         rc = oj_error_set(ORCJIT_ELINK,
                           "%s; the object has absolute 32-bit relocations (R_X86_64_32/32S, "
@@ -461,33 +538,39 @@ static int oj_library_add_object(orcjit_library *lib, const void *data, size_t s
     goto out_remove;
   }
 
-  /* Step 4: publish the symbols, then the callback, then constructors. */
+  /* Publish the symbols, then the callback, then constructors. */
   pthread_mutex_lock(&lib->lock);
-  int oom = oj_grow((void **)&lib->objects, &lib->capobjects, lib->nobjects + 1,
-                    sizeof *lib->objects);
-  for (size_t i = 0; i < obj.ndefined && !oom; i++) {
-    if (!addrs[i]) continue;
-    int created;
-    oj_symtab_entry *e = oj_symtab_insert(&lib->syms, obj.defined[i].name, &created);
-    if (!e) {
-      oom = 1;
-      break;
-    }
-    if (created) {
-      e->addr = addrs[i];
-      e->object = seq;
-      e->flags = ((obj.defined[i].flags & OJ_ELF_SYM_HIDDEN) ? OJ_SYM_HIDDEN : 0) |
-                 ((obj.defined[i].flags & OJ_ELF_SYM_WEAK) ? OJ_SYM_WEAK : 0);
+  int oom = oj_grow((void **)&lib->objects, &lib->capobjects, lib->nobjects + n,
+                    sizeof *lib->objects) ||
+            oj_grow((void **)&lib->trackers, &lib->captrackers, lib->ntrackers + n,
+                    sizeof *lib->trackers);
+  for (size_t i = 0; i < n && !oom; i++) {
+    const oj_elf_object *o = &units[i].obj;
+    for (size_t j = 0; j < o->ndefined && !oom; j++) {
+      uint64_t a = addrs[base[i] + j];
+      if (!a) continue;
+      int created;
+      oj_symtab_entry *e = oj_symtab_insert(&lib->syms, o->defined[j].name, &created);
+      if (!e) oom = 1;
+      else if (created) {
+        e->addr = a;
+        e->object = first + (uint32_t)i;
+        e->flags = ((o->defined[j].flags & OJ_ELF_SYM_HIDDEN) ? OJ_SYM_HIDDEN : 0) |
+                   ((o->defined[j].flags & OJ_ELF_SYM_WEAK) ? OJ_SYM_WEAK : 0);
+      }
     }
   }
-  if (!oom) oom = oj_library_track(lib, rt);
   if (!oom) {
-    lib->objects[lib->nobjects++] = objname;
-    objname = NULL;
+    for (size_t i = 0; i < n; i++) {
+      lib->objects[lib->nobjects++] = units[i].what;
+      units[i].what = NULL;
+      lib->trackers[lib->ntrackers++] = units[i].rt;
+    }
   }
   orcjit_link_callback cb = lib->link_cb;
   void *cb_user = lib->link_cb_user;
   pthread_mutex_unlock(&lib->lock);
+  uint32_t range[2] = {first, first + (uint32_t)n};
   if (oom) {
     rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
     goto out_unpublish;
@@ -498,36 +581,173 @@ static int oj_library_add_object(orcjit_library *lib, const void *data, size_t s
       rc = oj_error_status() != ORCJIT_OK ? oj_error_status() : ORCJIT_EINIT;
       if (!*oj_error_message())
         oj_error_set(rc, "library '%s': %s: the link callback failed", lib->name, what);
-      goto out_untrack;
+      pthread_mutex_lock(&lib->lock);
+      for (size_t i = n; i-- > 0;) {
+        lib->ntrackers--;
+        units[i].what = lib->objects[--lib->nobjects];
+      }
+      pthread_mutex_unlock(&lib->lock);
+      goto out_unpublish;
     }
   }
-  rc = oj_initfini_run_object(lib, &obj, addrs + mark0, seq);
-  goto out_free; /* constructors ran: the object stays even on ENOMEM */
+  for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
+    const oj_elf_object *o = &units[i].obj;
+    rc = oj_initfini_run_object(lib, o, addrs + base[i] + o->ndefined, first + (uint32_t)i);
+  }
+  goto out; /* constructors ran: the objects stay even on ENOMEM */
 
-out_untrack:
+out_unpublish:
   pthread_mutex_lock(&lib->lock);
-  lib->ntrackers--;
-  lib->nobjects--;
-  objname = lib->objects[lib->nobjects];
+  oj_symtab_remove_if(&lib->syms, oj_entry_of_objects, range);
   pthread_mutex_unlock(&lib->lock);
-out_unpublish: {
-  oj_obj_seq q = {seq};
-  pthread_mutex_lock(&lib->lock);
-  oj_symtab_remove_if(&lib->syms, oj_entry_of_object, &q);
-  pthread_mutex_unlock(&lib->lock);
-}
-out_remove: {
-  LLVMErrorRef e2 = LLVMOrcResourceTrackerRemove(rt);
-  if (e2) LLVMConsumeError(e2);
-  LLVMOrcReleaseResourceTracker(rt);
-}
-out_free:
+out_remove:
+  for (size_t i = 0; i < added; i++) {
+    LLVMErrorRef e2 = LLVMOrcResourceTrackerRemove(units[i].rt);
+    if (e2) LLVMConsumeError(e2);
+    LLVMOrcReleaseResourceTracker(units[i].rt);
+    units[i].rt = NULL;
+  }
+out:
   free(names);
   free(req);
   free(addrs);
-  free(objname);
-out:
-  oj_elf_object_free(&obj);
+  free(base);
+  return rc;
+}
+
+/* Clears the `taken` marks of members selected for a batch that failed. */
+static void oj_library_untake(orcjit_library *lib, oj_unit *units, size_t n) {
+  pthread_mutex_lock(&lib->lock);
+  for (size_t i = 0; i < n; i++)
+    for (size_t m = 0; m < lib->npending; m++)
+      if (units[i].what && strcmp(lib->pending[m].what, units[i].what) == 0)
+        lib->pending[m].taken = 0;
+  pthread_mutex_unlock(&lib->lock);
+}
+
+/* Links obj (already prepared; ownership taken) with the members it needs. */
+static int oj_library_link_object(orcjit_library *lib, oj_elf_object *obj, const char *what) {
+  size_t n = 1, cap = 4;
+  oj_unit *units = calloc(cap, sizeof *units);
+  char *w = strdup(what);
+  if (!units || !w) {
+    free(units);
+    free(w);
+    oj_elf_object_free(obj);
+    return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  }
+  units[0].obj = *obj;
+  units[0].what = w;
+  memset(obj, 0, sizeof *obj);
+  int rc = lib->npending ? oj_library_select(lib, &units, &n, &cap) : ORCJIT_OK;
+  if (rc == ORCJIT_OK && n > 1) {
+    /* The caller's object goes last: members are linked (and constructed)
+    ** before the object that needs them, as in a static link. */
+    oj_unit first = units[0];
+    memmove(units, units + 1, (n - 1) * sizeof *units);
+    units[n - 1] = first;
+  }
+  if (rc == ORCJIT_OK) rc = oj_library_link_units(lib, units, n);
+  if (rc != ORCJIT_OK && n > 1) oj_library_untake(lib, units, n);
+  oj_units_free(units, n);
+  return rc;
+}
+
+/* Links the pending member of lib that defines name, if any. */
+static int oj_library_pull(orcjit_library *lib, const char *name) {
+  pthread_mutex_lock(&lib->lock);
+  oj_symtab_entry *pe = lib->npending ? oj_symtab_find(&lib->pending_index, name) : NULL;
+  size_t m = pe ? pe->object : 0;
+  int take = pe && !lib->pending[m].taken;
+  if (take) lib->pending[m].taken = 1;
+  pthread_mutex_unlock(&lib->lock);
+  if (!take) return ORCJIT_ENOTFOUND;
+  if (atomic_flag_test_and_set(&lib->busy)) {
+    pthread_mutex_lock(&lib->lock);
+    lib->pending[m].taken = 0;
+    pthread_mutex_unlock(&lib->lock);
+    return ORCJIT_EBUSY;
+  }
+  char tag[48];
+  snprintf(tag, sizeof tag, "L%u.O%zu", lib->id, lib->nobjects);
+  oj_elf_object obj;
+  const oj_pending *pm = &lib->pending[m];
+  int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, &obj);
+  if (rc == ORCJIT_OK) rc = oj_library_link_object(lib, &obj, pm->what);
+  if (rc != ORCJIT_OK) {
+    pthread_mutex_lock(&lib->lock);
+    lib->pending[m].taken = 0;
+    pthread_mutex_unlock(&lib->lock);
+  }
+  atomic_flag_clear(&lib->busy);
+  return rc;
+}
+
+static int oj_library_add_object(orcjit_library *lib, const void *data, size_t size,
+                                 const char *what) {
+  char tag[48];
+  snprintf(tag, sizeof tag, "L%u.O%zu", lib->id, lib->nobjects);
+  oj_elf_object obj;
+  int rc = oj_elf_prepare(data, size, what, tag, &obj);
+  if (rc != ORCJIT_OK) {
+    oj_error_prefix("library '%s'", lib->name);
+    return rc;
+  }
+  return oj_library_link_object(lib, &obj, what);
+}
+
+/* An archive: its members wait in lib->pending until an object of this
+** library (or of one linking against it) or a lookup needs them. */
+static int oj_library_add_archive(orcjit_library *lib, const void *data, size_t size,
+                                  const char *what) {
+  oj_ar_member *m;
+  size_t n;
+  int rc = oj_archive_parse(data, size, what, &m, &n);
+  if (rc != ORCJIT_OK) {
+    oj_error_prefix("library '%s'", lib->name);
+    return rc;
+  }
+  size_t usable = 0;
+  for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
+    if (oj_elf_classify(m[i].data, m[i].size) != OJ_ELF_KIND_RELOCATABLE) continue;
+    oj_elf_object obj;
+    if (oj_elf_prepare(m[i].data, m[i].size, m[i].name, "probe", &obj) != ORCJIT_OK) {
+      rc = oj_error_status();
+      oj_error_prefix("library '%s'", lib->name);
+      break;
+    }
+    pthread_mutex_lock(&lib->lock);
+    size_t idx = lib->npending;
+    unsigned char *copy = malloc(m[i].size ? m[i].size : 1);
+    int oom = !copy || oj_grow((void **)&lib->pending, &lib->cappending, idx + 1,
+                               sizeof *lib->pending);
+    if (!oom) {
+      memcpy(copy, m[i].data, m[i].size);
+      lib->pending[idx].bytes = copy;
+      lib->pending[idx].size = m[i].size;
+      lib->pending[idx].what = m[i].name;
+      lib->pending[idx].taken = 0;
+      m[i].name = NULL;
+      lib->npending++;
+      for (size_t d = 0; d < obj.ndefined && !oom; d++) {
+        int created;
+        oj_symtab_entry *e = oj_symtab_insert(&lib->pending_index, obj.defined[d].name, &created);
+        if (!e) oom = 1;
+        else if (created) e->object = (uint32_t)idx;
+      }
+      usable++;
+    } else {
+      free(copy);
+    }
+    pthread_mutex_unlock(&lib->lock);
+    oj_elf_object_free(&obj);
+    if (oom) rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
+  }
+  oj_archive_free(m, n);
+  if (rc == ORCJIT_OK && usable == 0 && n > 0)
+    rc = oj_error_set(ORCJIT_EFORMAT,
+                      "library '%s': %s: archive has no x86-64 relocatable object member",
+                      lib->name, what);
   return rc;
 }
 
@@ -538,17 +758,9 @@ static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
                         "library '%s': %s: another add into this library is in progress "
                         "on another thread",
                         lib->name, what);
-  int rc;
-  switch (oj_elf_classify(data, size)) {
-  case OJ_ELF_KIND_ARCHIVE:
-    rc = oj_error_set(ORCJIT_EUNSUPPORTED,
-                      "library '%s': %s: static archives are not supported yet", lib->name,
-                      what);
-    break;
-  default:
-    rc = oj_library_add_object(lib, data, size, what);
-    break;
-  }
+  int rc = oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE
+               ? oj_library_add_archive(lib, data, size, what)
+               : oj_library_add_object(lib, data, size, what);
   atomic_flag_clear(&lib->busy);
   return rc;
 }
@@ -663,12 +875,19 @@ int orcjit_library_set_link_order(orcjit_library *lib, orcjit_library *const *li
 /* ---- lookups ----------------------------------------------------------- */
 
 static int oj_library_find(orcjit_library *lib, const char *symbol, void **out) {
-  pthread_mutex_lock(&lib->lock);
-  oj_symtab_entry *e = oj_symtab_find(&lib->syms, symbol);
-  uint64_t addr = (e && !(e->flags & OJ_SYM_IMPORTED)) ? e->addr : 0;
-  pthread_mutex_unlock(&lib->lock);
-  *out = (void *)(uintptr_t)addr;
-  return addr ? ORCJIT_OK : ORCJIT_ENOTFOUND;
+  for (int attempt = 0;; attempt++) {
+    pthread_mutex_lock(&lib->lock);
+    oj_symtab_entry *e = oj_symtab_find(&lib->syms, symbol);
+    uint64_t addr = (e && !(e->flags & OJ_SYM_IMPORTED)) ? e->addr : 0;
+    int pending = !addr && lib->npending;
+    pthread_mutex_unlock(&lib->lock);
+    *out = (void *)(uintptr_t)addr;
+    if (addr) return ORCJIT_OK;
+    /* An archive member that defines it is linked now. */
+    if (!pending || attempt > 0) return ORCJIT_ENOTFOUND;
+    int rc = oj_library_pull(lib, symbol);
+    if (rc != ORCJIT_OK && rc != ORCJIT_ENOTFOUND) return rc;
+  }
 }
 
 int orcjit_library_lookup(orcjit_library *lib, const char *symbol, void **out_addr) {
