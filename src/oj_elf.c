@@ -1,0 +1,1047 @@
+/*
+** oj_elf.c: the ELF pre-pass (interface and rationale in oj_elf.h).
+**
+** This file owns:
+**   - recognising input bytes as an ELF object or an ar archive;
+**   - validating an x86-64 ELF relocatable object completely: every header,
+**     section, symbol, name and relocation is bounds-checked with
+**     overflow-safe arithmetic before anything else looks at it;
+**   - producing the rewritten image handed to JITLink (GOTPCRELX -> GOTPCREL,
+**     STV_INTERNAL -> STV_HIDDEN, marker symbols for init/fini sections and
+**     the anchor);
+**   - the lists of defined and undefined global symbols of the object.
+**
+** How the image is built: it is a copy of the input, edited in place, with
+** new copies of the symbol table, its string table and (if there is one)
+** its SHT_SYMTAB_SHNDX table appended at 8-byte aligned offsets; the
+** section headers of those tables are pointed at the new copies.  Old
+** entries keep their indices, so relocations, groups and address-significance
+** tables stay valid.  Only an object without any symbol table gets new
+** sections (.symtab, .strtab), and then a new section header table.
+**
+** ELF structures are copied out of the input with memcpy, so unaligned
+** offsets in corrupt files are harmless.  No global state.
+*/
+#include "oj_elf.h"
+
+#include <elf.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oj_error.h"
+#include "tvm_ffi_orcjit/orcjit.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "oj_elf.c reads little-endian ELF structures directly"
+#endif
+
+#ifndef SHT_CREL
+#define SHT_CREL 0x40000014u /* LLVM compact relocations */
+#endif
+#ifndef SHN_X86_64_LCOMMON
+#define SHN_X86_64_LCOMMON 0xff02u /* large common symbols */
+#endif
+
+#define OJ_ELF_CORRUPT "truncated or corrupt ELF: "
+#define OJ_ELF_NOPRIO 65535u
+
+/* A global symbol of the input, before deduplication. */
+typedef struct oj_elf_cand {
+  const char *s; /* the name, inside the input's string table */
+  size_t len;
+  uint32_t hash;
+  unsigned flags;
+} oj_elf_cand;
+
+/* Everything learnt about the input while validating it. */
+typedef struct oj_elf_ctx {
+  const unsigned char *data;
+  size_t size;
+  const char *what;
+  const char *tag;
+  Elf64_Ehdr eh;
+  Elf64_Shdr *sh;     /* copy of the section headers, shnum entries */
+  uint32_t shnum;
+  int names_ok;       /* section names have been validated */
+  const char *shstr;  /* section name table or NULL */
+  uint64_t shstrsize;
+  uint64_t shstrend;  /* names at offsets < shstrend are NUL-terminated */
+  uint32_t symtab;    /* index of the SHT_SYMTAB section, 0 if none */
+  uint32_t strtab;    /* its string table */
+  uint32_t shndx;     /* its SHT_SYMTAB_SHNDX section, 0 if none */
+  uint64_t nsyms;
+  const char *str;
+  uint64_t strsize;
+  uint64_t strend;
+  oj_elf_cand *cand;  /* defined at [0, ndef), undefined at the end */
+  size_t ndef, nund;
+  uint32_t anchor;    /* section of the anchor marker, 0 if none */
+} oj_elf_ctx;
+
+/* A short printable description ("section 5 (.text)"), by value so that it
+** can be used inside an argument list. */
+typedef struct oj_elf_desc {
+  char s[128];
+} oj_elf_desc;
+
+static int oj_elf_fail(const oj_elf_ctx *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int oj_elf_fail(const oj_elf_ctx *c, int status, const char *fmt,
+                       ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return oj_error_set(status, "%s: %s", c->what, buf);
+}
+
+static int oj_elf_nomem(const oj_elf_ctx *c) {
+  return oj_elf_fail(c, ORCJIT_ENOMEM, "out of memory while preparing the "
+                                       "object");
+}
+
+/* True if [off, off+len) lies inside a buffer of size bytes. */
+static int oj_elf_inside(uint64_t off, uint64_t len, uint64_t size) {
+  return off <= size && len <= size - off;
+}
+
+/* Offset one past the last NUL of p[0..n), 0 if there is none: a string
+** starting at an offset below it is terminated inside the table. */
+static uint64_t oj_elf_strend(const char *p, uint64_t n) {
+  while (n > 0 && p[n - 1] != '\0') n--;
+  return n;
+}
+
+/* Copies s into d (size n) replacing unprintable bytes, "..." if cut. */
+static void oj_elf_printable(char *d, size_t n, const char *s) {
+  size_t i;
+  for (i = 0; i + 1 < n && s[i]; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    d[i] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
+  }
+  d[i] = '\0';
+  if (s[i] && n >= 4) memcpy(d + n - 4, "...", 4);
+}
+
+static const char *oj_elf_secname(const oj_elf_ctx *c, uint32_t i) {
+  if (!c->names_ok || !c->shstr || i == 0 || i >= c->shnum) return "";
+  return c->shstr + c->sh[i].sh_name;
+}
+
+static oj_elf_desc oj_elf_sec(const oj_elf_ctx *c, uint32_t i) {
+  oj_elf_desc d;
+  const char *name = oj_elf_secname(c, i);
+  int n = snprintf(d.s, sizeof d.s, "section %u", (unsigned)i);
+  if (*name && n > 0 && (size_t)n + 4 < sizeof d.s) {
+    d.s[n] = ' ';
+    d.s[n + 1] = '(';
+    oj_elf_printable(d.s + n + 2, sizeof d.s - (size_t)n - 3, name);
+    strcat(d.s, ")");
+  }
+  return d;
+}
+
+static oj_elf_desc oj_elf_symdesc(const oj_elf_ctx *c, uint64_t i,
+                                  uint32_t st_name) {
+  oj_elf_desc d;
+  int n = snprintf(d.s, sizeof d.s, "symbol %llu", (unsigned long long)i);
+  if (st_name != 0 && st_name < c->strend && c->str[st_name] && n > 0 &&
+      (size_t)n + 4 < sizeof d.s) {
+    d.s[n] = ' ';
+    d.s[n + 1] = '(';
+    oj_elf_printable(d.s + n + 2, sizeof d.s - (size_t)n - 3,
+                     c->str + st_name);
+    strcat(d.s, ")");
+  }
+  return d;
+}
+
+static const char *oj_elf_machine_name(unsigned m) {
+  switch (m) {
+  case EM_386: return "i386";
+  case EM_68K: return "m68k";
+  case EM_MIPS: return "MIPS";
+  case EM_PPC: return "PowerPC";
+  case EM_PPC64: return "PowerPC64";
+  case EM_S390: return "s390";
+  case EM_ARM: return "ARM";
+  case EM_SPARCV9: return "SPARC64";
+  case EM_IA_64: return "IA-64";
+  case EM_AARCH64: return "AArch64";
+  case EM_RISCV: return "RISC-V";
+  case 258: return "LoongArch";
+  default: return NULL;
+  }
+}
+
+/* ---- header ------------------------------------------------------------ */
+
+static int oj_elf_check_header(oj_elf_ctx *c) {
+  const unsigned char *d = c->data;
+  const char *mname;
+  if (c->size < SELFMAG || memcmp(d, ELFMAG, SELFMAG) != 0)
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "not an ELF file (bad magic)");
+  if (c->size > EI_CLASS && d[EI_CLASS] == ELFCLASS32)
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "is a 32-bit ELF object (ELFCLASS32); only 64-bit "
+                       "x86-64 objects are supported");
+  if (c->size <= EI_DATA)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "file is shorter than the ELF header");
+  if (d[EI_CLASS] != ELFCLASS64)
+    return oj_elf_fail(c, ORCJIT_EFORMAT, OJ_ELF_CORRUPT "invalid ELF class %u",
+                       (unsigned)d[EI_CLASS]);
+  if (d[EI_DATA] == ELFDATA2MSB)
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "is a big-endian ELF object (ELFDATA2MSB); only "
+                       "little-endian x86-64 objects are supported");
+  if (d[EI_DATA] != ELFDATA2LSB)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "invalid ELF data encoding %u",
+                       (unsigned)d[EI_DATA]);
+  if (c->size < sizeof(Elf64_Ehdr))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "file is shorter than the ELF header "
+                                      "(%zu bytes)", c->size);
+  memcpy(&c->eh, d, sizeof c->eh);
+  switch (c->eh.e_type) {
+  case ET_REL: break;
+  case ET_DYN:
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "is a shared library (ET_DYN), not "
+                                          "a relocatable object (.o)");
+  case ET_EXEC:
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "is an executable (ET_EXEC), not a "
+                                          "relocatable object (.o)");
+  case ET_CORE:
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "is a core dump (ET_CORE), not a "
+                                          "relocatable object (.o)");
+  default:
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "has ELF type %u (e_type), not a "
+                                          "relocatable object (.o)",
+                       (unsigned)c->eh.e_type);
+  }
+  if (c->eh.e_machine != EM_X86_64) {
+    mname = oj_elf_machine_name(c->eh.e_machine);
+    if (mname)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "object is for %s (e_machine %u); only x86-64 is "
+                         "supported", mname, (unsigned)c->eh.e_machine);
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "object is for machine %u (e_machine); only x86-64 is "
+                       "supported", (unsigned)c->eh.e_machine);
+  }
+  return ORCJIT_OK;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static int oj_elf_load_sections(oj_elf_ctx *c) {
+  uint64_t shoff = c->eh.e_shoff, n = c->eh.e_shnum;
+  uint32_t strndx = c->eh.e_shstrndx, i;
+  Elf64_Shdr s0;
+
+  if (shoff == 0) {
+    if (n != 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "e_shnum is %llu but there is no "
+                                        "section header table",
+                         (unsigned long long)n);
+    return ORCJIT_OK; /* no sections at all: nothing to look at */
+  }
+  if (c->eh.e_shentsize != sizeof(Elf64_Shdr))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section header size (e_shentsize) is "
+                                      "%u, expected %zu",
+                       (unsigned)c->eh.e_shentsize, sizeof(Elf64_Shdr));
+  if (!oj_elf_inside(shoff, sizeof s0, c->size))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section header table (offset %llu) "
+                                      "extends past end of file",
+                       (unsigned long long)shoff);
+  memcpy(&s0, c->data + shoff, sizeof s0);
+  if (n == 0) { /* extended numbering: the count is in section 0 */
+    n = s0.sh_size;
+    if (n == 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "e_shnum is 0 and section 0 holds no "
+                                        "section count");
+  }
+  if (n > (c->size - shoff) / sizeof(Elf64_Shdr) || n > UINT32_MAX)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section header table (%llu sections at "
+                                      "offset %llu) extends past end of file",
+                       (unsigned long long)n, (unsigned long long)shoff);
+  c->shnum = (uint32_t)n;
+  if (strndx == SHN_XINDEX) strndx = s0.sh_link;
+  if (strndx >= c->shnum)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section name table index (e_shstrndx) "
+                                      "%u is out of range (%u sections)",
+                       (unsigned)strndx, (unsigned)c->shnum);
+  c->sh = malloc((size_t)n * sizeof(Elf64_Shdr));
+  if (!c->sh) return oj_elf_nomem(c);
+  memcpy(c->sh, c->data + shoff, (size_t)n * sizeof(Elf64_Shdr));
+
+  /* The section name table first, so that later messages can name
+  ** sections. */
+  if (strndx != 0) {
+    const Elf64_Shdr *s = &c->sh[strndx];
+    if (s->sh_type != SHT_STRTAB)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "section name table (section %u) is "
+                                        "not a string table",
+                         (unsigned)strndx);
+    if (!oj_elf_inside(s->sh_offset, s->sh_size, c->size))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "section name table (section %u) "
+                                        "extends past end of file",
+                         (unsigned)strndx);
+    c->shstr = (const char *)c->data + s->sh_offset;
+    c->shstrsize = s->sh_size;
+    c->shstrend = oj_elf_strend(c->shstr, c->shstrsize);
+    for (i = 1; i < c->shnum; i++)
+      if (c->sh[i].sh_name >= c->shstrend)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "section %u has a name offset (%u) "
+                                          "outside the section name table",
+                           (unsigned)i, (unsigned)c->sh[i].sh_name);
+  } else {
+    for (i = 1; i < c->shnum; i++)
+      if (c->sh[i].sh_name != 0)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "section %u has a name but there "
+                                          "is no section name table",
+                           (unsigned)i);
+  }
+  c->names_ok = 1;
+  /* Bounds of every section with contents (section 0 holds the extended
+  ** counts, not a section). */
+  for (i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    if (s->sh_type != SHT_NOBITS &&
+        !oj_elf_inside(s->sh_offset, s->sh_size, c->size))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s extends past end of file",
+                         oj_elf_sec(c, i).s);
+    if ((s->sh_flags & SHF_ALLOC) && (s->sh_addralign & (s->sh_addralign - 1)))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s has alignment %llu, not a power "
+                                        "of two",
+                         oj_elf_sec(c, i).s,
+                         (unsigned long long)s->sh_addralign);
+  }
+  return ORCJIT_OK;
+}
+
+/* ---- symbols ----------------------------------------------------------- */
+
+static int oj_elf_find_symtab(oj_elf_ctx *c) {
+  uint32_t i;
+  const Elf64_Shdr *s;
+  for (i = 1; i < c->shnum; i++) {
+    if (c->sh[i].sh_type != SHT_SYMTAB) continue;
+    if (c->symtab)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "more than one symbol table: %s and "
+                                        "%s",
+                         oj_elf_sec(c, c->symtab).s, oj_elf_sec(c, i).s);
+    c->symtab = i;
+  }
+  for (i = 1; i < c->shnum; i++) {
+    s = &c->sh[i];
+    if (s->sh_type != SHT_SYMTAB_SHNDX) continue;
+    if (!c->symtab || s->sh_link != c->symtab)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s (SHT_SYMTAB_SHNDX) does not belong "
+                                        "to the symbol table",
+                         oj_elf_sec(c, i).s);
+    if (c->shndx)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "more than one SHT_SYMTAB_SHNDX "
+                                        "section (%s and %s)",
+                         oj_elf_sec(c, c->shndx).s, oj_elf_sec(c, i).s);
+    c->shndx = i;
+  }
+  if (!c->symtab) return ORCJIT_OK;
+
+  s = &c->sh[c->symtab];
+  if (s->sh_entsize != sizeof(Elf64_Sym) || s->sh_size % sizeof(Elf64_Sym))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "symbol table %s has entry size %llu "
+                                      "and size %llu (entries must be %zu "
+                                      "bytes)",
+                       oj_elf_sec(c, c->symtab).s,
+                       (unsigned long long)s->sh_entsize,
+                       (unsigned long long)s->sh_size, sizeof(Elf64_Sym));
+  c->nsyms = s->sh_size / sizeof(Elf64_Sym);
+  if (c->nsyms >= UINT32_MAX)
+    return oj_elf_fail(c, ORCJIT_EFORMAT, OJ_ELF_CORRUPT "too many symbols");
+  if (s->sh_info > c->nsyms)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "symbol table %s says its first global "
+                                      "symbol is %u but it has %llu symbols",
+                       oj_elf_sec(c, c->symtab).s, (unsigned)s->sh_info,
+                       (unsigned long long)c->nsyms);
+  if (s->sh_link == 0 || s->sh_link >= c->shnum ||
+      c->sh[s->sh_link].sh_type != SHT_STRTAB)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "symbol table %s links to section %u, "
+                                      "which is not a string table",
+                       oj_elf_sec(c, c->symtab).s, (unsigned)s->sh_link);
+  c->strtab = s->sh_link;
+  c->str = (const char *)c->data + c->sh[c->strtab].sh_offset;
+  c->strsize = c->sh[c->strtab].sh_size;
+  c->strend = oj_elf_strend(c->str, c->strsize);
+  if (c->shndx) {
+    s = &c->sh[c->shndx];
+    if ((s->sh_entsize != 0 && s->sh_entsize != 4) ||
+        s->sh_size != c->nsyms * 4)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s (SHT_SYMTAB_SHNDX) has size %llu, "
+                                        "expected %llu (4 bytes per symbol)",
+                         oj_elf_sec(c, c->shndx).s,
+                         (unsigned long long)s->sh_size,
+                         (unsigned long long)c->nsyms * 4);
+  }
+  return ORCJIT_OK;
+}
+
+/* Validates every symbol and records the global ones as candidates. */
+static int oj_elf_check_symbols(oj_elf_ctx *c) {
+  const unsigned char *base, *xbase = NULL;
+  uint64_t i;
+  size_t und_at;
+  if (c->nsyms == 0) return ORCJIT_OK;
+  base = c->data + c->sh[c->symtab].sh_offset;
+  if (c->shndx) xbase = c->data + c->sh[c->shndx].sh_offset;
+  c->cand = malloc((size_t)c->nsyms * sizeof(oj_elf_cand));
+  if (!c->cand) return oj_elf_nomem(c);
+  und_at = (size_t)c->nsyms;
+  for (i = 0; i < c->nsyms; i++) {
+    Elf64_Sym sym;
+    uint32_t sec;
+    unsigned bind, type, vis, flags = 0;
+    memcpy(&sym, base + i * sizeof sym, sizeof sym);
+    if (sym.st_name != 0 && sym.st_name >= c->strend)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "symbol %llu has a name offset (%u) "
+                                        "outside its string table (%s)",
+                         (unsigned long long)i, (unsigned)sym.st_name,
+                         oj_elf_sec(c, c->strtab).s);
+    sec = sym.st_shndx;
+    if (sec == SHN_XINDEX) {
+      if (!xbase)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s uses SHN_XINDEX but there is no "
+                                          "SHT_SYMTAB_SHNDX section",
+                           oj_elf_symdesc(c, i, sym.st_name).s);
+      memcpy(&sec, xbase + i * 4, 4);
+      if (sec >= c->shnum)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s has section index %u, out of "
+                                          "range (%u sections)",
+                           oj_elf_symdesc(c, i, sym.st_name).s, (unsigned)sec,
+                           (unsigned)c->shnum);
+    } else if (sec >= SHN_LORESERVE) {
+      if (sec == SHN_X86_64_LCOMMON)
+        return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                           "%s is a large common symbol "
+                           "(SHN_X86_64_LCOMMON), which is not supported; "
+                           "compile with -fno-common",
+                           oj_elf_symdesc(c, i, sym.st_name).s);
+      if (sec != SHN_ABS && sec != SHN_COMMON)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s has reserved section index "
+                                          "0x%x",
+                           oj_elf_symdesc(c, i, sym.st_name).s, (unsigned)sec);
+    } else if (sec >= c->shnum) {
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s has section index %u, out of "
+                                        "range (%u sections)",
+                         oj_elf_symdesc(c, i, sym.st_name).s, (unsigned)sec,
+                         (unsigned)c->shnum);
+    }
+    bind = ELF64_ST_BIND(sym.st_info);
+    if (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE)
+      continue;
+    if (sym.st_name == 0 || c->str[sym.st_name] == '\0') continue;
+    type = ELF64_ST_TYPE(sym.st_info);
+    vis = ELF64_ST_VISIBILITY(sym.st_other);
+    if (bind == STB_WEAK) flags |= OJ_ELF_SYM_WEAK;
+    if (sec == SHN_UNDEF) {
+      oj_elf_cand *u = &c->cand[--und_at];
+      u->s = c->str + sym.st_name;
+      u->flags = flags;
+      c->nund++;
+      continue;
+    }
+    if (vis == STV_HIDDEN || vis == STV_INTERNAL) flags |= OJ_ELF_SYM_HIDDEN;
+    if (type == STT_FUNC || type == STT_GNU_IFUNC) flags |= OJ_ELF_SYM_FUNC;
+    if (type == STT_TLS) flags |= OJ_ELF_SYM_TLS;
+    c->cand[c->ndef].s = c->str + sym.st_name;
+    c->cand[c->ndef].flags = flags;
+    c->ndef++;
+  }
+  /* Undefined candidates were stored backwards from the end. */
+  {
+    oj_elf_cand *u = c->cand + und_at, t;
+    size_t a = 0, b = c->nund;
+    while (b > a + 1) {
+      t = u[a];
+      u[a++] = u[--b];
+      u[b] = t;
+    }
+  }
+  return ORCJIT_OK;
+}
+
+/* Deduplicates v[0..n) by name in place (first one wins) and copies the
+** result into one allocation: the array followed by its strings. */
+static int oj_elf_make_list(const oj_elf_ctx *c, oj_elf_cand *v, size_t n,
+                            uint32_t *slots, size_t cap, oj_elf_sym **out,
+                            size_t *nout) {
+  size_t i, k = 0, j, mask = cap - 1;
+  uint64_t total = 0, work = 0, limit;
+  oj_elf_sym *syms;
+  char *pool;
+  if (n == 0) return ORCJIT_OK;
+  /* Names may share bytes in the string table (tail merging), so their
+  ** total can exceed the file size, but not absurdly: the limit keeps a
+  ** crafted file from costing more than a few times its size in time
+  ** (work, which counts duplicates too) and memory (total). */
+  limit = (uint64_t)c->size > (UINT64_MAX >> 5)
+              ? UINT64_MAX
+              : (uint64_t)c->size * 16 + ((uint64_t)1 << 20);
+  memset(slots, 0, cap * sizeof *slots);
+  for (i = 0; i < n; i++) {
+    const unsigned char *p = (const unsigned char *)v[i].s;
+    uint32_t h = 2166136261u;
+    size_t len = 0;
+    while (p[len]) h = (h ^ p[len++]) * 16777619u;
+    work += len + 1;
+    if (work > limit)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "symbol names are implausibly long "
+                                        "for a %zu-byte file", c->size);
+    j = h & mask;
+    while (slots[j]) {
+      const oj_elf_cand *e = &v[slots[j] - 1];
+      if (e->hash == h && e->len == len && memcmp(e->s, p, len) == 0) break;
+      j = (j + 1) & mask;
+    }
+    if (slots[j]) continue; /* duplicate name */
+    v[k] = v[i];
+    v[k].len = len;
+    v[k].hash = h;
+    slots[j] = (uint32_t)(k + 1);
+    k++;
+    total += len + 1;
+  }
+  syms = malloc(k * sizeof *syms + (size_t)total);
+  if (!syms) return oj_elf_nomem(c);
+  pool = (char *)(syms + k);
+  for (i = 0; i < k; i++) {
+    memcpy(pool, v[i].s, v[i].len + 1);
+    syms[i].name = pool;
+    syms[i].flags = v[i].flags;
+    pool += v[i].len + 1;
+  }
+  *out = syms;
+  *nout = k;
+  return ORCJIT_OK;
+}
+
+static int oj_elf_make_lists(oj_elf_ctx *c, oj_elf_object *out) {
+  size_t big = c->ndef > c->nund ? c->ndef : c->nund, cap = 16;
+  uint32_t *slots;
+  int rc;
+  if (big == 0) return ORCJIT_OK;
+  while (cap < 2 * big) cap *= 2;
+  slots = malloc(cap * sizeof *slots);
+  if (!slots) return oj_elf_nomem(c);
+  rc = oj_elf_make_list(c, c->cand, c->ndef, slots, cap, &out->defined,
+                        &out->ndefined);
+  if (rc == ORCJIT_OK)
+    rc = oj_elf_make_list(c, c->cand + (size_t)c->nsyms - c->nund, c->nund,
+                          slots, cap, &out->undefined, &out->nundefined);
+  free(slots);
+  return rc;
+}
+
+/* ---- relocations ------------------------------------------------------- */
+
+/* Bytes a relocation of this type writes (x86-64 psABI). */
+static uint64_t oj_elf_reloc_width(uint32_t type) {
+  switch (type) {
+  case R_X86_64_NONE: return 0;
+  case R_X86_64_64: case R_X86_64_PC64: case R_X86_64_GOTOFF64: case R_X86_64_GOTPC64:
+  case R_X86_64_GOT64: case R_X86_64_GOTPCREL64: case R_X86_64_PLTOFF64:
+  case R_X86_64_DTPMOD64: case R_X86_64_DTPOFF64: case R_X86_64_TPOFF64:
+  case R_X86_64_SIZE64:
+    return 8;
+  case R_X86_64_16: case R_X86_64_PC16: return 2;
+  case R_X86_64_8: case R_X86_64_PC8: return 1;
+  default: return 4;
+  }
+}
+
+static int oj_elf_check_relocs(const oj_elf_ctx *c) {
+  uint32_t i;
+  uint64_t k, n;
+  for (i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    const unsigned char *p;
+    if (s->sh_type == SHT_REL)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "%s holds SHT_REL relocations; x86-64 objects must "
+                         "use SHT_RELA", oj_elf_sec(c, i).s);
+    if (s->sh_type == SHT_CREL)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "%s holds compact relocations (SHT_CREL), which are "
+                         "not supported; rebuild without --crel",
+                         oj_elf_sec(c, i).s);
+    if (s->sh_type != SHT_RELA) continue;
+    if (s->sh_entsize != sizeof(Elf64_Rela) || s->sh_size % sizeof(Elf64_Rela))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "relocation %s has entry size "
+                                        "%llu and size %llu (entries must be "
+                                        "%zu bytes)",
+                         oj_elf_sec(c, i).s, (unsigned long long)s->sh_entsize,
+                         (unsigned long long)s->sh_size, sizeof(Elf64_Rela));
+    if (!c->symtab || s->sh_link != c->symtab)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "relocation %s links to "
+                                        "section %u, not the symbol table",
+                         oj_elf_sec(c, i).s, (unsigned)s->sh_link);
+    if (s->sh_info == 0 || s->sh_info >= c->shnum || s->sh_info == i)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "relocation %s applies to "
+                                        "invalid section %u",
+                         oj_elf_sec(c, i).s, (unsigned)s->sh_info);
+    p = c->data + s->sh_offset;
+    n = s->sh_size / sizeof(Elf64_Rela);
+    for (k = 0; k < n; k++) {
+      Elf64_Xword info;
+      Elf64_Addr roff;
+      /* JITLink writes the fixup at r_offset without checking it against
+      ** the target section: an out-of-range offset writes outside the
+      ** section's memory.  The widest x86-64 fixup is 8 bytes. */
+      uint64_t tsize = c->sh[s->sh_info].sh_size;
+      memcpy(&info, p + k * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_info),
+             sizeof info);
+      memcpy(&roff, p + k * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_offset),
+             sizeof roff);
+      if ((c->sh[s->sh_info].sh_flags & SHF_ALLOC) &&
+          (roff > tsize || tsize - roff < oj_elf_reloc_width(ELF64_R_TYPE(info))))
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "relocation %llu of %s has offset "
+                                          "%llu outside its section (%llu bytes)",
+                           (unsigned long long)k, oj_elf_sec(c, i).s,
+                           (unsigned long long)roff, (unsigned long long)tsize);
+      if (ELF64_R_SYM(info) >= c->nsyms)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "relocation %llu of %s refers to "
+                                          "symbol %u, but there are %llu "
+                                          "symbols",
+                           (unsigned long long)k, oj_elf_sec(c, i).s,
+                           (unsigned)ELF64_R_SYM(info),
+                           (unsigned long long)c->nsyms);
+    }
+  }
+  return ORCJIT_OK;
+}
+
+/* ---- init/fini sections and the anchor --------------------------------- */
+
+/* Classifies a section name: 1 and *kind, *prio if it is an init/fini
+** section name (".init_array", ".init_array.<digits>" and so on). */
+static int oj_elf_initfini_name(const char *name, int *kind, uint32_t *prio) {
+  static const struct {
+    const char *prefix;
+    size_t len;
+    int kind;
+  } tab[] = {{".init_array", 11, OJ_ELF_INIT_ARRAY},
+             {".fini_array", 11, OJ_ELF_FINI_ARRAY},
+             {".ctors", 6, OJ_ELF_CTORS},
+             {".dtors", 6, OJ_ELF_DTORS}};
+  size_t t;
+  if (name[0] != '.' || !strchr("ifcd", name[1]) || name[1] == '\0')
+    return 0; /* quick exit for the usual .text.foo */
+  for (t = 0; t < sizeof tab / sizeof tab[0]; t++) {
+    const char *p = name + tab[t].len;
+    uint32_t v = 0;
+    if (strncmp(name, tab[t].prefix, tab[t].len) != 0) continue;
+    if (*p == '\0') {
+      *kind = tab[t].kind;
+      *prio = OJ_ELF_NOPRIO;
+      return 1;
+    }
+    if (*p++ != '.' || *p == '\0') return 0;
+    for (; *p; p++) {
+      if (*p < '0' || *p > '9') return 0;
+      v = v * 10 + (uint32_t)(*p - '0');
+      if (v > 65535) return 0;
+    }
+    *kind = tab[t].kind;
+    *prio = v;
+    return 1;
+  }
+  return 0;
+}
+
+static int oj_elf_is_initfini(const oj_elf_ctx *c, uint32_t i, int *kind,
+                              uint32_t *prio) {
+  const Elf64_Shdr *s = &c->sh[i];
+  if (!(s->sh_flags & SHF_ALLOC) || s->sh_size == 0) return 0;
+  if (s->sh_type != SHT_INIT_ARRAY && s->sh_type != SHT_FINI_ARRAY &&
+      s->sh_type != SHT_PROGBITS)
+    return 0;
+  return oj_elf_initfini_name(oj_elf_secname(c, i), kind, prio);
+}
+
+/* The first init/fini section after section `after`, 0 if none. */
+static uint32_t oj_elf_next_initfini(const oj_elf_ctx *c, uint32_t after) {
+  uint32_t i, prio;
+  int kind;
+  for (i = after + 1; i < c->shnum; i++)
+    if (oj_elf_is_initfini(c, i, &kind, &prio)) return i;
+  return 0;
+}
+
+/* Rank of section i as the anchor's home: 0 unusable, higher is better.
+** Plain code or data first; TLS, unwind tables, notes and excluded sections
+** only if there is nothing else; zero-fill sections last. */
+static int oj_elf_anchor_rank(const oj_elf_ctx *c, uint32_t i) {
+  const Elf64_Shdr *s = &c->sh[i];
+  if (!(s->sh_flags & SHF_ALLOC) || s->sh_size == 0) return 0;
+  if (s->sh_type == SHT_NOBITS) return 1;
+  if ((s->sh_flags & (SHF_TLS | SHF_EXCLUDE)) || s->sh_type == SHT_NOTE ||
+      s->sh_type == SHT_X86_64_UNWIND || s->sh_type == SHT_GROUP ||
+      strcmp(oj_elf_secname(c, i), ".eh_frame") == 0)
+    return 2;
+  return 3;
+}
+
+static size_t oj_elf_marker_len(const char *tag, uint32_t sec) {
+  int n = sec ? snprintf(NULL, 0, "__orcjit.%s.%u", tag, (unsigned)sec)
+              : snprintf(NULL, 0, "__orcjit.%s.anchor", tag);
+  return n < 0 ? 0 : (size_t)n;
+}
+
+static int oj_elf_make_markers(oj_elf_ctx *c, oj_elf_object *out) {
+  uint32_t i, prio;
+  size_t n = 0, total = 0, k = 0, len;
+  int kind, rank, best = 0;
+  char *pool;
+  for (i = 1; i < c->shnum; i++) {
+    rank = best == 3 ? 0 : oj_elf_anchor_rank(c, i); /* first best wins */
+    if (rank > best) {
+      best = rank;
+      c->anchor = i;
+    }
+    if (!oj_elf_is_initfini(c, i, &kind, &prio)) continue;
+    if (c->sh[i].sh_size % 8 != 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s has size %llu, not a multiple of "
+                                        "8 (pointer size)",
+                         oj_elf_sec(c, i).s,
+                         (unsigned long long)c->sh[i].sh_size);
+    if (c->sh[i].sh_size / 8 > UINT32_MAX)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s has too many entries",
+                         oj_elf_sec(c, i).s);
+    n++;
+    total += oj_elf_marker_len(c->tag, i) + 1;
+  }
+  if (n > 0) {
+    out->initfini = malloc(n * sizeof(oj_elf_initfini) + total);
+    if (!out->initfini) return oj_elf_nomem(c);
+    pool = (char *)(out->initfini + n);
+    for (i = oj_elf_next_initfini(c, 0); i && k < n;
+         i = oj_elf_next_initfini(c, i)) {
+      oj_elf_initfini *e = &out->initfini[k];
+      oj_elf_is_initfini(c, i, &kind, &prio);
+      e->kind = kind;
+      e->priority = prio;
+      e->count = (uint32_t)(c->sh[i].sh_size / 8);
+      e->marker = pool;
+      len = oj_elf_marker_len(c->tag, i);
+      snprintf(pool, len + 1, "__orcjit.%s.%u", c->tag, (unsigned)i);
+      pool += len + 1;
+      k++;
+    }
+    out->ninitfini = n;
+  }
+  if (c->anchor) {
+    len = oj_elf_marker_len(c->tag, 0);
+    out->anchor = malloc(len + 1);
+    if (!out->anchor) return oj_elf_nomem(c);
+    snprintf(out->anchor, len + 1, "__orcjit.%s.anchor", c->tag);
+  }
+  return ORCJIT_OK;
+}
+
+/* ---- the image --------------------------------------------------------- */
+
+/* *at = align8(*at) + n, reporting overflow; *off gets the aligned start. */
+static int oj_elf_reserve(uint64_t *at, uint64_t n, uint64_t *off) {
+  uint64_t a = *at;
+  if (a > UINT64_MAX - 7) return 0;
+  a = (a + 7) & ~(uint64_t)7;
+  if (n > UINT64_MAX - a || a + n > SIZE_MAX) return 0;
+  *off = a;
+  *at = a + n;
+  return 1;
+}
+
+static void oj_elf_put_shdr(unsigned char *img, uint64_t shoff, uint32_t i,
+                            const Elf64_Shdr *s) {
+  memcpy(img + shoff + (uint64_t)i * sizeof *s, s, sizeof *s);
+}
+
+/* The in-place edits: relocation types and symbol visibility. */
+static void oj_elf_edit(const oj_elf_ctx *c, unsigned char *img) {
+  uint32_t i;
+  uint64_t k, n;
+  for (i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    if (s->sh_type != SHT_RELA) continue;
+    n = s->sh_size / sizeof(Elf64_Rela);
+    for (k = 0; k < n; k++) {
+      unsigned char *p = img + s->sh_offset + k * sizeof(Elf64_Rela) +
+                         offsetof(Elf64_Rela, r_info);
+      Elf64_Xword info;
+      memcpy(&info, p, sizeof info);
+      if (ELF64_R_TYPE(info) == R_X86_64_GOTPCRELX ||
+          ELF64_R_TYPE(info) == R_X86_64_REX_GOTPCRELX) {
+        info = ELF64_R_INFO(ELF64_R_SYM(info), R_X86_64_GOTPCREL);
+        memcpy(p, &info, sizeof info);
+      }
+    }
+  }
+  if (c->symtab) {
+    unsigned char *p = img + c->sh[c->symtab].sh_offset +
+                       offsetof(Elf64_Sym, st_other);
+    for (k = 0; k < c->nsyms; k++, p += sizeof(Elf64_Sym))
+      if (ELF64_ST_VISIBILITY(*p) == STV_INTERNAL)
+        *p = (unsigned char)((*p & ~3u) | STV_HIDDEN);
+  }
+}
+
+static int oj_elf_make_image(oj_elf_ctx *c, oj_elf_object *out) {
+  size_t nnew = out->ninitfini + (out->anchor ? 1 : 0), k;
+  uint64_t at = c->size, symoff = 0, stroff = 0, xoff = 0, shsoff = 0;
+  uint64_t shoff = 0, oldsyms, nsyms, pre, strsize, shssize = 0, pad, namesz;
+  uint32_t shnum = c->shnum, newsym = 0, newstr = 0;
+  uint32_t shstrndx = c->eh.e_shstrndx;
+  int addsec = (c->symtab == 0);
+  unsigned char *img;
+  Elf64_Shdr s;
+  static const char secnames[] = ".symtab\0.strtab";
+
+  if (nnew == 0) {
+    out->image = malloc(c->size);
+    if (!out->image) return oj_elf_nomem(c);
+    memcpy(out->image, c->data, c->size);
+    out->image_size = c->size;
+    oj_elf_edit(c, out->image);
+    return ORCJIT_OK;
+  }
+  if (shstrndx == SHN_XINDEX) shstrndx = c->sh[0].sh_link;
+
+  /* Sections needing an extended index need the SHT_SYMTAB_SHNDX table. */
+  if (!c->shndx) {
+    uint32_t big = c->anchor, sec = 0;
+    for (k = 0; k < out->ninitfini; k++) sec = oj_elf_next_initfini(c, sec);
+    if (sec > big) big = sec;
+    if (big >= SHN_LORESERVE)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "%s needs an extended section index, but the object "
+                         "has no SHT_SYMTAB_SHNDX section",
+                         oj_elf_sec(c, big).s);
+  }
+
+  /* Layout: the input, then the new tables. */
+  oldsyms = c->nsyms;
+  pre = oldsyms == 0 ? 1 : 0; /* a null symbol 0 if the table is empty */
+  nsyms = pre + oldsyms + nnew;
+  namesz = 0;
+  for (k = 0; k < out->ninitfini; k++)
+    namesz += strlen(out->initfini[k].marker) + 1;
+  if (out->anchor) namesz += strlen(out->anchor) + 1;
+  pad = (c->strsize == 0 || c->str[c->strsize - 1] != '\0') ? 1 : 0;
+  strsize = c->strsize + pad + namesz;
+  if (strsize > UINT32_MAX) /* st_name is 32 bits */
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "string table %s is too large to extend",
+                       oj_elf_sec(c, c->strtab).s);
+  if (!oj_elf_reserve(&at, nsyms * sizeof(Elf64_Sym), &symoff) ||
+      !oj_elf_reserve(&at, strsize, &stroff) ||
+      (c->shndx && !oj_elf_reserve(&at, nsyms * 4, &xoff)))
+    return oj_elf_nomem(c);
+  if (addsec) {
+    newsym = shnum;
+    newstr = shnum + 1;
+    if (shstrndx != 0) {
+      shssize = c->shstrsize + (c->shstrend == c->shstrsize ? 0 : 1) +
+                sizeof secnames;
+      if (!oj_elf_reserve(&at, shssize, &shsoff)) return oj_elf_nomem(c);
+    }
+    if (!oj_elf_reserve(&at, ((uint64_t)shnum + 2) * sizeof(Elf64_Shdr),
+                        &shoff))
+      return oj_elf_nomem(c);
+  }
+
+  img = calloc(1, (size_t)at);
+  if (!img) return oj_elf_nomem(c);
+  memcpy(img, c->data, c->size);
+  oj_elf_edit(c, img);
+
+  /* The symbol table: old entries (edited), then the markers. */
+  if (oldsyms)
+    memcpy(img + symoff, img + c->sh[c->symtab].sh_offset,
+           (size_t)oldsyms * sizeof(Elf64_Sym));
+  /* The string table: old bytes, then the marker names. */
+  if (c->strsize) memcpy(img + stroff, c->str, (size_t)c->strsize);
+  if (c->shndx && oldsyms)
+    memcpy(img + xoff, c->data + c->sh[c->shndx].sh_offset,
+           (size_t)oldsyms * 4);
+  {
+    uint64_t name = c->strsize + pad, idx = pre + oldsyms;
+    uint32_t sec = 0;
+    for (k = 0; k < nnew; k++, idx++) {
+      const char *m = k < out->ninitfini ? out->initfini[k].marker
+                                         : out->anchor;
+      size_t len = strlen(m);
+      Elf64_Sym sym;
+      sec = k < out->ninitfini ? oj_elf_next_initfini(c, sec) : c->anchor;
+      memset(&sym, 0, sizeof sym);
+      sym.st_name = (Elf64_Word)name;
+      sym.st_info = ELF64_ST_INFO(STB_GLOBAL, STT_NOTYPE);
+      sym.st_other = STV_DEFAULT;
+      sym.st_shndx = (Elf64_Section)(sec >= SHN_LORESERVE ? SHN_XINDEX : sec);
+      memcpy(img + symoff + idx * sizeof sym, &sym, sizeof sym);
+      if (c->shndx) {
+        uint32_t x = sec >= SHN_LORESERVE ? sec : 0;
+        memcpy(img + xoff + idx * 4, &x, 4);
+      }
+      memcpy(img + stroff + name, m, len + 1);
+      name += len + 1;
+    }
+  }
+
+  if (!addsec) {
+    s = c->sh[c->symtab];
+    s.sh_offset = symoff;
+    s.sh_size = nsyms * sizeof(Elf64_Sym);
+    if (pre) s.sh_info = 1;
+    oj_elf_put_shdr(img, c->eh.e_shoff, c->symtab, &s);
+    s = c->sh[c->strtab];
+    s.sh_offset = stroff;
+    s.sh_size = strsize;
+    oj_elf_put_shdr(img, c->eh.e_shoff, c->strtab, &s);
+    if (c->shndx) {
+      s = c->sh[c->shndx];
+      s.sh_offset = xoff;
+      s.sh_size = nsyms * 4;
+      oj_elf_put_shdr(img, c->eh.e_shoff, c->shndx, &s);
+    }
+  } else {
+    /* No symbol table: add .symtab and .strtab in a new header table. */
+    Elf64_Ehdr eh = c->eh;
+    uint64_t nm = 0;
+    memcpy(img + shoff, c->sh, (size_t)shnum * sizeof(Elf64_Shdr));
+    if (shstrndx != 0) {
+      nm = shssize - sizeof secnames;
+      memcpy(img + shsoff, c->shstr, (size_t)c->shstrsize);
+      memcpy(img + shsoff + nm, secnames, sizeof secnames);
+      s = c->sh[shstrndx];
+      s.sh_offset = shsoff;
+      s.sh_size = shssize;
+      oj_elf_put_shdr(img, shoff, shstrndx, &s);
+    }
+    memset(&s, 0, sizeof s);
+    s.sh_name = shstrndx ? (Elf64_Word)nm : 0;
+    s.sh_type = SHT_SYMTAB;
+    s.sh_offset = symoff;
+    s.sh_size = nsyms * sizeof(Elf64_Sym);
+    s.sh_link = newstr;
+    s.sh_info = 1;
+    s.sh_addralign = 8;
+    s.sh_entsize = sizeof(Elf64_Sym);
+    oj_elf_put_shdr(img, shoff, newsym, &s);
+    memset(&s, 0, sizeof s);
+    s.sh_name = shstrndx ? (Elf64_Word)(nm + 8) : 0;
+    s.sh_type = SHT_STRTAB;
+    s.sh_offset = stroff;
+    s.sh_size = strsize;
+    s.sh_addralign = 1;
+    oj_elf_put_shdr(img, shoff, newstr, &s);
+    eh.e_shoff = shoff;
+    if (shnum + 2 >= SHN_LORESERVE || eh.e_shnum == 0) {
+      s = c->sh[0];
+      s.sh_size = shnum + 2;
+      oj_elf_put_shdr(img, shoff, 0, &s);
+      eh.e_shnum = 0;
+    } else {
+      eh.e_shnum = (Elf64_Half)(shnum + 2);
+    }
+    memcpy(img, &eh, sizeof eh);
+  }
+  out->image = img;
+  out->image_size = (size_t)at;
+  return ORCJIT_OK;
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+int oj_elf_classify(const void *data, size_t size) {
+  if (!data) return OJ_ELF_KIND_UNKNOWN;
+  if (size >= SELFMAG && memcmp(data, ELFMAG, SELFMAG) == 0)
+    return OJ_ELF_KIND_RELOCATABLE;
+  if (size >= 8 && memcmp(data, "!<arch>\n", 8) == 0)
+    return OJ_ELF_KIND_ARCHIVE;
+  return OJ_ELF_KIND_UNKNOWN;
+}
+
+int oj_elf_prepare(const void *data, size_t size, const char *what,
+                   const char *tag, oj_elf_object *out) {
+  oj_elf_ctx c;
+  int rc;
+  memset(out, 0, sizeof *out);
+  memset(&c, 0, sizeof c);
+  c.data = data;
+  c.size = size;
+  c.what = what ? what : "<memory>";
+  c.tag = tag ? tag : "";
+  if (size == 0) return oj_elf_fail(&c, ORCJIT_EFORMAT, "empty file");
+  if (!data) return oj_elf_fail(&c, ORCJIT_EINVAL, "no data");
+  rc = oj_elf_check_header(&c);
+  if (rc == ORCJIT_OK) rc = oj_elf_load_sections(&c);
+  if (rc == ORCJIT_OK) rc = oj_elf_find_symtab(&c);
+  if (rc == ORCJIT_OK) rc = oj_elf_check_symbols(&c);
+  if (rc == ORCJIT_OK) rc = oj_elf_check_relocs(&c);
+  if (rc == ORCJIT_OK) rc = oj_elf_make_markers(&c, out);
+  if (rc == ORCJIT_OK) rc = oj_elf_make_lists(&c, out);
+  if (rc == ORCJIT_OK) rc = oj_elf_make_image(&c, out);
+  free(c.cand);
+  free(c.sh);
+  if (rc != ORCJIT_OK) oj_elf_object_free(out);
+  return rc;
+}
+
+void oj_elf_object_free(oj_elf_object *obj) {
+  if (!obj) return;
+  free(obj->image);
+  free(obj->defined);
+  free(obj->undefined);
+  free(obj->initfini);
+  free(obj->anchor);
+  memset(obj, 0, sizeof *obj);
+}
