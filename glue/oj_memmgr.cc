@@ -235,7 +235,6 @@ private:
   uintptr_t LibcBase = 0;
   std::mutex Mutex;
   Arena Normal, Low;
-  bool LowFailed = false;
   std::unordered_map<const JITLinkDylib *, bool> LowDylibs;
   size_t Used = 0;
   size_t Live = 0;
@@ -519,9 +518,7 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
     }
     A->low = needLow;
     Arena &Ar = needLow ? Low : Normal;
-    if (needLow && LowFailed) {
-      failed = true;
-    } else {
+    {
       for (auto &KV : BL.segments()) {
         const orc::AllocGroup &AG = KV.first;
         auto &Seg = KV.second;
@@ -539,7 +536,6 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
         uintptr_t addr;
         if (!allocPiece(Ar, cls, size, align, &addr, why)) {
           failed = true;
-          if (needLow) LowFailed = Ar.slabs.empty();
           break;
         }
         Used += size;
@@ -554,11 +550,11 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
     freePieces(A->low, A->pieces, false, true);
     std::string msg;
     if (needLow)
-      msg = G.getName() + ": relocation R_X86_64_32/32S (absolute 32-bit" +
-            (where.empty() ? std::string() : ", " + where) +
-            ") needs JIT memory below 2 GiB and none is available" +
-            (why.empty() ? std::string() : " (" + why + ")") +
-            "; build the object with -fPIC or -fPIE";
+      msg = G.getName() +
+            ": relocation R_X86_64_32/32S (absolute 32-bit) needs JIT memory below 2 GiB "
+            "and none is available; build the object with -fPIC or -fPIE (" +
+            (where.empty() ? std::string() : "first: " + where + "; ") +
+            why + ")";
     else
       msg = G.getName() + ": cannot allocate JIT memory: " + why;
     OnAllocated(make_error<StringError>(msg, inconvertibleErrorCode()));
@@ -626,7 +622,6 @@ size_t MemMgr::clearFreeSlabs() {
       }
     }
     A->slabs = std::move(keep);
-    if (A->low && A->slabs.empty()) LowFailed = false;
   }
   return released;
 }
@@ -671,7 +666,9 @@ LLVMOrcObjectLayerRef oj_memmgr_create_object_layer(void *ctx,
                                                     const char *triple) {
   auto *m = static_cast<oj_memmgr *>(ctx);
   auto &ES = *reinterpret_cast<orc::ExecutionSession *>(es);
-  auto Layer = std::make_unique<orc::ObjectLinkingLayer>(ES, m->mm);
+  /* Without a manager: the executor's in-process one (LLJIT's default). */
+  auto Layer = m ? std::make_unique<orc::ObjectLinkingLayer>(ES, m->mm)
+                 : std::make_unique<orc::ObjectLinkingLayer>(ES);
   /* As LLJIT's default JITLink layer: register eh-frames in process. */
   if (auto P = orc::EHFrameRegistrationPlugin::Create(ES))
     Layer->addPlugin(std::move(*P));
