@@ -143,9 +143,11 @@ def main(outdir, files):
     with open(os.path.join(outdir, "table.md"), "w") as f:
         f.write(table)
     with open(os.path.join(outdir, "latest.json"), "w") as f:
-        json.dump({"date": date, "machine": mach, "commit": commit, "notes": notes,
-                   "figures": rows, "missed": missed,
-                   "series": {k: v for k, v in series.items()}}, f, indent=1)
+        head = json.dumps({"date": date, "machine": mach, "commit": commit, "notes": notes,
+                           "figures": rows, "missed": missed}, indent=1)
+        # the plot series on one line each: [libraries, load us, RSS KiB]
+        f.write(head[:-2] + ',\n "series": {\n' + ",\n".join(
+            f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in series.items()) + "\n }\n}\n")
     return 0
 
 
