@@ -1,13 +1,12 @@
 /*
 ** oj_ffi.cc: the TVM-FFI binding of tvm-ffi-orcjit.
 **
-** This is the only C++ in the project, and it is C++ only because TVM-FFI's
-** object system and ffi.Module (tvm::ffi::ModuleObj) are C++ classes: a
-** module kind is a subclass of ModuleObj, object types are declared with
-** TVM_FFI_DECLARE_OBJECT_INFO, globals are registered through
-** tvm::ffi::reflection.  Everything else (linking, memory, symbols) lives in
-** the C core and is reached only through its public API,
-** include/tvm_ffi_orcjit/orcjit.h.
+** This file is C++ only because TVM-FFI's object system and ffi.Module
+** (tvm::ffi::ModuleObj) are C++ classes: a module kind is a subclass of
+** ModuleObj, object types are declared with TVM_FFI_DECLARE_OBJECT_INFO,
+** globals are registered through tvm::ffi::reflection.  Everything else
+** (linking, memory, symbols) lives in the C core and is reached only through
+** its public API, include/tvm_ffi_orcjit/orcjit.h.
 **
 ** What is here (see oj_ffi.h for the list of globals):
 **   SessionObj         "tvm_ffi_orcjit.ExecutionSession", owns an orcjit_session*
@@ -20,7 +19,8 @@
 ** JIT code, its __tvm_ffi__library_ctx and the module's imports stay valid
 ** while the function lives.  A module also holds every module it was linked
 ** against (set_link_order), because their code may call back through their
-** own library context.
+** own library context.  Objects that JIT code returns hold their module too,
+** and errors it raises are copied out of it (see "objects made by JIT code").
 **
 ** Context symbols: a link callback, run by the core after each object is
 ** linked and before its constructors run, points __tvm_ffi__library_ctx at
@@ -31,12 +31,14 @@
 */
 #include "oj_ffi.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <tvm/ffi/any.h>
 #include <tvm/ffi/c_api.h>
 #include <tvm/ffi/cast.h>
 #include <tvm/ffi/container/array.h>
+#include <tvm/ffi/container/map.h>
 #include <tvm/ffi/error.h>
 #include <tvm/ffi/extra/c_env_api.h>
 #include <tvm/ffi/extra/module.h>
@@ -53,6 +55,7 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -208,6 +211,123 @@ class BinReader {
   uint64_t pos_ = 0;
 };
 
+/* ---- objects made by JIT code ------------------------------------------ */
+
+/* An object created by JIT code (a String, an Array, a Function, a Tensor
+** made with the TVM-FFI C++ headers) has its deleter in that code.  If it
+** outlived its library, freeing it would jump into unmapped memory.  So each
+** object returned by a JIT function whose deleter is JIT code is "adopted":
+** its deleter is replaced by AdoptedDeleter, which calls the original one
+** and then drops a reference to the module that made the object.  The
+** library thus stays loaded until the last such object is gone.  Elements of
+** returned Arrays, Lists, Maps and Dicts are adopted too.
+**
+** Limits: an object that the library itself keeps (a static returned to the
+** caller) then keeps the library loaded until the object dies, i.e. for
+** good (a leak rather than a crash); objects that JIT code stores elsewhere
+** than in its return value (into a container argument, a global registry)
+** are not seen. */
+
+namespace {
+
+struct Adopted {
+  void (*orig)(void* self, int flags);
+  TVMFFIObjectHandle module;
+};
+
+std::mutex& AdoptMutex() {
+  static std::mutex* mu = new std::mutex();
+  return *mu;
+}
+std::unordered_map<void*, Adopted>& AdoptTable() {
+  static auto* table = new std::unordered_map<void*, Adopted>();
+  return *table;
+}
+
+void AdoptedDeleter(void* self, int flags) {
+  Adopted a{nullptr, nullptr};
+  const bool final_free = (flags & kTVMFFIObjectDeleterFlagBitMaskWeak) != 0;
+  {
+    std::lock_guard<std::mutex> lock(AdoptMutex());
+    auto it = AdoptTable().find(self);
+    if (it == AdoptTable().end()) std::abort();  // cannot happen: we swapped the deleter
+    a = it->second;
+    if (final_free) AdoptTable().erase(it);
+  }
+  a.orig(self, flags);
+  if (final_free) TVMFFIObjectDecRef(a.module);  // may unload the library: after orig
+}
+
+/* Whether code at addr lies in a mapped shared object or the executable, as
+** opposed to JIT memory.  dladdr is slow, so answers are cached per thread
+** (JIT memory lives in windows reserved by the core, where no shared object
+** gets mapped, so an answer does not go stale in practice). */
+bool InLoadedImage(const void* addr) {
+  if (addr == nullptr) return true;
+  struct Entry {
+    const void* addr;
+    bool in_image;
+  };
+  thread_local Entry cache[32] = {};
+  thread_local unsigned next = 0;
+  for (const Entry& e : cache) {
+    if (e.addr == addr) return e.in_image;
+  }
+  Dl_info info;
+  bool in_image = dladdr(addr, &info) != 0 && info.dli_fname != nullptr;
+  cache[next++ % 32] = Entry{addr, in_image};
+  return in_image;
+}
+
+void PushChildren(const TVMFFIObject* obj, std::vector<TVMFFIObject*>* stack) {
+  auto push = [stack](const Any& v) {
+    const TVMFFIAny* raw = reinterpret_cast<const TVMFFIAny*>(&v);
+    if (raw->type_index >= ffi::TypeIndex::kTVMFFIStaticObjectBegin && raw->v_obj != nullptr) {
+      stack->push_back(raw->v_obj);
+    }
+  };
+  const Object* o = reinterpret_cast<const Object*>(obj);
+  switch (obj->type_index) {
+    case ffi::TypeIndex::kTVMFFIArray:
+    case ffi::TypeIndex::kTVMFFIList: {
+      const auto* seq = static_cast<const ffi::SeqBaseObj*>(o);
+      for (const Any& v : *seq) push(v);
+      break;
+    }
+    case ffi::TypeIndex::kTVMFFIMap:
+    case ffi::TypeIndex::kTVMFFIDict: {
+      const auto* map = static_cast<const ffi::MapBaseObj*>(o);
+      for (const auto& kv : *map) {
+        push(kv.first);
+        push(kv.second);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/* Adopts the object in *rv (and its container elements) for module. */
+void AdoptResult(const TVMFFIAny* rv, TVMFFIObjectHandle module) {
+  std::vector<TVMFFIObject*> stack{rv->v_obj};
+  size_t visited = 0;
+  while (!stack.empty() && visited++ < (1u << 24)) {
+    TVMFFIObject* obj = stack.back();
+    stack.pop_back();
+    if (obj->deleter == &AdoptedDeleter) continue;  // done before, with its elements
+    PushChildren(obj, &stack);
+    if (InLoadedImage(reinterpret_cast<const void*>(obj->deleter))) continue;
+    std::lock_guard<std::mutex> lock(AdoptMutex());
+    if (obj->deleter == &AdoptedDeleter) continue;
+    AdoptTable().emplace(obj, Adopted{obj->deleter, module});
+    TVMFFIObjectIncRef(module);
+    obj->deleter = &AdoptedDeleter;
+  }
+}
+
+}  // namespace
+
 class OrcJITModuleObj final : public ModuleObj {
  public:
   OrcJITModuleObj(Session session, orcjit_library* lib)
@@ -344,13 +464,76 @@ class OrcJITModuleObj final : public ModuleObj {
   }
 
  private:
-  static void DecRefModule(void* self) { TVMFFIObjectDecRef(static_cast<TVMFFIObjectHandle>(self)); }
+  /* What a Function made by WrapFunction holds: its module (one reference)
+  ** and the JIT code to call. */
+  struct JitFn {
+    TVMFFIObjectHandle module;
+    TVMFFISafeCallType fn;
+  };
 
-  /* A Function that calls the JIT code directly and holds this module. */
+  static void FreeJitFn(void* self) {
+    JitFn* f = static_cast<JitFn*>(self);
+    TVMFFIObjectDecRef(f->module);
+    delete f;
+  }
+
+  /* The safe call of every function handed out: calls the JIT code with a
+  ** NULL self, as tvm_ffi's library module does; on failure detaches the
+  ** raised error from JIT code (see DetachError). */
+  static int CallJit(void* self, const TVMFFIAny* args, int32_t num_args, TVMFFIAny* rv) {
+    const JitFn* f = static_cast<const JitFn*>(self);
+    int rc = f->fn(nullptr, args, num_args, rv);
+    if (rc == 0) {
+      if (rv->type_index >= ffi::TypeIndex::kTVMFFIStaticObjectBegin) AdoptResult(rv, f->module);
+      return 0;
+    }
+    if (rc == -1) {
+      TVMFFIObjectHandle err = nullptr;
+      TVMFFIErrorMoveFromRaised(&err);
+      if (err != nullptr) {
+        TVMFFIObjectHandle detached = DetachError(err);
+        TVMFFIErrorSetRaised(detached);  // takes its own reference
+        TVMFFIObjectDecRef(detached);
+      }
+    }
+    return rc;
+  }
+
+  /* An error raised by C++ JIT code (TVM_FFI_THROW, std::exception through
+  ** the safe-call macros) is an object whose deleter and update_backtrace are
+  ** JIT code: if it outlived its library (a Python exception kept in a
+  ** variable, a traceback, a log) freeing it would jump into unmapped
+  ** memory.  Such an error is replaced by an equal one made by libtvm_ffi.
+  ** Takes ownership of err; returns an owned handle. */
+  static TVMFFIObjectHandle DetachError(TVMFFIObjectHandle err) {
+    TVMFFIObject* hdr = static_cast<TVMFFIObject*>(err);
+    TVMFFIErrorCell* cell = TVMFFIErrorGetCellPtr(err);
+    if (InLoadedImage(reinterpret_cast<const void*>(hdr->deleter)) &&
+        InLoadedImage(reinterpret_cast<const void*>(cell->update_backtrace)) &&
+        cell->cause_chain == nullptr) {
+      return err;
+    }
+    TVMFFIObjectHandle cause = nullptr;
+    if (cell->cause_chain != nullptr) {
+      TVMFFIObjectIncRef(cell->cause_chain);
+      cause = DetachError(cell->cause_chain);
+    }
+    TVMFFIObjectHandle copy = nullptr;
+    int rc = TVMFFIErrorCreateWithCauseAndExtraContext(&cell->kind, &cell->message,
+                                                       &cell->backtrace, cause,
+                                                       cell->extra_context, &copy);
+    if (cause != nullptr) TVMFFIObjectDecRef(cause);
+    if (rc != 0 || copy == nullptr) return err;  // out of memory: keep the original
+    TVMFFIObjectDecRef(err);  // runs the JIT deleter while the library is alive
+    return copy;
+  }
+
+  /* A Function that calls the JIT code and holds this module. */
   Function WrapFunction(void* fn) {
-    TVMFFIObjectHandle self = ffi::detail::ObjectUnsafe::GetHeader(this);
-    TVMFFIObjectIncRef(self);
-    return Function::FromExternC(self, reinterpret_cast<TVMFFISafeCallType>(fn), DecRefModule);
+    JitFn* f = new JitFn{ffi::detail::ObjectUnsafe::GetHeader(this),
+                         reinterpret_cast<TVMFFISafeCallType>(fn)};
+    TVMFFIObjectIncRef(f->module);
+    return Function::FromExternC(f, &OrcJITModuleObj::CallJit, &OrcJITModuleObj::FreeJitFn);
   }
 
   Optional<String> CallStringGetter(const std::string& symbol) {

@@ -56,9 +56,6 @@ def test_wrong_argument_count_is_an_error(objs, session):
 
 
 def test_strings_and_containers(objs, session):
-    # Objects made by JIT code (strings, arrays, maps, errors) have their
-    # deleters in that code: as with dlclose, they must go before the module.
-    # Hence the immediate conversions to plain Python values below.
     mod = session.load_module(objs["containers"])
     assert mod.concat("foo", "bar") == "foobar"
     long = "x" * 1000
@@ -69,11 +66,15 @@ def test_strings_and_containers(objs, session):
     assert list(mod.range(5)) == [0, 1, 2, 3, 4]
     assert [str(x) for x in mod.reverse(["a", "b", "c"])] == ["c", "b", "a"]
     assert mod.map_get({"a": 1, "b": 2}, "b") == 2
-    assert {str(k): int(v) for k, v in mod.make_map("k", 7).items()} == {"k": 7, "kk": 14}
-    assert tuple((str(a), int(b)) for a, b in [tuple(mod.swap((3, "three")))]) == (("three", 3),)
+    m = mod.make_map("k", 7)
+    assert dict(m.items()) == {"k": 7, "kk": 14}
+    t = mod.swap((3, "three"))
+    assert tuple(t) == ("three", 3)
     with pytest.raises(KeyError, match="no key zz"):
         mod.map_get({"a": 1}, "zz")
-    del mod
+    del mod  # m and t, made by the library's code, keep it loaded
+    gc.collect()
+    assert m["kk"] == 14 and t[0] == "three"
 
 
 def test_cpp_exceptions_inside_jit_code(objs, session):
@@ -331,6 +332,59 @@ def test_function_outlives_module(objs, session):
     gc.collect()
     assert add(20, 22) == 42
     assert sub(1, 1) == 2
+
+
+@pytest.fixture
+def unload_events():
+    """Records each unload of a ``lifetime`` library (its static destructor runs)."""
+    events: list[str] = []
+    tvm_ffi.register_global_func(
+        "testing.orcjit_unloaded", lambda: events.append("unloaded"), override=True
+    )
+    return events
+
+
+def test_module_unloads_when_dropped(objs, session, unload_events):
+    mod = session.load_module(objs["lifetime"])
+    assert mod.make_adder(1)(1) == 2
+    assert unload_events == []
+    del mod
+    gc.collect()
+    assert unload_events == ["unloaded"]
+
+
+def test_objects_from_jit_code_keep_their_library(objs, oj, unload_events):
+    # Objects made by JIT code have their deleters in it: each keeps the
+    # library loaded until it is gone, then the library unloads.
+    session = oj.ExecutionSession()
+    mod = session.load_module(objs["lifetime"])
+    text = mod.make_string(100)
+    strings = mod.make_strings(3)
+    first = strings[0]
+    adder = mod.make_adder(10)
+    try:
+        mod.fail("kept error")
+    except ValueError as exc:
+        error = exc
+    del mod, session
+    gc.collect()
+    assert unload_events == []
+    # reuse the memory of nothing: other libraries come and go meanwhile
+    for _ in range(20):
+        other = oj.ExecutionSession().load_module(objs["basic"])
+        assert other.answer() == 42
+        del other
+    assert text == "y" * 100
+    assert [len(x) for x in strings] == [20, 21, 22]
+    assert adder(5) == 15
+    assert "lifetime: kept error" in str(error)
+    del text, strings, adder, error
+    gc.collect()
+    assert unload_events == []  # `first` still holds an element made by the library
+    assert first == "z" * 20
+    del first
+    gc.collect()
+    assert unload_events == ["unloaded"]
 
 
 def test_keep_module_alive(objs, session, oj):
