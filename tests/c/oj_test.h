@@ -32,6 +32,19 @@
 
 #define OJT_S(status) (1u << (unsigned)(status))
 
+/* Under AddressSanitizer (ORCJIT_SANITIZE=ON) freed memory sits in a
+** quarantine, so resident-memory bounds are not checked. */
+#if defined(__SANITIZE_ADDRESS__)
+#define OJT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OJT_ASAN 1
+#endif
+#endif
+#ifndef OJT_ASAN
+#define OJT_ASAN 0
+#endif
+
 void ojt_fail(const char *file, int line, const char *what);
 void ojt_fail_status(const char *file, int line, const char *call, int got,
                      unsigned want_mask);
