@@ -5,7 +5,7 @@ PY     ?= python3
 BUILD  ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build install demo test test-c test-py clean
+.PHONY: all bootstrap build install demo test test-c test-py bench clean
 
 all: build
 
@@ -30,6 +30,9 @@ test-py: install
 	@$(PY) -m pytest -q tests/python
 
 test: test-c test-py
+
+bench: bootstrap
+	@PY=$(PY) bash bench/run.sh
 
 clean:
 	rm -rf $(BUILD) build-*
