@@ -25,6 +25,7 @@
 
 #include "oj_archive.h"
 #include "oj_internal.h"
+#include "oj_memmgr.h"
 
 #define OJ_FFI_PREFIX "__tvm_ffi_"
 
@@ -224,6 +225,7 @@ static void oj_library_destroy(orcjit_library *lib) {
   atomic_store(&lib->slot->lib, NULL);
   LLVMErrorRef err = LLVMOrcJITDylibClear(lib->slot->jd);
   if (err) LLVMConsumeError(err);
+  oj_memmgr_set_dylib_low(s->mm, lib->slot->jd, 0);
   for (size_t i = 0; i < lib->ntrackers; i++) LLVMOrcReleaseResourceTracker(lib->trackers[i]);
   oj_session_slot_release(s, lib->slot);
 

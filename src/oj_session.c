@@ -12,6 +12,7 @@
 #include <llvm-c/Target.h>
 
 #include "oj_internal.h"
+#include "oj_memmgr.h"
 
 pthread_mutex_t oj_global_lock = PTHREAD_MUTEX_INITIALIZER;
 orcjit_session *oj_global_sessions;
@@ -92,11 +93,22 @@ int orcjit_session_create(const orcjit_session_options *opts,
   if (opts && (opts->struct_size == 0 || opts->struct_size >= sizeof *opts))
     s->slab_size = opts->slab_size;
 
+  /* The object layer allocates from our memory manager: all of a
+  ** session's code and data in one window, so PC-relative relocations
+  ** between libraries never overflow, and -fno-pic objects below 2 GiB. */
+  s->mm = oj_memmgr_create(s->slab_size);
+  if (!s->mm) {
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return oj_error_set(ORCJIT_ENOMEM, "cannot create session: out of memory");
+  }
   LLVMOrcLLJITBuilderRef b = LLVMOrcCreateLLJITBuilder();
+  LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(b, oj_memmgr_create_object_layer, s->mm);
   LLVMErrorRef err = LLVMOrcCreateLLJIT(&s->jit, b); /* consumes b */
   if (err) {
     oj_llvm_errors_reset();
     oj_error_from_llvm(ORCJIT_ELINK, err, "cannot create LLVM JIT");
+    oj_memmgr_destroy(s->mm);
     pthread_mutex_destroy(&s->lock);
     free(s);
     return ORCJIT_ELINK;
@@ -128,6 +140,7 @@ static void oj_session_destroy(orcjit_session *s) {
   ** JITDylib (and our generators with them). */
   LLVMErrorRef err = LLVMOrcDisposeLLJIT(s->jit);
   if (err) LLVMConsumeError(err);
+  oj_memmgr_destroy(s->mm);
   oj_slot *slot = s->free_slots;
   while (slot) {
     oj_slot *next = slot->next;
@@ -146,8 +159,8 @@ int orcjit_session_clear_free_slabs(orcjit_session *s, size_t *freed_bytes) {
   oj_error_clear();
   if (freed_bytes) *freed_bytes = 0;
   if (!s) return oj_error_set(ORCJIT_EINVAL, "orcjit_session_clear_free_slabs: session is NULL");
-  /* The in-process memory manager unmaps a library's memory when the
-  ** library is released, so there is never an unused slab to return. */
+  size_t n = oj_memmgr_clear_free_slabs(s->mm);
+  if (freed_bytes) *freed_bytes = n;
   return ORCJIT_OK;
 }
 
