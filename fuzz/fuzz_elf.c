@@ -10,10 +10,16 @@
 **   - on success: an image, every name readable, marker names built from the
 **     tag, init/fini kinds in range;
 **   - the rewritten image is itself accepted by oj_elf_prepare, with the
-**     same number of init/fini sections (it is what JITLink will be given).
+**     same number of init/fini sections (it is what JITLink will be given);
+**   - every RELA relocation of an accepted object that targets an allocated
+**     section patches bytes inside that section (JITLink 22 writes wherever
+**     r_offset says: an accepted out-of-range r_offset is a wild write in
+**     the host).  FUZZ_ELF_NO_RELOC_CHECK=1 turns this check off, to look
+**     for other bugs while that one is open.
 ** The input is copied to an odd address whose last byte ends the heap block,
 ** so ASan sees every overread and UBSan every misaligned access.
 */
+#include <elf.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +65,58 @@ static void check_ok(const oj_elf_object *o, const char *tag) {
   (void)sum;
 }
 
+/* Bytes a relocation type patches (x86-64 psABI); 4 for anything else. */
+static uint64_t reloc_width(uint32_t type) {
+  switch (type) {
+  case R_X86_64_NONE: return 0;
+  case R_X86_64_64: case R_X86_64_PC64: case R_X86_64_GOTOFF64:
+  case R_X86_64_GOTPC64: case R_X86_64_GOTPCREL64: case R_X86_64_GOT64:
+  case R_X86_64_PLTOFF64: case R_X86_64_DTPMOD64: case R_X86_64_DTPOFF64:
+  case R_X86_64_TPOFF64: case R_X86_64_SIZE64: case R_X86_64_RELATIVE:
+    return 8;
+  case R_X86_64_16: case R_X86_64_PC16: return 2;
+  case R_X86_64_8: case R_X86_64_PC8: return 1;
+  default: return 4;
+  }
+}
+
+/* The input was accepted: does every RELA entry stay inside its target? */
+static void check_reloc_ranges(const unsigned char *d, size_t n) {
+  Elf64_Ehdr eh;
+  memcpy(&eh, d, sizeof eh);
+  uint64_t shnum = eh.e_shnum;
+  if (shnum == 0 && eh.e_shoff + sizeof(Elf64_Shdr) <= n) {
+    Elf64_Shdr s0;
+    memcpy(&s0, d + eh.e_shoff, sizeof s0);
+    shnum = s0.sh_size;
+  }
+  for (uint64_t i = 0; i < shnum; i++) {
+    Elf64_Shdr rs, ts;
+    if (eh.e_shoff + (i + 1) * sizeof rs > n) return;
+    memcpy(&rs, d + eh.e_shoff + i * sizeof rs, sizeof rs);
+    if (rs.sh_type != SHT_RELA || rs.sh_info >= shnum) continue;
+    memcpy(&ts, d + eh.e_shoff + (uint64_t)rs.sh_info * sizeof ts, sizeof ts);
+    if (!(ts.sh_flags & SHF_ALLOC)) continue;
+    if (rs.sh_offset > n || rs.sh_size > n - rs.sh_offset) continue;
+    for (uint64_t k = 0; k + sizeof(Elf64_Rela) <= rs.sh_size; k += sizeof(Elf64_Rela)) {
+      Elf64_Rela r;
+      memcpy(&r, d + rs.sh_offset + k, sizeof r);
+      uint64_t w = reloc_width(ELF64_R_TYPE(r.r_info));
+      if (w == 0) continue;
+      if (ts.sh_type == SHT_NOBITS || r.r_offset > ts.sh_size ||
+          w > ts.sh_size - r.r_offset) {
+        fprintf(stderr, "fuzz_elf: relocation %llu of section %llu: type %u at "
+                "offset 0x%llx patches %llu bytes outside section %u (size 0x%llx%s)\n",
+                (unsigned long long)(k / sizeof r), (unsigned long long)i,
+                (unsigned)ELF64_R_TYPE(r.r_info), (unsigned long long)r.r_offset,
+                (unsigned long long)w, rs.sh_info, (unsigned long long)ts.sh_size,
+                ts.sh_type == SHT_NOBITS ? ", NOBITS" : "");
+        die("relocation outside its section accepted", 0);
+      }
+    }
+  }
+}
+
 static int is_zero(const void *p, size_t n) {
   const unsigned char *b = p;
   while (n--)
@@ -89,6 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   check_ok(&o, "L1.O1");
+  if (!getenv("FUZZ_ELF_NO_RELOC_CHECK")) check_reloc_ranges(in, size);
 
   /* The image goes to JITLink: it must pass the same validation. */
   st2 = oj_elf_prepare(o.image, o.image_size, WHAT, "L2.O2", &o2);
