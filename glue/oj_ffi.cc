@@ -149,10 +149,8 @@ class Session : public ObjectRef {
 };
 
 static Session CreateSession(const std::string* orc_rt_path, int64_t slab_size) {
-  if (slab_size < 0) {
-    ThrowKind("ValueError", "tvm_ffi_orcjit.ExecutionSession: slab_size must be >= 0, got " +
-                                std::to_string(slab_size));
-  }
+  // upstream: < 0 disables its slab allocator; here it means the default
+  if (slab_size < 0) slab_size = 0;
   orcjit_session_options opts;
   std::memset(&opts, 0, sizeof(opts));
   opts.struct_size = sizeof(opts);
@@ -414,7 +412,7 @@ class OrcJITModuleObj final : public ModuleObj {
                              "its content (bytes), got " + input.GetTypeKey());
     }
     if (rc != ORCJIT_OK) {
-      {
+      if (rc != ORCJIT_EBUSY) {  // EBUSY: another thread's add is under way; not ours
         std::lock_guard<std::mutex> lock(mutex_);
         pending_bins_.clear();
       }
@@ -541,8 +539,11 @@ class OrcJITModuleObj final : public ModuleObj {
     if (orcjit_library_lookup(lib_, symbol.c_str(), &addr) != ORCJIT_OK || addr == nullptr) {
       return std::nullopt;
     }
-    return Function::InvokeExternC(nullptr, reinterpret_cast<TVMFFISafeCallType>(addr))
-        .cast<String>();
+    // through CallJit, so that the String (made by JIT code) holds this module
+    JitFn f{ffi::detail::ObjectUnsafe::GetHeader(this), reinterpret_cast<TVMFFISafeCallType>(addr)};
+    Any result;
+    TVM_FFI_CHECK_SAFE_CALL(CallJit(&f, nullptr, 0, reinterpret_cast<TVMFFIAny*>(&result)));
+    return result.cast<String>();
   }
 
   /* Link callback: runs on the adding thread, after one object of the
@@ -751,11 +752,22 @@ static void RegisterAll() {
            "ExecutionSession(orc_rt: Optional[str|bytes], slab_size: int): a new session")
       .def("tvm_ffi_orcjit.GlobalDefaultSession", []() { return GlobalDefaultSession(); },
            "The process-wide default session, created on first use")
-      .def("tvm_ffi_orcjit.SessionLoadModule",
-           [](Session session, Any objects, String name) {
-             return SessionLoadModule(session, objects, name);
-           },
-           "SessionLoadModule(session, objects: Array[str|bytes], name: str) -> Module")
+      // (session, objects, name); upstream 0.1.3 passes two more arguments
+      // (paths of the C++ runtime to link), which are not needed here: the
+      // host process's libstdc++ resolves C++ objects.
+      .def_packed("tvm_ffi_orcjit.SessionLoadModule",
+                  [](ffi::PackedArgs args, Any* rv) {
+                    if (args.size() < 2 || args.size() > 5) {
+                      ThrowKind("TypeError",
+                                "tvm_ffi_orcjit.SessionLoadModule(session, objects: "
+                                "Array[str|bytes], name: str = \"\") takes 2 or 3 arguments, got " +
+                                    std::to_string(args.size()));
+                    }
+                    Session session = args[0].cast<Session>();
+                    String name = args.size() >= 3 && args[2] != nullptr ? args[2].cast<String>()
+                                                                         : String("");
+                    *rv = SessionLoadModule(session, Any(args[1]), name);
+                  })
       .def("tvm_ffi_orcjit.SessionClearFreeSlabs",
            [](Session session) -> int64_t {
              size_t freed = 0;

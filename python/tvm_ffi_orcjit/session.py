@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import tvm_ffi
@@ -26,10 +27,12 @@ class ExecutionSession(Object):
     Parameters
     ----------
     orc_rt
-        Path of LLVM's ORC runtime (``liborc_rt.a``).  Accepted for
-        compatibility with the upstream package and not needed.
+        LLVM's ORC runtime: ``"auto"``, ``None``, a path or bytes.  Accepted
+        for compatibility with the upstream package and not needed: init and
+        fini sections, ``atexit`` and ``__dso_handle`` are handled natively.
     slab_size
-        JIT memory to reserve up front in bytes; 0 selects the default.
+        JIT memory to reserve up front, in bytes; 0 (or a negative value)
+        selects the default.
     orc_rt_path
         Keyword alias of ``orc_rt`` (the upstream 0.1 name).
 
@@ -43,22 +46,33 @@ class ExecutionSession(Object):
 
     def __init__(
         self,
-        orc_rt: str | bytes | os.PathLike[str] | None = None,
+        orc_rt: str | bytes | bytearray | os.PathLike[str] | None = "auto",
         slab_size: int = 0,
         *,
         orc_rt_path: str | bytes | os.PathLike[str] | None = None,
     ) -> None:
-        if orc_rt is None:
+        if orc_rt_path is not None:
             orc_rt = orc_rt_path
-        if isinstance(orc_rt, os.PathLike):
-            orc_rt = os.fspath(orc_rt)
-        self.__init_handle_by_constructor__(_ffi_api.ExecutionSession, orc_rt, int(slab_size))
+        rt: str | bytes | None
+        if orc_rt is None or (isinstance(orc_rt, str) and orc_rt in ("", "auto")):
+            rt = None
+        elif isinstance(orc_rt, (bytes, bytearray)):
+            rt = bytes(orc_rt)
+        elif isinstance(orc_rt, (str, os.PathLike)):
+            rt = os.fsdecode(os.fspath(orc_rt))
+        else:
+            raise TypeError(
+                "orc_rt must be 'auto', None, a path (str or os.PathLike) or bytes, "
+                f"got {type(orc_rt).__name__}"
+            )
+        self.__init_handle_by_constructor__(_ffi_api.ExecutionSession, rt, int(slab_size))
 
     def load_module(
         self,
         objects: ObjectsInput,
         name: str = "",
         keep_module_alive: bool = False,
+        cxx: str | None = None,
     ) -> tvm_ffi.Module:
         """Link one or more objects into a new library and return it as a module.
 
@@ -74,6 +88,14 @@ class ExecutionSession(Object):
         keep_module_alive
             Keep the module until the process exits, even when no reference
             to it is left.
+        cxx
+            Accepted for compatibility with the upstream package (which links
+            the C++ runtime of that compiler); not needed: C++ objects resolve
+            libstdc++ from the process.
+
+        Objects that the module's code returns (strings, arrays, functions)
+        keep the module's code loaded while they live, so they may outlive
+        ``mod``; so may errors it raises.
 
         Returns
         -------
@@ -113,6 +135,7 @@ class ExecutionSession(Object):
 
 
 _DEFAULT_SESSION: ExecutionSession | None = None
+_DEFAULT_SESSION_LOCK = threading.Lock()
 
 
 def default_session() -> ExecutionSession:
@@ -122,12 +145,14 @@ def default_session() -> ExecutionSession:
     """
     global _DEFAULT_SESSION
     if _DEFAULT_SESSION is None:
-        _DEFAULT_SESSION = _ffi_api.GlobalDefaultSession()
+        with _DEFAULT_SESSION_LOCK:  # the FFI call releases the GIL
+            if _DEFAULT_SESSION is None:
+                _DEFAULT_SESSION = _ffi_api.GlobalDefaultSession()
     return _DEFAULT_SESSION
 
 
 def create_session(
-    orc_rt: str | bytes | os.PathLike[str] | None = None, slab_size: int = 0, **kwargs: Any
+    orc_rt: str | bytes | os.PathLike[str] | None = "auto", slab_size: int = 0, **kwargs: Any
 ) -> ExecutionSession:
     """Create a new, independent session (the upstream 0.1 spelling of ``ExecutionSession()``)."""
     return ExecutionSession(orc_rt, slab_size, **kwargs)

@@ -77,6 +77,20 @@ def test_strings_and_containers(objs, session):
     assert m["kk"] == 14 and t[0] == "three"
 
 
+def test_function_metadata(objs, session, tmp_path):
+    obj = compile_source(
+        SOURCES / "containers.cc",
+        tmp_path / "containers_meta.o",
+        objs.compiler,
+        ["-DTVM_FFI_DLL_EXPORT_INCLUDE_METADATA=1"],
+    )
+    mod = session.load_module(obj)
+    meta = mod.get_function_metadata("concat")
+    assert meta is not None and "ffi.String" in meta["type_schema"]
+    assert mod.get_function_metadata("no_such_function") is None
+    assert mod.concat("a", "b") == "ab"
+
+
 def test_cpp_exceptions_inside_jit_code(objs, session):
     mod = session.load_module(objs["containers"])
     assert mod.catch_inside(21) == 42
@@ -292,8 +306,10 @@ def test_session_options(objs, oj):
     assert s.load_module(objs["basic"]).answer() == 42
     s = oj.ExecutionSession(orc_rt_path=None)
     assert s.load_module(objs["basic"]).answer() == 42
-    with pytest.raises(ValueError):
-        oj.ExecutionSession(None, -1)
+    s = oj.ExecutionSession("auto", -1)  # upstream spelling; -1: default memory
+    assert s.load_module(objs["basic"], cxx="c++").answer() == 42
+    with pytest.raises(TypeError):
+        oj.ExecutionSession(3.5)  # type: ignore[arg-type]
 
 
 def test_library_names(objs, session):
@@ -458,6 +474,9 @@ def test_global_functions(objs, oj):
     assert isinstance(s, oj.ExecutionSession)
     mod = g("tvm_ffi_orcjit.SessionLoadModule")(s, [str(objs["basic"])], "via_globals")
     assert mod.add_int(1, 2) == 3
+    # upstream 0.1.3 passes two C++ runtime paths as well
+    mod = g("tvm_ffi_orcjit.SessionLoadModule")(s, [objs.read("basic")], "", None, None)
+    assert mod.answer() == 42
     assert g("tvm_ffi_orcjit.SessionClearFreeSlabs")(s) >= 0
     d = g("tvm_ffi_orcjit.GlobalDefaultSession")()
     assert d.same_as(oj.default_session())
