@@ -849,7 +849,7 @@ int orcjit_library_set_link_order(orcjit_library *lib, orcjit_library *const *li
   }
   orcjit_library **nl = malloc((n ? n : 1) * sizeof *nl);
   if (!nl) return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
-  memcpy(nl, libs, n * sizeof *nl);
+  if (n) memcpy(nl, libs, n * sizeof *nl);
 
   pthread_mutex_lock(&lib->lock);
   int oom = oj_grow((void **)&lib->held, &lib->capheld, lib->nheld + n, sizeof *lib->held);
