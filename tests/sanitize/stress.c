@@ -18,6 +18,7 @@
 ** Every failure prints the thread, the iteration and the error; the exit
 ** status is 0 only if every thread finished without one.
 */
+#define _GNU_SOURCE /* pthread_barrier_t under -std=c11 */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
