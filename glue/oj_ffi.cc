@@ -59,6 +59,15 @@
 #include <utility>
 #include <vector>
 
+/* Calls into JIT code are exempt from clang's -fsanitize=function check
+** (part of -fsanitize=undefined, ORCJIT_SANITIZE): it reads the 8 bytes
+** before the callee for a type signature, and JIT code may begin a mapping. */
+#if defined(__clang__)
+#define OJ_CALLS_JIT_CODE __attribute__((no_sanitize("function")))
+#else
+#define OJ_CALLS_JIT_CODE
+#endif
+
 namespace tvm_ffi_orcjit {
 
 namespace ffi = ::tvm::ffi;
@@ -242,7 +251,7 @@ std::unordered_map<void*, Adopted>& AdoptTable() {
   return *table;
 }
 
-void AdoptedDeleter(void* self, int flags) {
+OJ_CALLS_JIT_CODE void AdoptedDeleter(void* self, int flags) {
   Adopted a{nullptr, nullptr};
   const bool final_free = (flags & kTVMFFIObjectDeleterFlagBitMaskWeak) != 0;
   {
@@ -478,7 +487,7 @@ class OrcJITModuleObj final : public ModuleObj {
   /* The safe call of every function handed out: calls the JIT code with a
   ** NULL self, as tvm_ffi's library module does; on failure detaches the
   ** raised error from JIT code (see DetachError). */
-  static int CallJit(void* self, const TVMFFIAny* args, int32_t num_args, TVMFFIAny* rv) {
+  OJ_CALLS_JIT_CODE static int CallJit(void* self, const TVMFFIAny* args, int32_t num_args, TVMFFIAny* rv) {
     const JitFn* f = static_cast<const JitFn*>(self);
     int rc = f->fn(nullptr, args, num_args, rv);
     if (rc == 0) {
