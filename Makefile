@@ -5,7 +5,8 @@ PY     ?= python3
 BUILD  ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build install demo test test-c test-py bench clean
+.PHONY: all bootstrap build install demo test test-c test-py test-sanitize fuzz bench clean
+FUZZ_SECONDS ?= 60
 
 all: build
 
@@ -34,5 +35,13 @@ test: test-c test-py
 bench: bootstrap
 	@PY=$(PY) bash bench/run.sh
 
+# ASan+UBSan+LSan C tests and leak loop (build-asan/), TSan stress (build-tsan/).
+test-sanitize: bootstrap
+	@PY=$(PY) bash tests/sanitize/run.sh all
+
+# The ELF pre-pass under libFuzzer for FUZZ_SECONDS; FUZZ_LOAD_SECONDS=N adds fuzz_load.
+fuzz: bootstrap
+	@PY=$(PY) bash fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) build-*
+	rm -rf $(BUILD) build-* fuzz/build

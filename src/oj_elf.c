@@ -624,6 +624,13 @@ static int oj_elf_check_relocs(const oj_elf_ctx *c) {
                          OJ_ELF_CORRUPT "relocation %s applies to "
                                         "invalid section %u",
                          oj_elf_sec(c, i).s, (unsigned)s->sh_info);
+    /* A zero-fill section has no bytes to patch: JITLink would write
+    ** through a null block pointer. */
+    if (c->sh[s->sh_info].sh_type == SHT_NOBITS && s->sh_size)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "relocation %s applies to section %u, "
+                                        "which has no contents (SHT_NOBITS)",
+                         oj_elf_sec(c, i).s, (unsigned)s->sh_info);
     p = c->data + s->sh_offset;
     n = s->sh_size / sizeof(Elf64_Rela);
     for (k = 0; k < n; k++) {
