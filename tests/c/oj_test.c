@@ -382,3 +382,26 @@ int main(int argc, char **argv) {
   printf("PASS %s [%s]\n", c->name, ojt_objdir);
   return 0;
 }
+
+orcjit_session *ojt_new_session(void) {
+  orcjit_session *s = NULL;
+  REQUIRE_OK(orcjit_session_create(NULL, &s));
+  REQUIRE(s != NULL);
+  return s;
+}
+
+orcjit_library *ojt_new_library(orcjit_session *s, const char *name) {
+  orcjit_library *lib = NULL;
+  REQUIRE_OK(orcjit_library_create(s, name, &lib));
+  REQUIRE(lib != NULL);
+  return lib;
+}
+
+long ojt_rss_kib(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}

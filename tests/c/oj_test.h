@@ -154,6 +154,12 @@ int64_t ojt_getcall(const char *file, int line, orcjit_library *lib,
 #define CHECK_STILL_WORKS(lib) ojt_check_still_works(__FILE__, __LINE__, (lib))
 void ojt_check_still_works(const char *file, int line, orcjit_library *lib);
 
+/* A new session / library, or the case is aborted. */
+orcjit_session *ojt_new_session(void);
+orcjit_library *ojt_new_library(orcjit_session *s, const char *name);
+/* Resident memory of this process in KiB (0 if unknown). */
+long ojt_rss_kib(void);
+
 /* Sum and count of oj_test_host_note() calls made by ctor_host.o. */
 #include <stdatomic.h>
 extern atomic_int ojt_host_note_sum;

@@ -11,25 +11,11 @@
 
 #include "oj_test.h"
 
-static orcjit_session *new_session(void) {
-  orcjit_session *s = NULL;
-  REQUIRE_OK(orcjit_session_create(NULL, &s));
-  REQUIRE(s != NULL);
-  return s;
-}
-
-static orcjit_library *new_library(orcjit_session *s, const char *name) {
-  orcjit_library *lib = NULL;
-  REQUIRE_OK(orcjit_library_create(s, name, &lib));
-  REQUIRE(lib != NULL);
-  return lib;
-}
-
 /* ---- load_call ----------------------------------------------------------- */
 
 void ojt_case_load_call(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *lib = new_library(s, "calls");
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *lib = ojt_new_library(s, "calls");
   CHECK(strcmp(orcjit_library_name(lib), "calls") == 0);
   CHECK(orcjit_library_session(lib) == s);
 
@@ -110,7 +96,7 @@ void ojt_case_load_call(void) {
   CHECK_FFI_ERROR(rc, "ValueError", "oj-sentinel-4711");
 
   ojt_step("add from memory");
-  orcjit_library *mlib = new_library(s, "calls_mem");
+  orcjit_library *mlib = ojt_new_library(s, "calls_mem");
   size_t size = 0;
   unsigned char *data = ojt_read_file(ojt_obj("add.o"), &size);
   REQUIRE_OK(orcjit_library_add_memory(mlib, data, size, "add-from-memory"));
@@ -123,7 +109,7 @@ void ojt_case_load_call(void) {
   CHECK_EQ(OJT_GETCALL0(mlib, "get_counter"), 41); /* its own copy */
 
   ojt_step("C++ object (TVM_FFI_DLL_EXPORT_TYPED_FUNC)");
-  orcjit_library *cpp = new_library(s, "calls_cpp");
+  orcjit_library *cpp = ojt_new_library(s, "calls_cpp");
   REQUIRE_OK(orcjit_library_add_file(cpp, ojt_obj("cpp_add.o")));
   void *add_cpp = NULL;
   REQUIRE_OK(orcjit_library_get_function(cpp, "add_cpp", &add_cpp));
@@ -161,8 +147,8 @@ void ojt_case_load_call(void) {
 /* ---- multi_object -------------------------------------------------------- */
 
 void ojt_case_multi_object(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *lib = new_library(s, "multi");
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *lib = ojt_new_library(s, "multi");
   ojt_step("add multi_a, multi_b, multi_c");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("multi_a.o")));
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("multi_b.o")));
@@ -183,7 +169,7 @@ void ojt_case_multi_object(void) {
 
   /* The same objects in a second library, from memory: their own copies. */
   ojt_step("second library from memory");
-  orcjit_library *lib2 = new_library(s, "multi_mem");
+  orcjit_library *lib2 = ojt_new_library(s, "multi_mem");
   const char *names[3] = {"multi_a.o", "multi_b.o", "multi_c.o"};
   for (int i = 0; i < 3; i++) {
     size_t size;
@@ -197,7 +183,7 @@ void ojt_case_multi_object(void) {
 
   /* multi_b first: its symbols from multi_a are not there yet. */
   ojt_step("wrong order");
-  orcjit_library *lib3 = new_library(s, "multi_order");
+  orcjit_library *lib3 = ojt_new_library(s, "multi_order");
   CHECK_STATUS(orcjit_library_add_file(lib3, ojt_obj("multi_b.o")), ORCJIT_EUNRESOLVED);
   CHECK_MSG("oj_multi_helper");
   CHECK_MSG("multi_b.o");
@@ -214,9 +200,9 @@ void ojt_case_multi_object(void) {
 /* ---- namespaces ---------------------------------------------------------- */
 
 void ojt_case_namespaces(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *one = new_library(s, "ns_one");
-  orcjit_library *two = new_library(s, "ns_two");
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *one = ojt_new_library(s, "ns_one");
+  orcjit_library *two = ojt_new_library(s, "ns_two");
   ojt_step("add ver1.o and ver2.o to two libraries");
   REQUIRE_OK(orcjit_library_add_file(one, ojt_obj("ver1.o")));
   REQUIRE_OK(orcjit_library_add_file(two, ojt_obj("ver2.o")));
@@ -243,8 +229,8 @@ void ojt_case_namespaces(void) {
 
   /* Same library name in another session: a separate namespace too. */
   ojt_step("second session");
-  orcjit_session *s2 = new_session();
-  orcjit_library *one2 = new_library(s2, "ns_one");
+  orcjit_session *s2 = ojt_new_session();
+  orcjit_library *one2 = ojt_new_library(s2, "ns_one");
   REQUIRE_OK(orcjit_library_add_file(one2, ojt_obj("ver1.o")));
   CHECK_EQ(OJT_GETCALL0(one2, "version"), 11);
   CHECK_EQ(OJT_CALL0(f1), 55);
@@ -262,8 +248,8 @@ void ojt_case_namespaces(void) {
 /* ---- missing ------------------------------------------------------------- */
 
 void ojt_case_missing(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *lib = new_library(s, "missing_lib");
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *lib = ojt_new_library(s, "missing_lib");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("add.o")));
   void *p = NULL;
 
@@ -302,7 +288,7 @@ void ojt_case_missing(void) {
   CHECK_STILL_WORKS(lib);
 
   /* An empty library. */
-  orcjit_library *empty = new_library(s, "empty_lib");
+  orcjit_library *empty = ojt_new_library(s, "empty_lib");
   CHECK_STATUS(orcjit_library_get_function(empty, "add", &p), ORCJIT_ENOTFOUND);
   CHECK_MSG("add");
   CHECK_MSG("empty_lib");
@@ -317,8 +303,8 @@ void ojt_case_missing(void) {
 /* ---- cpp_errors ---------------------------------------------------------- */
 
 void ojt_case_cpp_errors(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *lib = new_library(s, "cpp_err");
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *lib = ojt_new_library(s, "cpp_err");
   ojt_step("add cpp_add.o");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("cpp_add.o")));
   void *tw = NULL, *ci = NULL, *ac = NULL;

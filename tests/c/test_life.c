@@ -14,28 +14,6 @@
 
 #include "oj_test.h"
 
-static orcjit_session *new_session(void) {
-  orcjit_session *s = NULL;
-  REQUIRE_OK(orcjit_session_create(NULL, &s));
-  return s;
-}
-
-static orcjit_library *new_library(orcjit_session *s, const char *name) {
-  orcjit_library *lib = NULL;
-  REQUIRE_OK(orcjit_library_create(s, name, &lib));
-  REQUIRE(lib != NULL);
-  return lib;
-}
-
-static long rss_kib(void) {
-  long pages = 0, resident = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (!f) return 0;
-  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-  fclose(f);
-  return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 /* Sets the destructor log of a library holding ctors.o. */
 static void set_dtor_log(orcjit_library *lib, int *log, int *count) {
   void *set = NULL;
@@ -70,13 +48,13 @@ static void check_dtors(const char *file, int line, const int *log, int n) {
 /* ---- reload -------------------------------------------------------------- */
 
 void ojt_case_reload(void) {
-  orcjit_session *s = new_session();
+  orcjit_session *s = ojt_new_session();
   size_t size;
   void *bytes = ojt_read_file(ojt_obj("add.o"), &size);
   long rss_start = 0;
   for (int i = 0; i < 1000; i++) {
     ojt_step("reload add.o, iteration %d", i);
-    orcjit_library *lib = new_library(s, "reload");
+    orcjit_library *lib = ojt_new_library(s, "reload");
     REQUIRE(strcmp(orcjit_library_name(lib), "reload") == 0);
     if (i & 1)
       REQUIRE_OK(orcjit_library_add_memory(lib, bytes, size, "reload-from-memory"));
@@ -89,9 +67,9 @@ void ojt_case_reload(void) {
     REQUIRE(*(int *)counter == 41); /* fresh data every time */
     *(int *)counter = i;
     orcjit_library_release(lib);
-    if (i == 199) rss_start = rss_kib();
+    if (i == 199) rss_start = ojt_rss_kib();
   }
-  long grown = rss_kib() - rss_start;
+  long grown = ojt_rss_kib() - rss_start;
   printf("reload: resident memory grew by %ld KiB over the last 800 loads\n", grown);
   CHECK(OJT_ASAN || grown < 8 * 1024);
   free(bytes);
@@ -102,7 +80,7 @@ void ojt_case_reload(void) {
   for (int i = 0; i < 100; i++) {
     int log[16], n = 0;
     void *count = NULL;
-    orcjit_library *lib = new_library(s, "reload");
+    orcjit_library *lib = ojt_new_library(s, "reload");
     REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("ctors.o")));
     REQUIRE_OK(orcjit_library_lookup(lib, "oj_ctor_count", &count));
     REQUIRE(*(int *)count == 3);
@@ -113,7 +91,7 @@ void ojt_case_reload(void) {
 
   ojt_step("reload cpp_add.o");
   for (int i = 0; i < 100; i++) {
-    orcjit_library *lib = new_library(s, "reload");
+    orcjit_library *lib = ojt_new_library(s, "reload");
     REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("cpp_add.o")));
     void *tw = NULL;
     REQUIRE_OK(orcjit_library_get_function(lib, "twice_or_throw", &tw));
@@ -145,12 +123,12 @@ static int link_cb(orcjit_library *lib, void *user) {
 }
 
 void ojt_case_ctors(void) {
-  orcjit_session *s = new_session();
+  orcjit_session *s = ojt_new_session();
   int log[16], n = 0;
   void *p = NULL;
 
   ojt_step("constructors at add");
-  orcjit_library *lib = new_library(s, "ctor_lib");
+  orcjit_library *lib = ojt_new_library(s, "ctor_lib");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("ctors.o")));
   void *count = NULL, *clog = NULL;
   REQUIRE_OK(orcjit_library_lookup(lib, "oj_ctor_count", &count));
@@ -170,7 +148,7 @@ void ojt_case_ctors(void) {
   CHECK_DTORS(log, n);
 
   ojt_step("the same name again: fresh state");
-  lib = new_library(s, "ctor_lib");
+  lib = ojt_new_library(s, "ctor_lib");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("ctors.o")));
   REQUIRE_OK(orcjit_library_lookup(lib, "oj_ctor_count", &count));
   CHECK_EQ(*(int *)count, 3);
@@ -180,7 +158,7 @@ void ojt_case_ctors(void) {
 
   ojt_step("constructors calling into the host");
   int sum0 = atomic_load(&ojt_host_note_sum), calls0 = atomic_load(&ojt_host_note_calls);
-  lib = new_library(s, "ctor_host");
+  lib = ojt_new_library(s, "ctor_host");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("ctor_host.o")));
   CHECK_EQ(atomic_load(&ojt_host_note_sum) - sum0, 1);
   CHECK_EQ(OJT_GETCALL1(lib, "ctor_host", 5), 5);
@@ -190,7 +168,7 @@ void ojt_case_ctors(void) {
 
   ojt_step("link callback");
   cb_state st = {0, NULL, 0};
-  lib = new_library(s, "cb_lib");
+  lib = ojt_new_library(s, "cb_lib");
   CHECK_OK(orcjit_library_set_link_callback(lib, link_cb, &st));
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("add.o")));
   CHECK_EQ(st.calls, 1);
@@ -227,8 +205,8 @@ void ojt_case_ctors(void) {
 /* ---- lifetime ------------------------------------------------------------ */
 
 void ojt_case_lifetime(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *lib = new_library(s, "life"), *other = NULL;
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *lib = ojt_new_library(s, "life"), *other = NULL;
   int log[16], n = 0;
   ojt_step("add add.o and ctors.o");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("add.o")));
@@ -265,11 +243,11 @@ void ojt_case_lifetime(void) {
   CHECK_DTORS(log, n);
 
   ojt_step("names are reusable once released");
-  s = new_session();
-  lib = new_library(s, "again");
+  s = ojt_new_session();
+  lib = ojt_new_library(s, "again");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("ver1.o")));
   orcjit_library_release(lib);
-  lib = new_library(s, "again");
+  lib = ojt_new_library(s, "again");
   CHECK_STATUS(orcjit_library_get_function(lib, "version", &f), ORCJIT_ENOTFOUND);
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("ver2.o")));
   CHECK_EQ(OJT_GETCALL0(lib, "version"), 22);
@@ -288,7 +266,7 @@ void ojt_case_lifetime(void) {
   ** exit status catches a crash. */
   ojt_step("libraries alive at exit");
   static int exit_log[16], exit_n;
-  lib = new_library(s, "alive_at_exit");
+  lib = ojt_new_library(s, "alive_at_exit");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("ctors.o")));
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("cpp_add.o")));
   CHECK_EQ(OJT_GETCALL1(lib, "vec_sum", 3), 3);

@@ -12,48 +12,26 @@
 
 #include "oj_test.h"
 
-static long rss_kib(void) {
-  long pages = 0, resident = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (!f) return 0;
-  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-  fclose(f);
-  return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static orcjit_session *new_session(void) {
-  orcjit_session *s = NULL;
-  REQUIRE_OK(orcjit_session_create(NULL, &s));
-  return s;
-}
-
-static orcjit_library *new_library(orcjit_session *s, const char *name) {
-  orcjit_library *lib = NULL;
-  REQUIRE_OK(orcjit_library_create(s, name, &lib));
-  REQUIRE(lib != NULL);
-  return lib;
-}
-
 /* ---- link_order ---------------------------------------------------------- */
 
 void ojt_case_link_order(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *a = new_library(s, "base_one");
-  orcjit_library *b = new_library(s, "base_two");
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *a = ojt_new_library(s, "base_one");
+  orcjit_library *b = ojt_new_library(s, "base_two");
   ojt_step("base libraries");
   REQUIRE_OK(orcjit_library_add_file(a, ojt_obj("base1.o")));
   REQUIRE_OK(orcjit_library_add_file(b, ojt_obj("base2.o")));
   CHECK_EQ(OJT_GETCALL1(a, "base_id", 1), 6); /* the hidden function exists */
 
   ojt_step("link order [one, two]");
-  orcjit_library *c = new_library(s, "caller_ab");
+  orcjit_library *c = ojt_new_library(s, "caller_ab");
   orcjit_library *ab[2] = {a, b}, *ba[2] = {b, a};
   CHECK_OK(orcjit_library_set_link_order(c, ab, 2));
   REQUIRE_OK(orcjit_library_add_file(c, ojt_obj("caller.o")));
   CHECK_EQ(OJT_GETCALL1(c, "call_base", 5), 51 + 100);
 
   ojt_step("link order [two, one]");
-  orcjit_library *d = new_library(s, "caller_ba");
+  orcjit_library *d = ojt_new_library(s, "caller_ba");
   CHECK_OK(orcjit_library_set_link_order(d, ba, 2));
   REQUIRE_OK(orcjit_library_add_file(d, ojt_obj("caller.o")));
   CHECK_EQ(OJT_GETCALL1(d, "call_base", 5), 52 + 200);
@@ -70,7 +48,7 @@ void ojt_case_link_order(void) {
   CHECK_MSG("oj_base_value");
 
   ojt_step("no link order: unresolved, then set it");
-  orcjit_library *e = new_library(s, "caller_none");
+  orcjit_library *e = ojt_new_library(s, "caller_none");
   CHECK_STATUS(orcjit_library_add_file(e, ojt_obj("caller.o")), ORCJIT_EUNRESOLVED);
   CHECK_MSG("oj_base_value");
   CHECK_MSG("oj_base_data");
@@ -81,37 +59,37 @@ void ojt_case_link_order(void) {
   CHECK_EQ(OJT_GETCALL1(e, "call_base", 2), 21 + 1000);
 
   ojt_step("the library itself before its link order");
-  orcjit_library *f = new_library(s, "caller_self");
+  orcjit_library *f = ojt_new_library(s, "caller_self");
   CHECK_OK(orcjit_library_set_link_order(f, &a, 1));
   REQUIRE_OK(orcjit_library_add_file(f, ojt_obj("base2.o")));
   REQUIRE_OK(orcjit_library_add_file(f, ojt_obj("caller.o")));
   CHECK_EQ(OJT_GETCALL1(f, "call_base", 5), 52 + 200);
 
   ojt_step("a later link order replaces an earlier one");
-  orcjit_library *h = new_library(s, "caller_replaced");
+  orcjit_library *h = ojt_new_library(s, "caller_replaced");
   CHECK_OK(orcjit_library_set_link_order(h, &a, 1));
   CHECK_OK(orcjit_library_set_link_order(h, &b, 1));
   REQUIRE_OK(orcjit_library_add_file(h, ojt_obj("caller.o")));
   CHECK_EQ(OJT_GETCALL1(h, "call_base", 5), 52 + 200);
 
   ojt_step("the link order keeps its libraries alive");
-  orcjit_library *tmp = new_library(s, "base_tmp");
+  orcjit_library *tmp = ojt_new_library(s, "base_tmp");
   REQUIRE_OK(orcjit_library_add_file(tmp, ojt_obj("base1.o")));
-  orcjit_library *g = new_library(s, "caller_kept");
+  orcjit_library *g = ojt_new_library(s, "caller_kept");
   CHECK_OK(orcjit_library_set_link_order(g, &tmp, 1));
   orcjit_library_release(tmp); /* g still holds it */
   REQUIRE_OK(orcjit_library_add_file(g, ojt_obj("caller.o")));
   CHECK_EQ(OJT_GETCALL1(g, "call_base", 3), 31 + 100);
 
   ojt_step("hidden symbols stay inside their library");
-  orcjit_library *hid = new_library(s, "hidden_user");
+  orcjit_library *hid = ojt_new_library(s, "hidden_user");
   CHECK_OK(orcjit_library_set_link_order(hid, &a, 1));
   CHECK_STATUS(orcjit_library_add_file(hid, ojt_obj("hidden_user.o")), ORCJIT_EUNRESOLVED);
   CHECK_MSG("oj_base_hidden");
   CHECK_STILL_WORKS(hid);
 
   ojt_step("the host process");
-  orcjit_library *host = new_library(s, "host_user");
+  orcjit_library *host = ojt_new_library(s, "host_user");
   REQUIRE_OK(orcjit_library_add_file(host, ojt_obj("host_user.o")));
   CHECK_EQ(OJT_GETCALL1(host, "call_host", 5), 38);
 
@@ -130,8 +108,8 @@ void ojt_case_link_order(void) {
 /* ---- duplicate ----------------------------------------------------------- */
 
 void ojt_case_duplicate(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *lib = new_library(s, "dups");
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *lib = ojt_new_library(s, "dups");
   void *p = NULL;
   ojt_step("dup1 then dup2");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("dup1.o")));
@@ -165,20 +143,20 @@ void ojt_case_duplicate(void) {
   CHECK_STILL_WORKS(lib);
 
   /* The refused object loads fine into another library. */
-  orcjit_library *other = new_library(s, "dups_other");
+  orcjit_library *other = ojt_new_library(s, "dups_other");
   CHECK_OK(orcjit_library_add_memory(other, bytes, size, "dup2-in-memory"));
   CHECK_EQ(OJT_GETCALL1(other, "dup2", 3), 32);
   free(bytes);
 
   ojt_step("weak definitions: the first wins");
-  orcjit_library *w12 = new_library(s, "weak12");
+  orcjit_library *w12 = ojt_new_library(s, "weak12");
   REQUIRE_OK(orcjit_library_add_file(w12, ojt_obj("weak1.o")));
   CHECK_OK(orcjit_library_add_file(w12, ojt_obj("weak2.o")));
   CHECK_EQ(OJT_GETCALL0(w12, "weak1"), 11);
   CHECK_EQ(OJT_GETCALL0(w12, "weak2"), 11);
   REQUIRE_OK(orcjit_library_lookup(w12, "oj_weak_value", &v));
   CHECK_EQ(((int (*)(void))v)(), 1);
-  orcjit_library *w21 = new_library(s, "weak21");
+  orcjit_library *w21 = ojt_new_library(s, "weak21");
   REQUIRE_OK(orcjit_library_add_file(w21, ojt_obj("weak2.o")));
   CHECK_OK(orcjit_library_add_file(w21, ojt_obj("weak1.o")));
   CHECK_EQ(OJT_GETCALL0(w21, "weak1"), 22);
@@ -194,8 +172,8 @@ void ojt_case_duplicate(void) {
 /* ---- unresolved ---------------------------------------------------------- */
 
 void ojt_case_unresolved(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *lib = new_library(s, "unres_lib");
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *lib = ojt_new_library(s, "unres_lib");
   void *p = NULL;
   ojt_step("add unres.o");
   CHECK_STATUS(orcjit_library_add_file(lib, ojt_obj("unres.o")), ORCJIT_EUNRESOLVED);
@@ -224,7 +202,7 @@ void ojt_case_unresolved(void) {
   ojt_step("from memory, 500 times: no memory left behind");
   size_t size;
   void *bytes = ojt_read_file(ojt_obj("unres.o"), &size);
-  orcjit_library *lib2 = new_library(s, "unres_mem");
+  orcjit_library *lib2 = ojt_new_library(s, "unres_mem");
   long rss_start = 0;
   for (int i = 0; i < 500; i++) {
     int rc = orcjit_library_add_memory(lib2, bytes, size, "unres-in-memory");
@@ -233,9 +211,9 @@ void ojt_case_unresolved(void) {
       CHECK_STATUS(rc, ORCJIT_EUNRESOLVED);
       break;
     }
-    if (i == 99) rss_start = rss_kib();
+    if (i == 99) rss_start = ojt_rss_kib();
   }
-  long grown = rss_kib() - rss_start;
+  long grown = ojt_rss_kib() - rss_start;
   printf("unresolved: resident memory grew by %ld KiB over 400 failed adds\n", grown);
   CHECK(OJT_ASAN || grown < 4 * 1024);
   CHECK_MSG("unres-in-memory");
@@ -255,8 +233,8 @@ void ojt_case_unresolved(void) {
 /* ---- archive ------------------------------------------------------------- */
 
 void ojt_case_archive(void) {
-  orcjit_session *s = new_session();
-  orcjit_library *lib = new_library(s, "arch");
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *lib = ojt_new_library(s, "arch");
   void *p = NULL;
   ojt_step("archive then its user");
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("libojarch.a")));
@@ -268,14 +246,14 @@ void ojt_case_archive(void) {
   ojt_step("archive from memory");
   size_t size;
   void *bytes = ojt_read_file(ojt_obj("libojarch.a"), &size);
-  orcjit_library *lib2 = new_library(s, "arch_mem");
+  orcjit_library *lib2 = ojt_new_library(s, "arch_mem");
   REQUIRE_OK(orcjit_library_add_memory(lib2, bytes, size, "libojarch-in-memory.a"));
   free(bytes);
   REQUIRE_OK(orcjit_library_add_file(lib2, ojt_obj("arch_user.o")));
   CHECK_EQ(OJT_GETCALL1(lib2, "arch_user", 2), 13 + 35);
 
   ojt_step("without the archive");
-  orcjit_library *lib3 = new_library(s, "arch_none");
+  orcjit_library *lib3 = ojt_new_library(s, "arch_none");
   CHECK_STATUS(orcjit_library_add_file(lib3, ojt_obj("arch_user.o")), ORCJIT_EUNRESOLVED);
   CHECK_MSG("oj_arch_a");
   CHECK_STILL_WORKS(lib);
