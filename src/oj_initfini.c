@@ -32,12 +32,8 @@ static size_t oj_ndso, oj_capdso;
 int oj_initfini_register_dso(orcjit_library *lib, uint64_t dso) {
   int rc = ORCJIT_OK;
   pthread_mutex_lock(&oj_dso_lock);
-  if (oj_ndso == oj_capdso) {
-    size_t ncap = oj_capdso ? oj_capdso * 2 : 16;
-    oj_dso *n = realloc(oj_dsos, ncap * sizeof *n);
-    if (!n) rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
-    else oj_dsos = n, oj_capdso = ncap;
-  }
+  if (oj_grow((void **)&oj_dsos, &oj_capdso, oj_ndso + 1, sizeof *oj_dsos))
+    rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   if (rc == ORCJIT_OK) {
     oj_dsos[oj_ndso].dso = dso;
     oj_dsos[oj_ndso].lib = lib;
@@ -75,14 +71,9 @@ int oj_rt_cxa_atexit(void (*fn)(void *), void *arg, void *dso) {
   pthread_mutex_unlock(&oj_dso_lock);
   if (!lib) return __cxa_atexit(fn, arg, dso);
 
-  int rc = 0;
   pthread_mutex_lock(&lib->lock);
-  if (lib->natexit == lib->capatexit) {
-    size_t ncap = lib->capatexit ? lib->capatexit * 2 : 8;
-    oj_atexit *n = realloc(lib->atexits, ncap * sizeof *n);
-    if (!n) rc = -1;
-    else lib->atexits = n, lib->capatexit = ncap;
-  }
+  int rc = oj_grow((void **)&lib->atexits, &lib->capatexit, lib->natexit + 1,
+                   sizeof *lib->atexits);
   if (rc == 0) {
     lib->atexits[lib->natexit].fn = fn;
     lib->atexits[lib->natexit].arg = arg;
@@ -111,13 +102,8 @@ static void oj_initfini_order(const oj_elf_object *obj, size_t *idx, size_t n) {
 }
 
 static int oj_initfini_push_fini(orcjit_library *lib, uint32_t prio, void (*fn)(void)) {
-  if (lib->nfini == lib->capfini) {
-    size_t ncap = lib->capfini ? lib->capfini * 2 : 8;
-    oj_fini *n = realloc(lib->fini, ncap * sizeof *n);
-    if (!n) return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
-    lib->fini = n;
-    lib->capfini = ncap;
-  }
+  if (oj_grow((void **)&lib->fini, &lib->capfini, lib->nfini + 1, sizeof *lib->fini))
+    return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   lib->fini[lib->nfini].priority = prio;
   lib->fini[lib->nfini].seq = lib->fini_seq++;
   lib->fini[lib->nfini].fn = fn;

@@ -32,6 +32,10 @@
 #include "oj_error.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
+/* Makes room for `need` elements of size `elem` in *arr (capacity *cap),
+** doubling; 0 on success, -1 on out of memory (then *arr is unchanged). */
+int oj_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
 /* ---- symbol table (oj_symtab.c) ---------------------------------------- */
 
 enum {

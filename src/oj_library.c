@@ -31,17 +31,6 @@
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static int oj_grow(void **arr, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t ncap = *cap ? *cap * 2 : 8;
-  while (ncap < need) ncap *= 2;
-  void *n = realloc(*arr, ncap * elem);
-  if (!n) return -1;
-  *arr = n;
-  *cap = ncap;
-  return 0;
-}
-
 static int oj_lib_check(const orcjit_library *lib, const char *fn) {
   if (!lib) return oj_error_set(ORCJIT_EINVAL, "%s: library is NULL", fn);
   return ORCJIT_OK;
@@ -262,6 +251,13 @@ orcjit_session *orcjit_library_session(const orcjit_library *lib) {
 
 /* ---- adding objects ---------------------------------------------------- */
 
+/* Removes what a tracker holds from the JITDylib and drops our reference. */
+static void oj_tracker_drop(LLVMOrcResourceTrackerRef rt) {
+  LLVMErrorRef err = LLVMOrcResourceTrackerRemove(rt);
+  if (err) LLVMConsumeError(err);
+  LLVMOrcReleaseResourceTracker(rt);
+}
+
 static int oj_library_track(orcjit_library *lib, LLVMOrcResourceTrackerRef rt) {
   if (oj_grow((void **)&lib->trackers, &lib->captrackers, lib->ntrackers + 1,
               sizeof *lib->trackers))
@@ -305,18 +301,14 @@ static int oj_library_add_runtime(orcjit_library *lib) {
   if (err) {
     oj_error_from_llvm(ORCJIT_ELINK, err, "library '%s': cannot link the runtime object",
                        lib->name);
-    LLVMErrorRef e2 = LLVMOrcResourceTrackerRemove(rt);
-    if (e2) LLVMConsumeError(e2);
-    LLVMOrcReleaseResourceTracker(rt);
+    oj_tracker_drop(rt);
     return ORCJIT_ELINK;
   }
   pthread_mutex_lock(&lib->lock);
   int bad = oj_library_track(lib, rt);
   pthread_mutex_unlock(&lib->lock);
   if (bad) {
-    LLVMErrorRef e2 = LLVMOrcResourceTrackerRemove(rt);
-    if (e2) LLVMConsumeError(e2);
-    LLVMOrcReleaseResourceTracker(rt);
+    oj_tracker_drop(rt);
     return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   }
   return oj_initfini_register_dso(lib, addr);
@@ -382,10 +374,7 @@ static int oj_not_imported_or_object(const oj_symtab_entry *e, void *ctx) {
 /* Drops what the library imported: the absolute symbols in the JITDylib's
 ** default tracker, and their entries in the table. */
 static void oj_library_drop_imports(orcjit_library *lib) {
-  LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibGetDefaultResourceTracker(lib->slot->jd);
-  LLVMErrorRef err = LLVMOrcResourceTrackerRemove(rt);
-  if (err) LLVMConsumeError(err);
-  LLVMOrcReleaseResourceTracker(rt);
+  oj_tracker_drop(LLVMOrcJITDylibGetDefaultResourceTracker(lib->slot->jd));
   pthread_mutex_lock(&lib->lock);
   oj_symtab_remove_if(&lib->syms, oj_not_imported_or_object, NULL);
   pthread_mutex_unlock(&lib->lock);
@@ -604,9 +593,7 @@ out_unpublish:
   pthread_mutex_unlock(&lib->lock);
 out_remove:
   for (size_t i = 0; i < added; i++) {
-    LLVMErrorRef e2 = LLVMOrcResourceTrackerRemove(units[i].rt);
-    if (e2) LLVMConsumeError(e2);
-    LLVMOrcReleaseResourceTracker(units[i].rt);
+    oj_tracker_drop(units[i].rt);
     units[i].rt = NULL;
   }
 out:

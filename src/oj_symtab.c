@@ -2,12 +2,24 @@
 ** oj_symtab.c: an open-addressing hash table from symbol name to address,
 ** one per library.  It is what get_function and other libraries' link
 ** order read, so a lookup never goes through LLVM.  Owns its names.
-** Not thread-safe by itself: the library lock guards it.
+** Not thread-safe by itself: the library lock guards it.  Also home of
+** oj_grow, the array growth every file of the core uses.
 */
 #include <stdlib.h>
 #include <string.h>
 
 #include "oj_internal.h"
+
+int oj_grow(void **arr, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t ncap = *cap ? *cap * 2 : 8;
+  while (ncap < need) ncap *= 2;
+  void *n = realloc(*arr, ncap * elem);
+  if (!n) return -1;
+  *arr = n;
+  *cap = ncap;
+  return 0;
+}
 
 static uint32_t oj_symtab_hash(const char *s) {
   uint32_t h = 2166136261u; /* FNV-1a */
