@@ -599,7 +599,7 @@ static uint64_t oj_elf_reloc_width(uint32_t type) {
   }
 }
 
-static int oj_elf_check_relocs(const oj_elf_ctx *c) {
+static int oj_elf_check_relocs(const oj_elf_ctx *c, oj_elf_object *out) {
   uint32_t i;
   uint64_t k, n;
   for (i = 1; i < c->shnum; i++) {
@@ -659,6 +659,9 @@ static int oj_elf_check_relocs(const oj_elf_ctx *c) {
                                           "%llu outside its section (%llu bytes)",
                            (unsigned long long)k, oj_elf_sec(c, i).s,
                            (unsigned long long)roff, (unsigned long long)tsize);
+      if ((c->sh[s->sh_info].sh_flags & SHF_ALLOC) &&
+          (ELF64_R_TYPE(info) == R_X86_64_32 || ELF64_R_TYPE(info) == R_X86_64_32S))
+        out->abs32 = 1;
       if (ELF64_R_SYM(info) >= c->nsyms)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "relocation %llu of %s refers to "
@@ -1270,7 +1273,7 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   if (rc == ORCJIT_OK) rc = oj_elf_load_sections(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_find_symtab(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_check_symbols(&c);
-  if (rc == ORCJIT_OK) rc = oj_elf_check_relocs(&c);
+  if (rc == ORCJIT_OK) rc = oj_elf_check_relocs(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_markers(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_tls(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_check_tls_relocs(&c, out);

@@ -90,6 +90,9 @@ typedef struct oj_elf_object {
   size_t ntls;
   uint64_t tls_size;    /* size of the TLS block (0: no TLS) */
   uint64_t tls_align;   /* its alignment (a power of two) */
+  int abs32;            /* has R_X86_64_32/32S relocations in allocated
+                           sections (-fno-pic code): its library must live
+                           below 2 GiB */
 } oj_elf_object;
 
 /* Result of oj_elf_classify. */

@@ -125,6 +125,9 @@ struct orcjit_library {
   unsigned id;
   atomic_flag busy; /* an add is running */
   int finalized;    /* destructors already ran (process exit) */
+  _Atomic int low;  /* lives below 2 GiB (it has -fno-pic objects) */
+  struct oj_lowpage *lowcopies; /* host read-only data copied below 2 GiB */
+  struct oj_lowpage *lowstubs;  /* jumps below 2 GiB to host functions */
 
   pthread_mutex_t lock; /* guards everything below */
   oj_symtab syms;
@@ -167,6 +170,8 @@ int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...)
 
 /* oj_resolve.c */
 int oj_resolve_attach(oj_slot *slot);
+/* Frees the library's copies of host read-only data and its stubs. */
+void oj_resolve_free_copies(orcjit_library *lib);
 /* Names of required symbols that nothing provided during the current add
 ** on this thread (comma separated), and reset. */
 void oj_resolve_missing_reset(void);

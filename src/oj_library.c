@@ -219,6 +219,7 @@ static void oj_library_destroy(orcjit_library *lib) {
   oj_memmgr_set_dylib_low(s->mm, lib->slot->jd, 0);
   for (size_t i = 0; i < lib->ntrackers; i++) LLVMOrcReleaseResourceTracker(lib->trackers[i]);
   oj_session_slot_release(s, lib->slot);
+  oj_resolve_free_copies(lib);
 
   for (size_t i = 0; i < lib->nheld; i++) orcjit_library_release(lib->held[i]);
   for (size_t i = 0; i < lib->nobjects; i++) free(lib->objects[i]);
@@ -456,6 +457,13 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   }
   if (rc != ORCJIT_OK) return rc;
   if (shadow) oj_library_drop_imports(lib);
+  /* -fno-pic code addresses its library's symbols, the runtime object's
+  ** __dso_handle among them, with 32-bit absolute relocations: the whole
+  ** library then lives below 2 GiB (glue/oj_memmgr.cc), from its runtime
+  ** object on.  The mark is kept: later objects may refer to this one. */
+  for (size_t i = 0; i < n; i++)
+    if (units[i].obj.abs32 && !atomic_exchange(&lib->low, 1))
+      oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 1);
   if (!lib->dso_handle && need_rt && (rc = oj_library_add_runtime(lib)) != ORCJIT_OK)
     return rc;
 
@@ -507,12 +515,24 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
                               lib->name, what);
       char copy[2048];
       snprintf(copy, sizeof copy, "%s", oj_error_message());
+      /* ORC appends every symbol of the object that could not be made
+      ** ("Failed to materialize symbols: {...}"): noise after the cause. */
+      char *noise = strstr(copy, " (Failed to materialize symbols");
+      if (noise) *noise = '\0';
       if (strstr(copy, "out of range of Pointer32"))
         rc = oj_error_set(ORCJIT_ELINK,
                           "%s; the object has absolute 32-bit relocations (R_X86_64_32/32S, "
-                          "from -fno-pic): rebuild it with -fPIC or -fPIE", copy);
+                          "from -fno-pic) to an address above 2 GiB that no placement can "
+                          "reach: rebuild it with -fPIC or -fPIE", copy);
+      else if (strstr(copy, "out of range of Delta32") && atomic_load(&lib->low))
+        rc = oj_error_set(ORCJIT_ELINK,
+                          "%s; the library holds -fno-pic code, placed below 2 GiB, and this "
+                          "PC-relative reference (host data such as stdout, from -fno-pic "
+                          "code) cannot reach above it: rebuild with -fPIC or -fPIE", copy);
       else if (strstr(copy, "Unsupported") || strstr(copy, "unsupported"))
         rc = oj_error_set(ORCJIT_EUNSUPPORTED, "%s", copy);
+      else
+        rc = oj_error_set(ORCJIT_ELINK, "%s", copy);
     }
     goto out_remove;
   }

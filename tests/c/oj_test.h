@@ -190,7 +190,8 @@ typedef struct ojt_case {
   X(bad_input, 1)                                                            \
   X(corrupt_elf, 1)                                                          \
   X(threads, 1)                                                              \
-  X(tls, 1)
+  X(tls, 1)                                                                  \
+  X(nopic, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)
