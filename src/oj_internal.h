@@ -206,8 +206,8 @@ void *oj_tls_address(uint64_t linked);
 /* If addr is the calling thread's copy of a host thread-local, the address
 ** to bind the symbol to instead (for oj_tls_get_addr); else 0. */
 uint64_t oj_tls_host_entry(void *addr);
-/* Runs the calling thread's thread_local destructors registered with dso
-** and drops other threads' ones. */
+/* Runs the thread_local destructors registered with dso by every thread
+** (the calling thread's first). */
 void oj_tls_finalize(uint64_t dso);
 
 /* oj_rtobj.c: the bytes of the per-library runtime object. */
