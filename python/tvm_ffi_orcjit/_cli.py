@@ -235,8 +235,15 @@ def _where(sym: dict[str, Any]) -> str:
 
 
 def _table(rows: list[tuple[str, str]], indent: str = "    ") -> list[str]:
-    width = max((len(name) for name, _ in rows), default=0)
+    width = min(max((len(name) for name, _ in rows), default=0), 40)  # long C++ names overflow
     return [f"{indent}{name:<{width}}  {extra}".rstrip() for name, extra in rows]
+
+
+LTO_HINT = "built with gcc -flto: it holds no machine code; rebuild without -flto or with -ffat-lto-objects"
+
+
+def _is_slim_lto(obj: dict[str, Any]) -> bool:
+    return any(s["name"] == "__gnu_lto_slim" for s in obj["defined"])
 
 
 def _print_object(obj: dict[str, Any], out: list[str]) -> None:
@@ -244,6 +251,8 @@ def _print_object(obj: dict[str, Any], out: list[str]) -> None:
     if obj["error"]:
         out.append(f"  not loadable: {obj['error']}")
         return
+    if _is_slim_lto(obj):
+        out.append(f"  note: {LTO_HINT}")
     fns = sorted(obj["ffi_functions"])
     out.append(f"  TVM-FFI functions ({len(fns)}):" if fns else "  TVM-FFI functions: none")
     out += [f"    {name}" for name in fns]
@@ -353,6 +362,7 @@ def _cmd_call(argv: list[str], extra: list[str] | None) -> int:
 
 def _not_found(name: str, objects: Sequence[str]) -> str:
     names: list[str] = []
+    slim = False
     for path in objects:
         try:
             info = _inspect_one(path, False)
@@ -360,9 +370,11 @@ def _not_found(name: str, objects: Sequence[str]) -> str:
             continue
         for obj in info["objects"]:
             names += obj["ffi_functions"]
+            slim = slim or _is_slim_lto(obj)
     where = ", ".join(objects)
     if not names:
-        return f"function '{name}' not found: {where} exports no TVM-FFI function (no symbol __tvm_ffi_<name>)"
+        why = f"; {LTO_HINT}" if slim else ""
+        return f"function '{name}' not found: {where} exports no TVM-FFI function (no symbol __tvm_ffi_<name>){why}"
     return f"function '{name}' not found in {where}; its TVM-FFI functions: {', '.join(sorted(set(names)))}"
 
 

@@ -420,3 +420,13 @@ def test_usage_errors(args: list[str], message: str) -> None:
     res = fails(2, *args)
     assert res.error == message
     assert res.out == ""
+
+
+def test_gcc_lto_object_is_explained(tmp_path: Path) -> None:
+    if find_tool(["gcc"]) is None:
+        pytest.skip("gcc is not installed")
+    obj = compile_source(SOURCES / "basic.c", tmp_path / "lto.o", "gcc", ["-flto"])
+    assert "gcc -flto" in ok("inspect", obj).out
+    res = fails(1, "call", obj, "add_int", 1, 2)
+    assert res.error.startswith(f"function 'add_int' not found: {obj} exports no TVM-FFI function")
+    assert res.error.endswith("rebuild without -flto or with -ffat-lto-objects")
