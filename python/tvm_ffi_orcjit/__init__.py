@@ -18,7 +18,9 @@ Example::
     assert lib.get_function("add")(1, 2) == 3
 
 Importing this package also registers the loader ``ffi.Module.load_from_file.o``,
-so ``tvm_ffi.load_module("add.o")`` works.
+so ``tvm_ffi.load_module("add.o")`` works.  On the command line,
+``python -m tvm_ffi_orcjit inspect|call`` (see ``--help``) lists what objects
+export and need, and calls their functions.
 """
 
 from __future__ import annotations

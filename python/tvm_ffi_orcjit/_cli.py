@@ -146,7 +146,7 @@ def _call_parser() -> _Parser:
         usage=f"{PROG} call [-h] [--str] OBJECT NAME [ARG ...]\n"
         f"       {PROG} call [-h] [--str] OBJECT [OBJECT ...] -- NAME [ARG ...]",
     )
-    p.add_argument("operands", nargs="+", metavar="OPERAND", help="see the forms below")
+    p.add_argument("operands", nargs="*", metavar="OPERAND", help="see the forms below")
     p.add_argument("--str", action="store_true", help="pass every ARG as a string")
     return p
 
@@ -313,6 +313,10 @@ def _cmd_inspect(argv: list[str], extra: list[str]) -> int:
 # call
 
 
+def _is_number(text: str) -> bool:
+    return not isinstance(parse_value(text), str)
+
+
 def parse_value(text: str, force_str: bool = False) -> int | float | str:
     """One command-line argument: int if int() takes it, else float, else str."""
     if force_str:
@@ -329,8 +333,15 @@ def parse_value(text: str, force_str: bool = False) -> int | float | str:
 
 def _cmd_call(argv: list[str], extra: list[str] | None) -> int:
     parser = _call_parser()
-    ns = parser.parse_intermixed_args(argv)
-    operands: list[str] = ns.operands
+    # Negative numbers (-7, -1e3, -inf) are operands, not options; argparse
+    # alone would take "-1e3" for an option.
+    options = [a for a in argv if a.startswith("-") and not _is_number(a)]
+    ns, unknown = parser.parse_known_args(options)
+    if unknown:
+        parser.error(f"unrecognized option {unknown[0]}: arguments that start with '-' go after '--'")
+    operands = [a for a in argv if not (a.startswith("-") and not _is_number(a))]
+    if not operands:
+        parser.error("the following arguments are required: OPERAND")
     if extra is None:  # OBJECT NAME [ARG ...]
         if len(operands) < 2:
             parser.error("call needs an object file and a function name")

@@ -299,6 +299,7 @@ def test_call_prints_result(objs) -> None:
     assert ok("call", basic, "add_int", 40, 2).out == "42\n"
     assert ok("call", basic, "add_int", -5, -7).out == "-12\n"  # negative numbers are arguments
     assert ok("call", basic, "mul_float", 1.5, -4).out == "-6.0\n"
+    assert ok("call", basic, "mul_float", "-1e3", 2).out == "-2000.0\n"  # a number, not an option
     assert ok("call", basic, "sum4", 1, 2, 3, 4).out == "1234\n"
     assert ok("call", basic, "logical_not", 0).out == "True\n"
     assert ok("call", basic, "noop").out == "None\n"
@@ -413,6 +414,7 @@ def test_error_raised_by_function(clang_objs) -> None:
         (["call", "x.o"], "call needs an object file and a function name"),
         (["call"], "the following arguments are required: OPERAND"),
         (["call", "x.o", "--"], "no function name after '--'"),
+        (["call", "x.o", "f", "-x"], "unrecognized option -x: arguments that start with '-' go after '--'"),
         (["--frob"], "unrecognized arguments: --frob"),
     ],
 )
