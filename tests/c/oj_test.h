@@ -191,7 +191,8 @@ typedef struct ojt_case {
   X(corrupt_elf, 1)                                                          \
   X(threads, 1)                                                              \
   X(tls, 1)                                                                  \
-  X(nopic, 1)
+  X(nopic, 1)                                                                \
+  X(inspect, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)
