@@ -468,7 +468,7 @@ class DebugPlugin final : public orc::ObjectLinkingLayer::Plugin {
       snprintf(line, sizeof line, "%" PRIx64 " %" PRIx64 " ",
                f.B->getAddress().getValue() + f.Offset, f.Size);
       P->Perf += line;
-      P->Perf += f.Name;
+      for (char ch : f.Name) P->Perf += (ch == '\n' || ch == '\r') ? '?' : ch; /* one line */
       P->Perf += '\n';
     }
     P->Funcs.clear();
