@@ -10,12 +10,15 @@
 ** ELFDebugObjectPlugin, see below for why it is not used.)
 **
 ** What this file owns:
-**   - the process's GDB JIT interface: __jit_debug_descriptor and
-**     __jit_debug_register_code, exported so that gdb finds them in this
-**     library (libLLVM.so exports a pair of its own; gdb 10 and later read
-**     the descriptors of every object file, and our code always uses ours
-**     through hidden aliases, whatever the dynamic linker binds).  One
-**     process-wide mutex serialises every change to the list;
+**   - the entries of the process's GDB JIT interface.  The list itself,
+**     __jit_debug_descriptor, and the function gdb breaks on,
+**     __jit_debug_register_code, are LLVM's (JITLoaderGDB.cpp: exported by
+**     libLLVM.so, or linked into this library from a static LLVM, where
+**     LLJIT's default executor pulls them in; so they cannot be defined
+**     here too).  A static build must keep both names in the dynamic
+**     symbol table, where gdb finds them in a stripped library.  One
+**     process-wide mutex serialises our changes to the list (LLVM's own
+**     registration, which this project never calls, has another);
 **   - per linked object, when the session asked for the debugger: a copy of
 **     the object that was linked (the ELF pre-pass output), whose allocated
 **     sections' sh_addr are set to where JITLink put them and whose
@@ -26,8 +29,8 @@
 **     ORC removes the object's resources (library release, failed add, end
 **     of the session), before its memory is freed and reused;
 **   - the perf map: for every named function (STT_FUNC, nonzero size, local
-**     ones included) of an emitted object whose code was kept, "START SIZE name\n" in hex is appended to
-**     /tmp/perf-<pid>.map, one write() per object under the same mutex, the
+**     ones included) of an emitted object whose code was kept,
+**     "START SIZE name\n" in hex is appended to /tmp/perf-<pid>.map, one write() per object under the same mutex, the
 **     file opened O_APPEND for each object (so a removed file is created
 **     again, and a forked child writes its own).  perf has no unload record:
 **     entries stay after release.
@@ -43,9 +46,9 @@
 ** (llvm_orc_registerJITLoaderGDBAllocAction) only ever adds entries; when
 ** an object is removed the plugin frees the memory of its debug object but
 ** the entry stays in gdb's list, pointing at memory that the session reuses
-** at once; and the entries leak.  Its registration is also found through
-** the executor's bootstrap symbols of libLLVM, which a static LLVM build
-** with an exports list need not keep.
+** at once; and the entries leak.  It also registers only objects with
+** DWARF sections, and patches sections by name (the first of two sections
+** with one name wins).
 */
 #include "oj_debug.h"
 
@@ -70,47 +73,23 @@
 #include "llvm/ExecutionEngine/JITLink/JITLink.h"
 #include "llvm/ExecutionEngine/Orc/Core.h"
 #include "llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h"
+#include "llvm/ExecutionEngine/Orc/TargetProcess/JITLoaderGDB.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
 using namespace llvm;
 
 /* ---- the GDB JIT interface (see gdb's manual, "JIT Interface") --------- */
 
+/* gdb looks for these two names.  LLVM defines them (JITLoaderGDB.cpp, in
+** libLLVM.so or pulled from libLLVMOrcTargetProcess.a by LLJIT's default
+** executor, with default visibility), and a process must have one pair per
+** object file, so this file uses LLVM's rather than defining its own (a
+** static LLVM link would then see two definitions).  The entry and
+** descriptor layouts are gdb's, declared by JITLoaderGDB.h. */
 extern "C" {
-
-enum { OJ_JIT_NOACTION = 0, OJ_JIT_REGISTER = 1, OJ_JIT_UNREGISTER = 2 };
-
-struct jit_code_entry {
-  struct jit_code_entry *next_entry;
-  struct jit_code_entry *prev_entry;
-  const char *symfile_addr;
-  uint64_t symfile_size;
-};
-
-struct jit_descriptor {
-  uint32_t version;
-  uint32_t action_flag;
-  struct jit_code_entry *relevant_entry;
-  struct jit_code_entry *first_entry;
-};
-
-/* gdb puts a breakpoint here and reads the descriptor when it is hit.  The
-** version must be set statically: gdb checks it before main runs. */
-__attribute__((visibility("default"), noinline, used)) void __jit_debug_register_code(void) {
-  __asm__ volatile("" ::: "memory");
+extern struct jit_descriptor __jit_debug_descriptor;
+void __jit_debug_register_code(void);
 }
-
-__attribute__((visibility("default"), used)) struct jit_descriptor __jit_debug_descriptor = {
-    1, OJ_JIT_NOACTION, nullptr, nullptr};
-
-/* The same two, bound inside this library whatever the dynamic linker does
-** with the exported names. */
-extern struct jit_descriptor oj_debug_descriptor
-    __attribute__((alias("__jit_debug_descriptor"), visibility("hidden")));
-void oj_debug_register_code(void)
-    __attribute__((alias("__jit_debug_register_code"), visibility("hidden"), noinline));
-
-} // extern "C"
 
 namespace {
 
@@ -128,7 +107,7 @@ struct GdbEntry {
 
 void gdbRegister(GdbEntry *e) {
   std::lock_guard<std::mutex> lock(debugLock());
-  jit_descriptor &d = oj_debug_descriptor;
+  jit_descriptor &d = __jit_debug_descriptor;
   e->entry.symfile_addr = e->image.data();
   e->entry.symfile_size = e->image.size();
   e->entry.prev_entry = nullptr;
@@ -136,22 +115,22 @@ void gdbRegister(GdbEntry *e) {
   if (d.first_entry) d.first_entry->prev_entry = &e->entry;
   d.first_entry = &e->entry;
   d.relevant_entry = &e->entry;
-  d.action_flag = OJ_JIT_REGISTER;
-  oj_debug_register_code();
-  d.action_flag = OJ_JIT_NOACTION;
+  d.action_flag = JIT_REGISTER_FN;
+  __jit_debug_register_code();
+  d.action_flag = JIT_NOACTION;
   d.relevant_entry = nullptr;
 }
 
 void gdbUnregister(GdbEntry *e) {
   std::lock_guard<std::mutex> lock(debugLock());
-  jit_descriptor &d = oj_debug_descriptor;
+  jit_descriptor &d = __jit_debug_descriptor;
   if (e->entry.prev_entry) e->entry.prev_entry->next_entry = e->entry.next_entry;
   else d.first_entry = e->entry.next_entry;
   if (e->entry.next_entry) e->entry.next_entry->prev_entry = e->entry.prev_entry;
   d.relevant_entry = &e->entry;
-  d.action_flag = OJ_JIT_UNREGISTER;
-  oj_debug_register_code();
-  d.action_flag = OJ_JIT_NOACTION;
+  d.action_flag = JIT_UNREGISTER_FN;
+  __jit_debug_register_code();
+  d.action_flag = JIT_NOACTION;
   d.relevant_entry = nullptr;
 }
 

@@ -5,11 +5,11 @@
 ** Opt-in per session (ORCJIT_SESSION_DEBUGGER, ORCJIT_SESSION_PERF_MAP in
 ** orcjit.h, or the environment variables read by oj_session.c):
 **   debugger  every linked object is registered with the GDB JIT interface
-**             (__jit_debug_descriptor / __jit_debug_register_code, defined
-**             and exported by this library) as a copy of the object whose
-**             section headers carry the addresses its sections were linked
-**             at; it is unregistered before the object's memory is freed
-**             (library release, failed add, end of the session).
+**             (LLVM's __jit_debug_descriptor / __jit_debug_register_code,
+**             from libLLVM or linked into this library) as a copy of the
+**             object whose section headers carry the addresses its sections
+**             were linked at; it is unregistered before the object's memory
+**             is freed (library release, failed add, end of the session).
 **   perf map  "START SIZE name" (hex) for every function of every linked
 **             object is appended to /tmp/perf-<pid>.map, which perf reads to
 **             name samples in JIT code.
