@@ -446,6 +446,11 @@ void ojt_case_gdb(void) {
     dup2(fds[1], 2);
     close(fds[0]);
     close(fds[1]);
+    /* LeakSanitizer cannot run under ptrace (sanitizer builds). */
+    const char *asan = getenv("ASAN_OPTIONS");
+    char opts[1024];
+    snprintf(opts, sizeof opts, "%s%sdetect_leaks=0", asan ? asan : "", asan && *asan ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
     execl(gdb, gdb, "-nx", "-q", "-batch", "-iex", "set debuginfod enabled off",
           "-ex", "set startup-with-shell off", "-ex", "set breakpoint pending on",
           "-ex", "break oj_dbg_target", "-ex", "run", "-ex", "bt", "-ex", "continue",
