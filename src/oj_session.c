@@ -142,9 +142,6 @@ int orcjit_session_create(const orcjit_session_options *opts,
   s->es = LLVMOrcLLJITGetExecutionSession(s->jit);
   LLVMOrcExecutionSessionSetErrorReporter(s->es, oj_session_report, s);
   int rc = oj_debug_attach(LLVMOrcLLJITGetObjLinkingLayer(s->jit), s->flags);
-  /* gdb leaves the breakpoints of an unregistered object inserted: code
-  ** must never be placed again where released code was. */
-  if (s->flags & ORCJIT_SESSION_DEBUGGER) oj_memmgr_set_keep_code(s->mm, 1);
   if (rc != ORCJIT_OK) {
     err = LLVMOrcDisposeLLJIT(s->jit);
     if (err) LLVMConsumeError(err);
@@ -153,6 +150,9 @@ int orcjit_session_create(const orcjit_session_options *opts,
     free(s);
     return rc;
   }
+  /* gdb leaves the breakpoints of an unregistered object inserted: code
+  ** must never be placed again where released code was. */
+  if (s->flags & ORCJIT_SESSION_DEBUGGER) oj_memmgr_set_keep_code(s->mm, 1);
 
   pthread_mutex_lock(&oj_global_lock);
   s->next_global = oj_global_sessions;

@@ -88,10 +88,11 @@ typedef struct orcjit_session_options {
 ** every session of the process by an environment variable set to anything
 ** but "" or "0" when the session is created.
 **   ORCJIT_SESSION_DEBUGGER   (TVM_FFI_ORCJIT_DEBUG) registers every linked
-**       object with the GDB JIT interface, so gdb can set
-**       breakpoints in JIT code, name its frames and show its source when
-**       the object was built with -g.  Unregistered when the library is
-**       released.  Costs a copy of each object while it is loaded.
+**       object with the GDB JIT interface, so gdb can set breakpoints in
+**       JIT code, name its frames and show its source when the object was
+**       built with -g.  Unregistered when the library is released.  Costs a
+**       copy of each object while it is loaded, and the session never puts
+**       code again where released code was (see docs/debugging.md).
 **   ORCJIT_SESSION_PERF_MAP   (TVM_FFI_ORCJIT_PERF_MAP) appends a line
 **       "START SIZE name" for every function of every linked object to
 **       /tmp/perf-<pid>.map, where `perf report` looks for names of JIT
