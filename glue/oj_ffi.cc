@@ -158,7 +158,8 @@ class Session : public ObjectRef {
   TVM_FFI_DEFINE_OBJECT_REF_METHODS_NOTNULLABLE(Session, ObjectRef, SessionObj);
 };
 
-static Session CreateSession(const std::string* orc_rt_path, int64_t slab_size) {
+static Session CreateSession(const std::string* orc_rt_path, int64_t slab_size,
+                             unsigned flags = 0) {
   // upstream: < 0 disables its slab allocator; here it means the default
   if (slab_size < 0) slab_size = 0;
   orcjit_session_options opts;
@@ -166,6 +167,7 @@ static Session CreateSession(const std::string* orc_rt_path, int64_t slab_size) 
   opts.struct_size = sizeof(opts);
   opts.slab_size = static_cast<size_t>(slab_size);
   opts.orc_rt_path = orc_rt_path ? orc_rt_path->c_str() : nullptr;
+  opts.flags = flags;
   orcjit_session* handle = nullptr;
   int rc = orcjit_session_create(&opts, &handle);
   if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_session_create");
@@ -815,8 +817,9 @@ static ffi::Map<String, Any> InspectObject(const Any& input, const String& name,
 
 /* ---- registration -------------------------------------------------------- */
 
-static Session MakeSessionFromArgs(const Any& orc_rt, int64_t slab_size) {
-  if (orc_rt.type_index() == ffi::TypeIndex::kTVMFFINone) return CreateSession(nullptr, slab_size);
+static Session MakeSessionFromArgs(const Any& orc_rt, int64_t slab_size, unsigned flags) {
+  if (orc_rt.type_index() == ffi::TypeIndex::kTVMFFINone)
+    return CreateSession(nullptr, slab_size, flags);
   std::string path;
   if (auto b = orc_rt.as<Bytes>()) {
     path.assign(b->data(), b->size());
@@ -826,8 +829,8 @@ static Session MakeSessionFromArgs(const Any& orc_rt, int64_t slab_size) {
     ThrowKind("TypeError", "tvm_ffi_orcjit.ExecutionSession: orc_rt must be None, str or bytes, got " +
                                orc_rt.GetTypeKey());
   }
-  if (path.empty()) return CreateSession(nullptr, slab_size);
-  return CreateSession(&path, slab_size);
+  if (path.empty()) return CreateSession(nullptr, slab_size, flags);
+  return CreateSession(&path, slab_size, flags);
 }
 
 static void RegisterAll() {
@@ -836,9 +839,23 @@ static void RegisterAll() {
   refl::ObjectDef<DynamicLibraryObj>();
 
   refl::GlobalDef()
-      .def("tvm_ffi_orcjit.ExecutionSession",
-           [](Any orc_rt, int64_t slab_size) { return MakeSessionFromArgs(orc_rt, slab_size); },
-           "ExecutionSession(orc_rt: Optional[str|bytes], slab_size: int): a new session")
+      // (orc_rt, slab_size) as upstream; an optional third argument takes
+      // the ORCJIT_SESSION_* flags (debugger, perf map) of orcjit.h.
+      .def_packed("tvm_ffi_orcjit.ExecutionSession",
+                  [](ffi::PackedArgs args, Any* rv) {
+                    if (args.size() < 2 || args.size() > 3) {
+                      ThrowKind("TypeError",
+                                "tvm_ffi_orcjit.ExecutionSession(orc_rt: Optional[str|bytes], "
+                                "slab_size: int, flags: int = 0) takes 2 or 3 arguments, got " +
+                                    std::to_string(args.size()));
+                    }
+                    int64_t flags = args.size() == 3 ? args[2].cast<int64_t>() : 0;
+                    if (flags < 0 || flags > (ORCJIT_SESSION_DEBUGGER | ORCJIT_SESSION_PERF_MAP))
+                      ThrowKind("ValueError", "tvm_ffi_orcjit.ExecutionSession: unknown flags " +
+                                                  std::to_string(flags));
+                    *rv = MakeSessionFromArgs(Any(args[0]), args[1].cast<int64_t>(),
+                                              static_cast<unsigned>(flags));
+                  })
       .def("tvm_ffi_orcjit.GlobalDefaultSession", []() { return GlobalDefaultSession(); },
            "The process-wide default session, created on first use")
       // (session, objects, name); upstream 0.1.3 passes two more arguments

@@ -32,7 +32,11 @@
 **     registration among them) at finalize, deallocation actions and the
 **     pages back in the free lists at deallocate.  Freed pages keep their
 **     last protection and content until reused (immediately, first fit) or
-**     given back with oj_memmgr_clear_free_slabs;
+**     given back with oj_memmgr_clear_free_slabs.  Under the debugger
+**     (oj_memmgr_set_keep_code), freed executable pages are given back to
+**     the OS at once and their addresses are never reused: gdb keeps
+**     breakpoints of an unregistered JIT object inserted, and would write
+**     its saved bytes into new code placed at the same address;
 **   - the object layer: an orc::ObjectLinkingLayer over this manager with
 **     the EHFrameRegistrationPlugin, which is what LLJIT's default layer
 **     creator adds in LLVM 22 (LLJITBuilderState::prepareForConstruction),
@@ -65,6 +69,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -212,6 +217,7 @@ public:
   using JITLinkMemoryManager::deallocate;
 
   void setDylibLow(const JITLinkDylib *JD, bool low);
+  void setKeepCode(bool keep) { KeepCode = keep; }
   size_t clearFreeSlabs();
   void stats(oj_memmgr_stats *out);
 
@@ -238,6 +244,7 @@ private:
   std::unordered_map<const JITLinkDylib *, bool> LowDylibs;
   size_t Used = 0;
   size_t Live = 0;
+  std::atomic<bool> KeepCode{false}; /* oj_memmgr_set_keep_code */
 };
 
 MemMgr::MemMgr(size_t slabSize) {
@@ -587,6 +594,21 @@ void MemMgr::deallocate(std::vector<FinalizedAlloc> Allocs,
     std::unique_ptr<Allocation> A(FA.release().toPtr<Allocation *>());
     if (auto E = orc::shared::runDeallocActions(A->deallocActions))
       Err = joinErrors(std::move(Err), std::move(E));
+    if (KeepCode) {
+      /* Executable pages are retired: their memory goes back to the OS,
+      ** their addresses are never handed out again. */
+      std::vector<Piece> rest;
+      for (const Piece &P : A->pieces) {
+        if (!(P.prot & PROT_EXEC)) {
+          rest.push_back(P);
+          continue;
+        }
+        madvise((void *)P.addr, P.size, MADV_DONTNEED);
+        std::lock_guard<std::mutex> Lock(Mutex);
+        Used -= P.size;
+      }
+      A->pieces = std::move(rest);
+    }
     freePieces(A->low, A->pieces, false, true);
     std::lock_guard<std::mutex> Lock(Mutex);
     Live--;
@@ -676,6 +698,10 @@ LLVMOrcObjectLayerRef oj_memmgr_create_object_layer(void *ctx,
     ES.reportError(P.takeError());
   orc::ObjectLayer *L = Layer.release();
   return reinterpret_cast<LLVMOrcObjectLayerRef>(L);
+}
+
+void oj_memmgr_set_keep_code(oj_memmgr *m, int keep) {
+  if (m) m->mm.setKeepCode(keep != 0);
 }
 
 void oj_memmgr_set_dylib_low(oj_memmgr *m, LLVMOrcJITDylibRef jd, int low) {

@@ -112,6 +112,7 @@ struct orcjit_session {
   unsigned next_lib_id;
   unsigned nslots;
   size_t slab_size;
+  unsigned flags;       /* ORCJIT_SESSION_* (options | environment) */
   struct oj_memmgr *mm; /* glue/oj_memmgr.cc: one +-2 GiB window of JIT memory */
   struct orcjit_session *next_global; /* in the process-wide list */
   struct orcjit_session *prev_global;

@@ -74,12 +74,31 @@ typedef struct orcjit_session orcjit_session;
 typedef struct orcjit_library orcjit_library;
 
 /* Options for orcjit_session_create.  Zero-initialise, then set what you
-** need; a NULL pointer means all defaults. */
+** need; a NULL pointer means all defaults.  Fields are only ever appended:
+** a caller built against an older header passes its smaller struct_size
+** and gets the defaults for the fields it does not know. */
 typedef struct orcjit_session_options {
   size_t struct_size;      /* sizeof(orcjit_session_options); 0 = current */
   size_t slab_size;        /* JIT memory reserved up front; 0 = default */
   const char *orc_rt_path; /* accepted for upstream compatibility; unused */
+  unsigned flags;          /* ORCJIT_SESSION_* bits below (since 0.2) */
 } orcjit_session_options;
+
+/* Session flags (orcjit_session_options.flags).  Each is also turned on for
+** every session of the process by an environment variable set to anything
+** but "" or "0" when the session is created.
+**   ORCJIT_SESSION_DEBUGGER   (TVM_FFI_ORCJIT_DEBUG) registers every linked
+**       object with the GDB JIT interface, so gdb can set breakpoints in
+**       JIT code, name its frames and show its source when the object was
+**       built with -g.  Unregistered when the library is released.  Costs a
+**       copy of each object while it is loaded, and the session never puts
+**       code again where released code was (see docs/debugging.md).
+**   ORCJIT_SESSION_PERF_MAP   (TVM_FFI_ORCJIT_PERF_MAP) appends a line
+**       "START SIZE name" for every function of every linked object to
+**       /tmp/perf-<pid>.map, where `perf report` looks for names of JIT
+**       code.  The file is not truncated or cleaned up. */
+#define ORCJIT_SESSION_DEBUGGER 0x1u
+#define ORCJIT_SESSION_PERF_MAP 0x2u
 
 /* ---- errors ---------------------------------------------------------- */
 

@@ -192,7 +192,11 @@ typedef struct ojt_case {
   X(threads, 1)                                                              \
   X(tls, 1)                                                                  \
   X(nopic, 1)                                                                \
-  X(inspect, 1)
+  X(inspect, 1)                                                              \
+  X(debugger, 1)                                                             \
+  X(perf_map, 1)                                                             \
+  X(gdb, 1)                                                                  \
+  X(debug_target, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)
