@@ -114,7 +114,10 @@ grep -q "tvm_ffi_orcjit native library: $SITE/" "$log" ||
 # clang-22 goes with it, so its test variants skip; the gcc ones run.
 mkdir -p "$TMP/empty"
 cat > "$TMP/no_llvm.sh" <<'INNER'
+# no_llvm.sh EMPTY_DIR VENV_PYTHON [PYTEST_ARGS...] (arguments: sudo drops the environment)
 set -eu
+EMPTY=$1 VPY=$2
+shift 2
 for d in /usr/lib/llvm-* /usr/local/lib/llvm-*; do
   [ -d "$d" ] && mount --bind "$EMPTY" "$d"
 done
@@ -126,7 +129,7 @@ if "$VPY" -c 'import ctypes; ctypes.CDLL("libLLVM.so.22.1")' 2>/dev/null; then
   echo "test_wheel: FAIL: libLLVM.so.22.1 still loads inside the namespace" >&2; exit 1
 fi
 echo "test_wheel: LLVM hidden (libLLVM cannot be loaded, clang-22 is gone)"
-"$VPY" -m pytest -p no:cacheprovider -rs ${PYTEST_ARGS:-} tests/python
+"$VPY" -m pytest -p no:cacheprovider -rs "$@" tests/python
 INNER
 ns=()
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then ns=(unshare -m)
@@ -139,8 +142,8 @@ else
   say "pytest again with LLVM hidden (${ns[*]})"
   log2="$WORK/pytest-no-llvm.log"
   set +e
-  "${clean_env[@]}" EMPTY="$TMP/empty" VPY="$VPY" PYTEST_ARGS="${PYTEST_ARGS:-}" \
-    "${ns[@]}" sh "$TMP/no_llvm.sh" > "$log2" 2>&1
+  # shellcheck disable=SC2086  # PYTEST_ARGS: words on purpose
+  "${clean_env[@]}" "${ns[@]}" sh "$TMP/no_llvm.sh" "$TMP/empty" "$VPY" ${PYTEST_ARGS:-} > "$log2" 2>&1
   rc=$?
   set -e
   grep -E "^test_wheel:|tvm_ffi_orcjit native library:|passed|failed" "$log2" | tail -n 4
