@@ -12,10 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <llvm-c/Target.h>
-
 #include "oj_debug.h"
 #include "oj_internal.h"
+#include "oj_jit.h"
 #include "oj_memmgr.h"
 
 pthread_mutex_t oj_global_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -74,8 +73,8 @@ int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...) {
 static pthread_once_t oj_once = PTHREAD_ONCE_INIT;
 
 static void oj_process_init(void) {
-  LLVMInitializeNativeTarget();
-  LLVMInitializeNativeAsmPrinter();
+  /* No LLVMInitializeNativeTarget: objects need no code generator, and
+  ** the LLJIT is built without a TargetMachine (glue/oj_jit.cc). */
   /* Libraries still alive at exit are finalised while their code is still
   ** mapped: their destructors run before the process's own. */
   atexit(oj_initfini_atexit_hook);
@@ -130,6 +129,7 @@ int orcjit_session_create(const orcjit_session_options *opts,
   }
   LLVMOrcLLJITBuilderRef b = LLVMOrcCreateLLJITBuilder();
   LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(b, oj_memmgr_create_object_layer, s->mm);
+  oj_jit_builder_objects_only(b);
   LLVMErrorRef err = LLVMOrcCreateLLJIT(&s->jit, b); /* consumes b */
   if (err) {
     oj_llvm_errors_reset();
