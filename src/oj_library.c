@@ -523,6 +523,13 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
         rc = oj_error_set(ORCJIT_ELINK,
                           "%s; the object has absolute 32-bit relocations (R_X86_64_32/32S, "
                           "from -fno-pic): rebuild it with -fPIC or -fPIE", copy);
+      else if (strstr(copy, "out of range of Delta32"))
+        rc = oj_error_set(ORCJIT_ELINK,
+                          "%s; a 32-bit PC-relative relocation (R_X86_64_PC32) cannot reach "
+                          "data of the host (code built without -fPIC reads data such as stdout "
+                          "directly; -fno-pic code lies below 2 GiB for its absolute "
+                          "relocations, and a host executable may hold its own copy of the "
+                          "data): rebuild it with -fPIC", copy);
       else if (strstr(copy, "Unsupported") || strstr(copy, "unsupported"))
         rc = oj_error_set(ORCJIT_EUNSUPPORTED, "%s", copy);
     }

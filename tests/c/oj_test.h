@@ -189,7 +189,12 @@ typedef struct ojt_case {
   X(lifetime, 1)                                                             \
   X(bad_input, 1)                                                            \
   X(corrupt_elf, 1)                                                          \
-  X(threads, 1)
+  X(threads, 1)                                                              \
+  X(matrix, 1)                                                               \
+  X(reload_cpp, 1)                                                           \
+  X(nopic_errors, 1)                                                         \
+  X(initfini_order, 1)                                                       \
+  X(static_state, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)
