@@ -284,8 +284,8 @@ void ojt_case_matrix(void) {
     ojt_step("%s: mx_c.o", v[i].name);
     snprintf(name, sizeof name, "c-%.63s", v[i].name);
     orcjit_library *lib = ojt_new_library(s, name);
-    int rc = orcjit_library_add_file(lib, mx_path(&v[i], "mx_c.o"));
-    CHECK_STATUS(rc, ORCJIT_OK);
+    int rc;
+    CHECK_OK(rc = orcjit_library_add_file(lib, mx_path(&v[i], "mx_c.o")));
     if (rc == ORCJIT_OK) check_c_object(lib, &v[i]);
     orcjit_library_release(lib);
 
@@ -293,12 +293,9 @@ void ojt_case_matrix(void) {
     snprintf(name, sizeof name, "cpp-%.63s", v[i].name);
     lib = ojt_new_library(s, name);
     if (!v[i].nopic) {
-      rc = orcjit_library_add_file(lib, mx_path(&v[i], "mx_cpp_a.o"));
-      CHECK_STATUS(rc, ORCJIT_OK);
-      if (rc == ORCJIT_OK) {
-        rc = orcjit_library_add_file(lib, mx_path(&v[i], "mx_cpp_b.o"));
-        CHECK_STATUS(rc, ORCJIT_OK);
-      }
+      CHECK_OK(rc = orcjit_library_add_file(lib, mx_path(&v[i], "mx_cpp_a.o")));
+      if (rc == ORCJIT_OK)
+        CHECK_OK(rc = orcjit_library_add_file(lib, mx_path(&v[i], "mx_cpp_b.o")));
       if (rc == ORCJIT_OK) check_cpp_pair(lib, 1, (int64_t)i);
     } else {
       /* Code of TVM-FFI's headers (ErrorBuilder) writes to std::cerr, and
