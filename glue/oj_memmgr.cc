@@ -40,7 +40,8 @@
 **   - the object layer: an orc::ObjectLinkingLayer over this manager with
 **     the EHFrameRegistrationPlugin, which is what LLJIT's default layer
 **     creator adds in LLVM 22 (LLJITBuilderState::prepareForConstruction),
-**     so C++ exceptions thrown in JIT code keep working.
+**     so C++ exceptions thrown in JIT code keep working, and a plugin that
+**     keeps .eh_frame records packed (EHFramePacker, below);
 **
 ** What it does not own:
 **   - the LLJIT, the ExecutionSession and the layer's lifetime (the LLJIT
@@ -670,6 +671,43 @@ void MemMgr::stats(oj_memmgr_stats *out) {
   }
 }
 
+/* Keeps a graph's .eh_frame records contiguous.  JITLink splits .eh_frame
+** into one block per CIE/FDE record, each keeping the section's alignment
+** (8) with its offset in it.  When pruning drops an FDE (that of a weak or
+** COMDAT function whose copy from an earlier object of the library won),
+** the layout pads the next record back to its old offset modulo 8: four
+** zero bytes, which libgcc's __register_frame reads as the end of the
+** section.  Every FDE after the hole is then never registered, and a C++
+** exception unwinding through those functions ends in std::terminate.
+** CFI records are 4-byte multiples and need no more than 4-byte alignment,
+** so after pruning every record block gets alignment 4 (1 if a record is
+** odd-sized), which packs them with no gap, as a static linker does. */
+Error packEHFrame(LinkGraph &G) {
+  Section *EH = G.findSectionByName(".eh_frame");
+  if (!EH) return Error::success();
+  uint64_t align = 4;
+  for (Block *B : EH->blocks())
+    if (B->getSize() % 4 != 0) align = 1;
+  for (Block *B : EH->blocks()) {
+    B->setAlignment(align);
+    B->setAlignmentOffset(0);
+  }
+  return Error::success();
+}
+
+class EHFramePacker final : public orc::LinkGraphLinkingLayer::Plugin {
+public:
+  void modifyPassConfig(orc::MaterializationResponsibility &, LinkGraph &,
+                        PassConfiguration &Config) override {
+    Config.PostPrunePasses.push_back(packEHFrame);
+  }
+  Error notifyFailed(orc::MaterializationResponsibility &) override { return Error::success(); }
+  Error notifyRemovingResources(orc::JITDylib &, orc::ResourceKey) override {
+    return Error::success();
+  }
+  void notifyTransferringResources(orc::JITDylib &, orc::ResourceKey, orc::ResourceKey) override {}
+};
+
 } // namespace
 
 struct oj_memmgr {
@@ -691,6 +729,7 @@ LLVMOrcObjectLayerRef oj_memmgr_create_object_layer(void *ctx,
   /* Without a manager: the executor's in-process one (LLJIT's default). */
   auto Layer = m ? std::make_unique<orc::ObjectLinkingLayer>(ES, m->mm)
                  : std::make_unique<orc::ObjectLinkingLayer>(ES);
+  Layer->addPlugin(std::make_shared<EHFramePacker>());
   /* As LLJIT's default JITLink layer: register eh-frames in process. */
   if (auto P = orc::EHFrameRegistrationPlugin::Create(ES))
     Layer->addPlugin(std::move(*P));

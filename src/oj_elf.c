@@ -48,7 +48,7 @@
 #endif
 
 #define OJ_ELF_CORRUPT "truncated or corrupt ELF: "
-#define OJ_ELF_NOPRIO 65535u
+#define OJ_ELF_NOPRIO 65536u /* plain sections: after every numbered one, as ld puts them */
 
 /* A global symbol of the input, before deduplication. */
 typedef struct oj_elf_cand {
@@ -481,7 +481,7 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
     if (sym.st_name == 0 || c->str[sym.st_name] == '\0') continue;
     type = ELF64_ST_TYPE(sym.st_info);
     vis = ELF64_ST_VISIBILITY(sym.st_other);
-    if (bind == STB_WEAK) flags |= OJ_ELF_SYM_WEAK;
+    if (bind == STB_WEAK || bind == STB_GNU_UNIQUE) flags |= OJ_ELF_SYM_WEAK; /* one copy wins */
     if (type == STT_TLS) flags |= OJ_ELF_SYM_TLS;
     if (sec == SHN_UNDEF) {
       oj_elf_cand *u = &c->cand[--und_at];
@@ -707,7 +707,9 @@ static int oj_elf_initfini_name(const char *name, int *kind, uint32_t *prio) {
       if (v > 65535) return 0;
     }
     *kind = tab[t].kind;
-    *prio = v;
+    /* As GNU ld's SORT_BY_INIT_PRIORITY: .ctors.N and .dtors.N hold
+    ** priority 65535 - N (constructor(101) was .ctors.65434). */
+    *prio = tab[t].kind == OJ_ELF_CTORS || tab[t].kind == OJ_ELF_DTORS ? 65535u - v : v;
     return 1;
   }
   return 0;

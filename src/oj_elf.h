@@ -44,7 +44,8 @@ enum {
 
 typedef struct oj_elf_initfini {
   int kind;          /* OJ_ELF_* above */
-  uint32_t priority; /* the section name's numeric suffix; 65535 if none */
+  uint32_t priority; /* N of .init_array.N / .fini_array.N, 65535 - N of .ctors.N /
+                     ** .dtors.N (as ld sorts them); 65536 if unnumbered */
   uint32_t count;    /* number of 8-byte pointers (sh_size / 8) */
   char *marker;      /* the name of the marker symbol added at its start */
 } oj_elf_initfini;

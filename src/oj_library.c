@@ -442,6 +442,13 @@ static int oj_library_select(orcjit_library *lib, oj_unit **units, size_t *nunit
   return ORCJIT_OK;
 }
 
+/* A failed add of -fno-pic objects leaves the library where it was. */
+static void oj_library_unlow(orcjit_library *lib, int newly_low) {
+  if (!newly_low) return;
+  atomic_store(&lib->low, 0);
+  oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 0);
+}
+
 /* Links units[0..n) into lib: the last one is what the caller asked for,
 ** the others archive members it needs. */
 static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
@@ -461,11 +468,16 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   ** __dso_handle among them, with 32-bit absolute relocations: the whole
   ** library then lives below 2 GiB (glue/oj_memmgr.cc), from its runtime
   ** object on.  The mark is kept: later objects may refer to this one. */
-  for (size_t i = 0; i < n; i++)
-    if (units[i].obj.abs32 && !atomic_exchange(&lib->low, 1))
+  int newly_low = 0;
+  for (size_t i = 0; i < n && !newly_low; i++)
+    if (units[i].obj.abs32 && !atomic_exchange(&lib->low, 1)) {
       oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 1);
-  if (!lib->dso_handle && need_rt && (rc = oj_library_add_runtime(lib)) != ORCJIT_OK)
+      newly_low = 1;
+    }
+  if (!lib->dso_handle && need_rt && (rc = oj_library_add_runtime(lib)) != ORCJIT_OK) {
+    oj_library_unlow(lib, newly_low);
     return rc;
+  }
 
   /* Names to look up: every defined symbol, then the markers of init/fini
   ** sections, the anchor and the TLS sections. */
@@ -527,8 +539,15 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
       else if (strstr(copy, "out of range of Delta32") && atomic_load(&lib->low))
         rc = oj_error_set(ORCJIT_ELINK,
                           "%s; the library holds -fno-pic code, placed below 2 GiB, and this "
-                          "PC-relative reference (host data such as stdout, from -fno-pic "
-                          "code) cannot reach above it: rebuild with -fPIC or -fPIE", copy);
+                          "32-bit PC-relative relocation (R_X86_64_PC32, to host data such as "
+                          "stdout) cannot reach above it: rebuild it with -fPIC or -fPIE",
+                          copy);
+      else if (strstr(copy, "out of range of Delta32"))
+        rc = oj_error_set(ORCJIT_ELINK,
+                          "%s; a 32-bit PC-relative relocation (R_X86_64_PC32) cannot reach "
+                          "data of the host (code built without -fPIC reads data such as "
+                          "stdout directly, and a host executable may hold its own copy of "
+                          "that data far from JIT memory): rebuild it with -fPIC", copy);
       else if (strstr(copy, "Unsupported") || strstr(copy, "unsupported"))
         rc = oj_error_set(ORCJIT_EUNSUPPORTED, "%s", copy);
       else
@@ -622,6 +641,7 @@ out_remove:
     oj_tracker_drop(units[i].rt);
     units[i].rt = NULL;
   }
+  oj_library_unlow(lib, newly_low);
 out:
   free(names);
   free(req);

@@ -276,8 +276,10 @@ ORCJIT_API const char *orcjit_inspect_symbol(const orcjit_inspection *in,
 ORCJIT_API size_t orcjit_inspect_num_initfini(const orcjit_inspection *in,
                                               size_t i);
 /* Init/fini section k of object i: returns its kind (ORCJIT_INIT_ARRAY ...)
-** or -1 if out of range; *priority (the section name's numeric suffix,
-** 65535 if none) and *count (number of pointers) may be NULL. */
+** or -1 if out of range; *priority and *count (number of pointers) may be
+** NULL.  The priority orders the sections as they run, lowest first: the
+** suffix N of .init_array.N/.fini_array.N, 65535 - N for .ctors.N/.dtors.N
+** (as ld sorts them), 65536 for a section without a suffix. */
 ORCJIT_API int orcjit_inspect_initfini(const orcjit_inspection *in, size_t i,
                                        size_t k, uint32_t *priority,
                                        uint32_t *count);

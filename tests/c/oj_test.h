@@ -196,7 +196,12 @@ typedef struct ojt_case {
   X(debugger, 1)                                                             \
   X(perf_map, 1)                                                             \
   X(gdb, 1)                                                                  \
-  X(debug_target, 1)
+  X(debug_target, 1)                                                         \
+  X(matrix, 1)                                                               \
+  X(reload_cpp, 1)                                                           \
+  X(nopic_errors, 1)                                                         \
+  X(initfini_order, 1)                                                       \
+  X(static_state, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)

@@ -175,7 +175,7 @@ static void check_kinds(void) {
     uint32_t prio = 0, count = 0;
     int kind = orcjit_inspect_initfini(in, 0, k, &prio, &count);
     CHECK_EQ(count, 1);
-    int slot = prio == 101 ? 0 : prio == 200 ? 1 : prio == 65535 ? 2 : -1;
+    int slot = prio == 101 ? 0 : prio == 200 ? 1 : prio == 65536 ? 2 : -1;
     CHECK(slot >= 0);
     if (slot < 0) continue;
     if (kind == ORCJIT_INIT_ARRAY) init_seen[slot]++;
