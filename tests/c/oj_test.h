@@ -189,7 +189,11 @@ typedef struct ojt_case {
   X(lifetime, 1)                                                             \
   X(bad_input, 1)                                                            \
   X(corrupt_elf, 1)                                                          \
-  X(threads, 1)
+  X(threads, 1)                                                              \
+  X(unsupported, 1)                                                          \
+  X(bad_files, 1)                                                            \
+  X(fuzz_regressions, 1)                                                     \
+  X(failed_add, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)
