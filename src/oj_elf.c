@@ -329,6 +329,18 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s extends past end of file",
                          oj_elf_sec(c, i).s);
+    /* JITLink makes no graph section of an SHT_NULL one (nor, in newer
+    ** LLVM, of a compressed one): its symbols would be missing, and a graph
+    ** left without an allocated section crashes JITLink 22 on the first
+    ** error (a null allocation in abandonAllocAndBailOut).  Neither may be
+    ** allocated (ELF gABI). */
+    if ((s->sh_flags & SHF_ALLOC) &&
+        (s->sh_type == SHT_NULL || (s->sh_flags & SHF_COMPRESSED)))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is allocated (SHF_ALLOC) but %s",
+                         oj_elf_sec(c, i).s,
+                         s->sh_type == SHT_NULL ? "has type SHT_NULL"
+                                                : "compressed (SHF_COMPRESSED)");
     if ((s->sh_flags & SHF_ALLOC) && (s->sh_addralign & (s->sh_addralign - 1)))
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s has alignment %llu, not a power "
@@ -481,6 +493,17 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
       c->nund++;
       continue;
     }
+    /* A global defined in a section that is not loaded has no address,
+    ** yet ORC lists it as a definition of the object: a lookup of it links
+    ** a graph with nothing to allocate, which crashes JITLink 22 on the
+    ** first error (see above).  No compiler makes one. */
+    if (sym.st_shndx != SHN_ABS && sym.st_shndx != SHN_COMMON &&
+        !(c->sh[sec].sh_flags & SHF_ALLOC))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is defined in %s, which is not "
+                                        "loaded (no SHF_ALLOC)",
+                         oj_elf_symdesc(c, i, sym.st_name).s,
+                         oj_elf_sec(c, sec).s);
     if (vis == STV_HIDDEN || vis == STV_INTERNAL) flags |= OJ_ELF_SYM_HIDDEN;
     if (type == STT_FUNC || type == STT_GNU_IFUNC) flags |= OJ_ELF_SYM_FUNC;
     if (type == STT_TLS) flags |= OJ_ELF_SYM_TLS;

@@ -423,17 +423,20 @@ def regression_inputs() -> list[Path]:
     return sorted(p for p in REGRESSIONS.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def test_fuzz_regressions_are_refused(env):
+def test_fuzz_regressions(env):
+    """Every input in fuzz/regressions/ is refused with a clear error naming
+    it, or (an input that found a bug in a harness, not in the loader)
+    loads; never a crash.  Nothing of it is called."""
     inputs = regression_inputs()
-    assert len(inputs) >= 2, f"no regression inputs in {REGRESSIONS}"
+    assert len(inputs) >= 4, f"regression inputs missing from {REGRESSIONS}"
     for path in inputs:
-        data = path.read_bytes()
-        with pytest.raises((ValueError, NotImplementedError, RuntimeError)) as info:
-            env.session.load_module(data)
-        assert "<memory>" in str(info.value)
-        with pytest.raises((ValueError, NotImplementedError, RuntimeError)) as info:
-            env.lib.add(str(path))
-        assert str(path) in str(info.value)
+        for obj, name in ((path.read_bytes(), "<memory>"), (str(path), str(path))):
+            try:
+                mod = env.session.load_module(obj)
+            except (ValueError, NotImplementedError, RuntimeError) as exc:
+                assert name in str(exc), str(exc)
+            else:
+                assert "add" not in mod
         env.still_works()
 
 
