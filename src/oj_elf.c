@@ -320,8 +320,15 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
                            (unsigned)i);
   }
   c->names_ok = 1;
-  /* Bounds of every section with contents (section 0 holds the extended
-  ** counts, not a section). */
+  /* Section 0 holds the extended counts, not a section, and must have type
+  ** SHT_NULL: JITLink reads a section 0 of type SHT_RELA as relocations,
+  ** which the checks below (from section 1) would never have seen. */
+  if (c->sh[0].sh_type != SHT_NULL)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section 0 has type %u; it must be "
+                                      "SHT_NULL",
+                       (unsigned)c->sh[0].sh_type);
+  /* Bounds of every section with contents. */
   for (i = 1; i < c->shnum; i++) {
     const Elf64_Shdr *s = &c->sh[i];
     if (s->sh_type != SHT_NOBITS &&
@@ -341,6 +348,14 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
                          oj_elf_sec(c, i).s,
                          s->sh_type == SHT_NULL ? "has type SHT_NULL"
                                                 : "compressed (SHF_COMPRESSED)");
+    /* JITLink finds unwind tables by name and registers them with the C
+    ** library's unwinder at their address: one that is not loaded has
+    ** none (__register_frame(0) crashed, found by fuzz_load). */
+    if (!(s->sh_flags & SHF_ALLOC) && strcmp(oj_elf_secname(c, i), ".eh_frame") == 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is not allocated (no SHF_ALLOC); "
+                                        "unwind tables must be",
+                         oj_elf_sec(c, i).s);
     if ((s->sh_flags & SHF_ALLOC) && (s->sh_addralign & (s->sh_addralign - 1)))
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s has alignment %llu, not a power "

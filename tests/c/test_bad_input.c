@@ -215,6 +215,29 @@ static void c_alloc_type_null(unsigned char *e, size_t n) {
     if (shdrs(e)[i].sh_flags & SHF_ALLOC) shdrs(e)[i].sh_type = SHT_NULL;
 }
 
+/* Section 0 turned into a copy of .rela.text that applies to .data (4
+** bytes): JITLink reads a section 0 of type SHT_RELA, so these offsets
+** would patch memory past .data (found by fuzz_elf). */
+static void c_section0_rela(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  Elf64_Shdr *rela = find_section(e, SHT_RELA);
+  int data = 0;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".data") == 0) data = i;
+  shdrs(e)[0] = *rela;
+  shdrs(e)[0].sh_info = (uint32_t)data;
+}
+/* .eh_frame not allocated: JITLink would register it with the unwinder at
+** address 0 (found by fuzz_load). */
+static void c_eh_frame_unallocated(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".eh_frame") == 0)
+      shdrs(e)[i].sh_flags &= ~(uint64_t)SHF_ALLOC;
+}
+
 static uint64_t xorshift(uint64_t *s) {
   *s ^= *s << 13;
   *s ^= *s >> 7;
@@ -359,6 +382,11 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("add-all-unallocated", elf, size, c_all_unallocated, OJT_S(ORCJIT_EFORMAT));
   check_corrupt("add-alloc-type-null", elf, size, c_alloc_type_null, OJT_S(ORCJIT_EFORMAT));
   free(unres);
+  check_corrupt("section0-rela", elf, size, c_section0_rela, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("section 0 has type 4");
+  check_corrupt("eh-frame-unallocated", elf, size, c_eh_frame_unallocated,
+                OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG(".eh_frame");
   CHECK_STILL_WORKS(g_lib);
 
   /* ---- byte-flip fuzz: any status, never a crash ---- */
