@@ -7,8 +7,9 @@
 **     section, symbol, name and relocation is bounds-checked with
 **     overflow-safe arithmetic before anything else looks at it;
 **   - producing the rewritten image handed to JITLink (GOTPCRELX -> GOTPCREL,
-**     STV_INTERNAL -> STV_HIDDEN, marker symbols for init/fini sections and
-**     the anchor);
+**     STV_INTERNAL -> STV_HIDDEN, marker symbols for init/fini sections, TLS
+**     sections and the anchor, local-dynamic TLS made general-dynamic);
+**   - the layout of the object's thread-local sections as one block;
 **   - the lists of defined and undefined global symbols of the object.
 **
 ** How the image is built: it is a copy of the input, edited in place, with
@@ -80,7 +81,14 @@ typedef struct oj_elf_ctx {
   oj_elf_cand *cand;  /* defined at [0, ndef), undefined at the end */
   size_t ndef, nund;
   uint32_t anchor;    /* section of the anchor marker, 0 if none */
+  uint64_t *tlsvoff;  /* per section: offset in the TLS block, or
+                         OJ_ELF_NOTLS; NULL if the object has no TLS */
+  uint32_t *tlssec;   /* section of each out->tls entry */
 } oj_elf_ctx;
+
+#define OJ_ELF_NOTLS UINT64_MAX
+/* The largest TLS block accepted: every thread gets a copy. */
+#define OJ_ELF_TLS_MAX ((uint64_t)1 << 30)
 
 /* A short printable description ("section 5 (.text)"), by value so that it
 ** can be used inside an argument list. */
@@ -474,6 +482,7 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
     type = ELF64_ST_TYPE(sym.st_info);
     vis = ELF64_ST_VISIBILITY(sym.st_other);
     if (bind == STB_WEAK) flags |= OJ_ELF_SYM_WEAK;
+    if (type == STT_TLS) flags |= OJ_ELF_SYM_TLS;
     if (sec == SHN_UNDEF) {
       oj_elf_cand *u = &c->cand[--und_at];
       u->s = c->str + sym.st_name;
@@ -483,7 +492,6 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
     }
     if (vis == STV_HIDDEN || vis == STV_INTERNAL) flags |= OJ_ELF_SYM_HIDDEN;
     if (type == STT_FUNC || type == STT_GNU_IFUNC) flags |= OJ_ELF_SYM_FUNC;
-    if (type == STT_TLS) flags |= OJ_ELF_SYM_TLS;
     c->cand[c->ndef].s = c->str + sym.st_name;
     c->cand[c->ndef].flags = flags;
     c->ndef++;
@@ -705,7 +713,8 @@ static int oj_elf_initfini_name(const char *name, int *kind, uint32_t *prio) {
 static int oj_elf_is_initfini(const oj_elf_ctx *c, uint32_t i, int *kind,
                               uint32_t *prio) {
   const Elf64_Shdr *s = &c->sh[i];
-  if (!(s->sh_flags & SHF_ALLOC) || s->sh_size == 0) return 0;
+  if (!(s->sh_flags & SHF_ALLOC) || (s->sh_flags & SHF_TLS) || s->sh_size == 0)
+    return 0;
   if (s->sh_type != SHT_INIT_ARRAY && s->sh_type != SHT_FINI_ARRAY &&
       s->sh_type != SHT_PROGBITS)
     return 0;
@@ -794,6 +803,203 @@ static int oj_elf_make_markers(oj_elf_ctx *c, oj_elf_object *out) {
   return ORCJIT_OK;
 }
 
+/* ---- thread-local storage --------------------------------------------- */
+
+/* Symbol i of the validated symbol table, with SHN_XINDEX resolved. */
+static void oj_elf_sym_at(const oj_elf_ctx *c, uint64_t i, Elf64_Sym *sym,
+                          uint32_t *sec) {
+  memcpy(sym, c->data + c->sh[c->symtab].sh_offset + i * sizeof *sym,
+         sizeof *sym);
+  *sec = sym->st_shndx;
+  if (*sec == SHN_XINDEX && c->shndx)
+    memcpy(sec, c->data + c->sh[c->shndx].sh_offset + i * 4, 4);
+}
+
+/* Lays the SHF_TLS sections out as one block in section order (each at
+** its alignment, as a static linker lays out PT_TLS) and names a marker
+** for each one with contents. */
+static int oj_elf_make_tls(oj_elf_ctx *c, oj_elf_object *out) {
+  uint32_t i;
+  uint64_t at = 0, align = 1, a;
+  size_t n = 0, total = 0, k, len;
+  char *pool;
+  for (i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    if ((s->sh_flags & (SHF_TLS | SHF_ALLOC)) != (SHF_TLS | SHF_ALLOC)) continue;
+    if (!c->tlsvoff) {
+      c->tlsvoff = malloc((size_t)c->shnum * sizeof *c->tlsvoff);
+      if (!c->tlsvoff) return oj_elf_nomem(c);
+      for (k = 0; k < c->shnum; k++) c->tlsvoff[k] = OJ_ELF_NOTLS;
+    }
+    a = s->sh_addralign ? s->sh_addralign : 1;
+    if (a & (a - 1))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s has alignment %llu, not a power "
+                                        "of two",
+                         oj_elf_sec(c, i).s, (unsigned long long)a);
+    if (a > 4096)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "thread-local section %s asks for %llu-byte "
+                         "alignment; at most 4096 is supported",
+                         oj_elf_sec(c, i).s, (unsigned long long)a);
+    at = (at + a - 1) & ~(a - 1);
+    if (s->sh_size > OJ_ELF_TLS_MAX - at)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "thread-local data (%s and before) exceed %llu "
+                         "bytes, the most one object may have per thread",
+                         oj_elf_sec(c, i).s,
+                         (unsigned long long)OJ_ELF_TLS_MAX);
+    c->tlsvoff[i] = at;
+    at += s->sh_size;
+    if (a > align) align = a;
+    if (s->sh_size) {
+      n++;
+      total += oj_elf_marker_len(c->tag, i) + 1;
+    }
+  }
+  if (!c->tlsvoff) return ORCJIT_OK;
+  out->tls_size = at;
+  out->tls_align = align;
+  if (n == 0) return ORCJIT_OK;
+  out->tls = malloc(n * sizeof *out->tls + total);
+  c->tlssec = malloc(n * sizeof *c->tlssec);
+  if (!out->tls || !c->tlssec) return oj_elf_nomem(c);
+  pool = (char *)(out->tls + n);
+  for (i = 1, k = 0; i < c->shnum && k < n; i++) {
+    oj_elf_tls *e = &out->tls[k];
+    if (c->tlsvoff[i] == OJ_ELF_NOTLS || c->sh[i].sh_size == 0) continue;
+    e->size = c->sh[i].sh_size;
+    e->voff = c->tlsvoff[i];
+    e->nobits = c->sh[i].sh_type == SHT_NOBITS;
+    e->marker = pool;
+    len = oj_elf_marker_len(c->tag, i);
+    snprintf(pool, len + 1, "__orcjit.%s.%u", c->tag, (unsigned)i);
+    pool += len + 1;
+    c->tlssec[k++] = i;
+  }
+  out->ntls = n;
+  return ORCJIT_OK;
+}
+
+/* What a relocation type means for thread-local storage. */
+enum { OJ_TLS_NONE, OJ_TLS_GD, OJ_TLS_LD, OJ_TLS_DTPOFF, OJ_TLS_BAD };
+
+static int oj_elf_tls_kind(uint32_t type, const char **model) {
+  switch (type) {
+  case R_X86_64_TLSGD: return OJ_TLS_GD;
+  case R_X86_64_TLSLD: return OJ_TLS_LD;
+  case R_X86_64_DTPOFF32: case R_X86_64_DTPOFF64: return OJ_TLS_DTPOFF;
+  case R_X86_64_GOTTPOFF: *model = "initial-exec (R_X86_64_GOTTPOFF)"; break;
+  case R_X86_64_TPOFF32: *model = "local-exec (R_X86_64_TPOFF32)"; break;
+  case R_X86_64_TPOFF64: *model = "local-exec (R_X86_64_TPOFF64)"; break;
+  case R_X86_64_DTPMOD64: *model = "module-id (R_X86_64_DTPMOD64)"; break;
+  case R_X86_64_GOTPC32_TLSDESC: case R_X86_64_TLSDESC_CALL: case R_X86_64_TLSDESC:
+    *model = "TLS-descriptor (-mtls-dialect=gnu2)";
+    break;
+  default: return OJ_TLS_NONE;
+  }
+  return OJ_TLS_BAD;
+}
+
+/* The value of a DTPOFF relocation: the offset of symbol symi + addend in
+** the object's TLS block; ORCJIT_OK or a failure naming the relocation. */
+static int oj_elf_dtpoff(const oj_elf_ctx *c, uint32_t rsec, uint64_t k,
+                         uint64_t symi, int64_t addend, int64_t *value) {
+  Elf64_Sym sym;
+  uint32_t sec;
+  oj_elf_sym_at(c, symi, &sym, &sec);
+  if (sec == SHN_UNDEF || sec >= c->shnum || !c->tlsvoff ||
+      c->tlsvoff[sec] == OJ_ELF_NOTLS)
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "relocation %llu of %s takes the thread-local offset "
+                       "of %s, which is not defined in a thread-local "
+                       "section of this object",
+                       (unsigned long long)k, oj_elf_sec(c, rsec).s,
+                       oj_elf_symdesc(c, symi, sym.st_name).s);
+  if (sym.st_value > c->sh[sec].sh_size)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "%s lies outside its section",
+                       oj_elf_symdesc(c, symi, sym.st_name).s);
+  /* Both terms are below 2^31 here; the addend is arbitrary. */
+  *value = (int64_t)(c->tlsvoff[sec] + sym.st_value) + addend;
+  return ORCJIT_OK;
+}
+
+/* Checks every TLS relocation; the rewrite itself is in oj_elf_edit. */
+static int oj_elf_check_tls_relocs(const oj_elf_ctx *c, const oj_elf_object *out) {
+  uint32_t i;
+  uint64_t k, n;
+  for (i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    if (s->sh_type != SHT_RELA) continue;
+    n = s->sh_size / sizeof(Elf64_Rela);
+    for (k = 0; k < n; k++) {
+      Elf64_Rela r;
+      Elf64_Sym sym;
+      uint32_t sec, type;
+      const char *model = "";
+      int kind;
+      int64_t v;
+      memcpy(&r, c->data + s->sh_offset + k * sizeof r, sizeof r);
+      type = (uint32_t)ELF64_R_TYPE(r.r_info);
+      kind = oj_elf_tls_kind(type, &model);
+      if (kind == OJ_TLS_NONE) continue;
+      if (ELF64_R_SYM(r.r_info) == 0)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "thread-local relocation %llu of "
+                                          "%s has no symbol",
+                           (unsigned long long)k, oj_elf_sec(c, i).s);
+      oj_elf_sym_at(c, ELF64_R_SYM(r.r_info), &sym, &sec);
+      if (kind == OJ_TLS_BAD)
+        return oj_elf_fail(
+            c, ORCJIT_EUNSUPPORTED,
+            "thread-local %s uses the %s TLS model, which needs space "
+            "reserved when the process started; loaded objects support "
+            "general- and local-dynamic TLS only: rebuild with -fPIC "
+            "(and without -ftls-model=initial-exec/local-exec or "
+            "-mtls-dialect=gnu2)",
+            oj_elf_symdesc(c, ELF64_R_SYM(r.r_info), sym.st_name).s, model);
+      if (kind == OJ_TLS_LD && out->ntls == 0)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "relocation %llu of %s is "
+                                          "local-dynamic TLS, but the object "
+                                          "has no thread-local data",
+                           (unsigned long long)k, oj_elf_sec(c, i).s);
+      if (kind == OJ_TLS_GD && sec != SHN_UNDEF &&
+          (sec >= c->shnum || !c->tlsvoff || c->tlsvoff[sec] == OJ_ELF_NOTLS ||
+           c->sh[sec].sh_size == 0))
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "relocation %llu of %s is "
+                                          "thread-local, but %s is not "
+                                          "thread-local data",
+                           (unsigned long long)k, oj_elf_sec(c, i).s,
+                           oj_elf_symdesc(c, ELF64_R_SYM(r.r_info), sym.st_name).s);
+      if (kind != OJ_TLS_DTPOFF) continue;
+      {
+        /* Patched here, so it must fit in its section's bytes. */
+        const Elf64_Shdr *t = &c->sh[s->sh_info];
+        uint64_t w = type == R_X86_64_DTPOFF32 ? 4 : 8;
+        if (t->sh_type == SHT_NOBITS || r.r_offset > t->sh_size ||
+            t->sh_size - r.r_offset < w)
+          return oj_elf_fail(c, ORCJIT_EFORMAT,
+                             OJ_ELF_CORRUPT "relocation %llu of %s has "
+                                            "offset %llu outside its section",
+                             (unsigned long long)k, oj_elf_sec(c, i).s,
+                             (unsigned long long)r.r_offset);
+      }
+      if (oj_elf_dtpoff(c, i, k, ELF64_R_SYM(r.r_info), r.r_addend, &v) != ORCJIT_OK)
+        return oj_error_status();
+      if (type == R_X86_64_DTPOFF32 && (v < INT32_MIN || v > INT32_MAX))
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "relocation %llu of %s: offset "
+                                          "%lld does not fit in 32 bits",
+                           (unsigned long long)k, oj_elf_sec(c, i).s,
+                           (long long)v);
+    }
+  }
+  return ORCJIT_OK;
+}
+
 /* ---- the image --------------------------------------------------------- */
 
 /* *at = align8(*at) + n, reporting overflow; *off gets the aligned start. */
@@ -812,8 +1018,12 @@ static void oj_elf_put_shdr(unsigned char *img, uint64_t shoff, uint32_t i,
   memcpy(img + shoff + (uint64_t)i * sizeof *s, s, sizeof *s);
 }
 
-/* The in-place edits: relocation types and symbol visibility. */
-static void oj_elf_edit(const oj_elf_ctx *c, unsigned char *img) {
+/* The in-place edits: relocation types, TLS offsets and symbol
+** visibility.  tls_sym is the index of the marker symbol at offset 0 of
+** the TLS block (used only if the object has local-dynamic TLS, which
+** oj_elf_check_tls_relocs has checked). */
+static void oj_elf_edit(const oj_elf_ctx *c, unsigned char *img,
+                        uint64_t tls_sym) {
   uint32_t i;
   uint64_t k, n;
   for (i = 1; i < c->shnum; i++) {
@@ -821,15 +1031,36 @@ static void oj_elf_edit(const oj_elf_ctx *c, unsigned char *img) {
     if (s->sh_type != SHT_RELA) continue;
     n = s->sh_size / sizeof(Elf64_Rela);
     for (k = 0; k < n; k++) {
-      unsigned char *p = img + s->sh_offset + k * sizeof(Elf64_Rela) +
-                         offsetof(Elf64_Rela, r_info);
-      Elf64_Xword info;
-      memcpy(&info, p, sizeof info);
-      if (ELF64_R_TYPE(info) == R_X86_64_GOTPCRELX ||
-          ELF64_R_TYPE(info) == R_X86_64_REX_GOTPCRELX) {
-        info = ELF64_R_INFO(ELF64_R_SYM(info), R_X86_64_GOTPCREL);
-        memcpy(p, &info, sizeof info);
+      unsigned char *p = img + s->sh_offset + k * sizeof(Elf64_Rela);
+      Elf64_Rela r;
+      int64_t v;
+      memcpy(&r, p, sizeof r);
+      switch (ELF64_R_TYPE(r.r_info)) {
+      case R_X86_64_GOTPCRELX:
+      case R_X86_64_REX_GOTPCRELX:
+        r.r_info = ELF64_R_INFO(ELF64_R_SYM(r.r_info), R_X86_64_GOTPCREL);
+        break;
+      case R_X86_64_TLSLD: /* the block's address = the marker's */
+        r.r_info = ELF64_R_INFO(tls_sym, R_X86_64_TLSGD);
+        break;
+      case R_X86_64_DTPOFF32:
+      case R_X86_64_DTPOFF64: {
+        unsigned char *at = img + c->sh[s->sh_info].sh_offset + r.r_offset;
+        if (oj_elf_dtpoff(c, i, k, ELF64_R_SYM(r.r_info), r.r_addend, &v) != ORCJIT_OK)
+          continue; /* cannot happen: checked */
+        if (ELF64_R_TYPE(r.r_info) == R_X86_64_DTPOFF32) {
+          int32_t v32 = (int32_t)v;
+          memcpy(at, &v32, 4);
+        } else {
+          memcpy(at, &v, 8);
+        }
+        r.r_info = ELF64_R_INFO(ELF64_R_SYM(r.r_info), R_X86_64_NONE);
+        break;
       }
+      default:
+        continue;
+      }
+      memcpy(p, &r, sizeof r);
     }
   }
   if (c->symtab) {
@@ -842,7 +1073,7 @@ static void oj_elf_edit(const oj_elf_ctx *c, unsigned char *img) {
 }
 
 static int oj_elf_make_image(oj_elf_ctx *c, oj_elf_object *out) {
-  size_t nnew = out->ninitfini + (out->anchor ? 1 : 0), k;
+  size_t nnew = out->ninitfini + out->ntls + (out->anchor ? 1 : 0), k;
   uint64_t at = c->size, symoff = 0, stroff = 0, xoff = 0, shsoff = 0;
   uint64_t shoff = 0, oldsyms, nsyms, pre, strsize, shssize = 0, pad, namesz;
   uint32_t shnum = c->shnum, newsym = 0, newstr = 0;
@@ -857,7 +1088,7 @@ static int oj_elf_make_image(oj_elf_ctx *c, oj_elf_object *out) {
     if (!out->image) return oj_elf_nomem(c);
     memcpy(out->image, c->data, c->size);
     out->image_size = c->size;
-    oj_elf_edit(c, out->image);
+    oj_elf_edit(c, out->image, 0);
     return ORCJIT_OK;
   }
   if (shstrndx == SHN_XINDEX) shstrndx = c->sh[0].sh_link;
@@ -867,6 +1098,7 @@ static int oj_elf_make_image(oj_elf_ctx *c, oj_elf_object *out) {
     uint32_t big = c->anchor, sec = 0;
     for (k = 0; k < out->ninitfini; k++) sec = oj_elf_next_initfini(c, sec);
     if (sec > big) big = sec;
+    if (out->ntls && c->tlssec[out->ntls - 1] > big) big = c->tlssec[out->ntls - 1];
     if (big >= SHN_LORESERVE)
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                          "%s needs an extended section index, but the object "
@@ -881,6 +1113,7 @@ static int oj_elf_make_image(oj_elf_ctx *c, oj_elf_object *out) {
   namesz = 0;
   for (k = 0; k < out->ninitfini; k++)
     namesz += strlen(out->initfini[k].marker) + 1;
+  for (k = 0; k < out->ntls; k++) namesz += strlen(out->tls[k].marker) + 1;
   if (out->anchor) namesz += strlen(out->anchor) + 1;
   pad = (c->strsize == 0 || c->str[c->strsize - 1] != '\0') ? 1 : 0;
   strsize = c->strsize + pad + namesz;
@@ -908,7 +1141,7 @@ static int oj_elf_make_image(oj_elf_ctx *c, oj_elf_object *out) {
   img = calloc(1, (size_t)at);
   if (!img) return oj_elf_nomem(c);
   memcpy(img, c->data, c->size);
-  oj_elf_edit(c, img);
+  oj_elf_edit(c, img, pre + oldsyms + out->ninitfini); /* the first TLS marker */
 
   /* The symbol table: old entries (edited), then the markers. */
   if (oldsyms)
@@ -922,12 +1155,16 @@ static int oj_elf_make_image(oj_elf_ctx *c, oj_elf_object *out) {
   {
     uint64_t name = c->strsize + pad, idx = pre + oldsyms;
     uint32_t sec = 0;
+    /* Markers: init/fini sections, TLS sections, the anchor. */
     for (k = 0; k < nnew; k++, idx++) {
+      size_t t = k - out->ninitfini;
       const char *m = k < out->ninitfini ? out->initfini[k].marker
+                      : t < out->ntls    ? out->tls[t].marker
                                          : out->anchor;
       size_t len = strlen(m);
       Elf64_Sym sym;
-      sec = k < out->ninitfini ? oj_elf_next_initfini(c, sec) : c->anchor;
+      if (k < out->ninitfini) sec = oj_elf_next_initfini(c, sec);
+      else sec = t < out->ntls ? c->tlssec[t] : c->anchor;
       memset(&sym, 0, sizeof sym);
       sym.st_name = (Elf64_Word)name;
       sym.st_info = ELF64_ST_INFO(STB_GLOBAL, STT_NOTYPE);
@@ -1035,10 +1272,14 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   if (rc == ORCJIT_OK) rc = oj_elf_check_symbols(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_check_relocs(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_make_markers(&c, out);
+  if (rc == ORCJIT_OK) rc = oj_elf_make_tls(&c, out);
+  if (rc == ORCJIT_OK) rc = oj_elf_check_tls_relocs(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_lists(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_image(&c, out);
   free(c.cand);
   free(c.sh);
+  free(c.tlsvoff);
+  free(c.tlssec);
   if (rc != ORCJIT_OK) oj_elf_object_free(out);
   return rc;
 }
@@ -1050,5 +1291,6 @@ void oj_elf_object_free(oj_elf_object *obj) {
   free(obj->undefined);
   free(obj->initfini);
   free(obj->anchor);
+  free(obj->tls);
   memset(obj, 0, sizeof *obj);
 }

@@ -15,6 +15,16 @@
 **   - one more global marker ("anchor") is added at offset 0 of the first
 **     allocated section with nonzero size, so that looking it up forces the
 **     object to link even when it exports nothing.
+**   - thread-local storage: the object's SHF_TLS sections are laid out, in
+**     section order, as one block (the object's TLS "module", see oj_tls.c)
+**     and each gets a marker at offset 0.  Local-dynamic references, which
+**     JITLink 22 does not implement, become general-dynamic ones:
+**     R_X86_64_TLSLD becomes R_X86_64_TLSGD against the marker of the
+**     block's first section (offset 0), and R_X86_64_DTPOFF32/64 (a
+**     variable's offset in the block) are resolved here into constants and
+**     become R_X86_64_NONE.  Initial-exec, local-exec and TLS descriptor
+**     relocations cannot work in memory mapped after the process started
+**     and are refused with ORCJIT_EUNSUPPORTED.
 ** It also lists the object's defined and undefined global symbols.
 ** It does not touch memory it does not own and keeps no global state.
 */
@@ -46,8 +56,16 @@ enum {
   OJ_ELF_SYM_HIDDEN = 2, /* STV_HIDDEN or STV_INTERNAL (not exported to
                             other libraries) */
   OJ_ELF_SYM_FUNC = 4,   /* STT_FUNC or STT_GNU_IFUNC */
-  OJ_ELF_SYM_TLS = 8     /* STT_TLS */
+  OJ_ELF_SYM_TLS = 8     /* STT_TLS (defined or undefined) */
 };
+
+/* One SHF_TLS section with nonzero size, in the object's TLS block. */
+typedef struct oj_elf_tls {
+  uint64_t size;  /* sh_size */
+  uint64_t voff;  /* offset in the block */
+  int nobits;     /* SHT_NOBITS (.tbss): zero-initialised */
+  char *marker;   /* the name of the marker symbol added at its start */
+} oj_elf_tls;
 
 typedef struct oj_elf_sym {
   char *name;     /* owned by the oj_elf_object */
@@ -68,6 +86,10 @@ typedef struct oj_elf_object {
   size_t ninitfini;
   char *anchor;         /* marker of the anchor symbol, NULL if the object
                            has no allocated section with nonzero size */
+  oj_elf_tls *tls;      /* its TLS sections, in section order */
+  size_t ntls;
+  uint64_t tls_size;    /* size of the TLS block (0: no TLS) */
+  uint64_t tls_align;   /* its alignment (a power of two) */
 } oj_elf_object;
 
 /* Result of oj_elf_classify. */

@@ -61,6 +61,14 @@ void oj_initfini_unregister_dso(orcjit_library *lib) {
   lib->dso_handle = 0;
 }
 
+int oj_initfini_owns_dso(uint64_t dso) {
+  int found = 0;
+  pthread_mutex_lock(&oj_dso_lock);
+  for (size_t i = 0; i < oj_ndso && !found; i++) found = oj_dsos[i].dso == dso;
+  pthread_mutex_unlock(&oj_dso_lock);
+  return found;
+}
+
 /* What JIT code gets for __cxa_atexit (and, through the runtime object's
 ** atexit, for atexit). */
 int oj_rt_cxa_atexit(void (*fn)(void *), void *arg, void *dso) {
@@ -164,6 +172,8 @@ static int oj_fini_cmp(const void *a, const void *b) {
 void oj_initfini_finalize(orcjit_library *lib) {
   if (lib->finalized) return;
   lib->finalized = 1;
+  /* C++ runs a thread's thread_local destructors before static ones. */
+  oj_tls_finalize(lib->dso_handle);
   /* Handlers may register more handlers: take them one at a time. */
   for (;;) {
     pthread_mutex_lock(&lib->lock);

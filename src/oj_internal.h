@@ -7,6 +7,7 @@
 **   oj_resolve.c   the definition generator: link order, host, runtime shims
 **   oj_initfini.c  constructors, destructors, atexit handlers per library
 **   oj_rtobj.c     the per-library runtime object (__dso_handle, atexit)
+**   oj_tls.c       thread-local storage of loaded objects, thread_local dtors
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_error.c     the per-thread last error
 **
@@ -41,7 +42,8 @@ int oj_grow(void **arr, size_t *cap, size_t need, size_t elem);
 enum {
   OJ_SYM_HIDDEN = 1,   /* not visible to other libraries */
   OJ_SYM_WEAK = 2,     /* a weak definition */
-  OJ_SYM_IMPORTED = 4  /* not ours: copied from the link order or the host */
+  OJ_SYM_IMPORTED = 4, /* not ours: copied from the link order or the host */
+  OJ_SYM_TLS = 8       /* thread-local: addr is its initial image (oj_tls.c) */
 };
 
 typedef struct oj_symtab_entry {
@@ -140,6 +142,8 @@ struct orcjit_library {
   oj_atexit *atexits;
   size_t natexit, capatexit;
   uint64_t dso_handle; /* address of this library's __dso_handle, or 0 */
+  struct oj_tls_module **tls; /* thread-local data of its objects */
+  size_t ntls, captls;
   struct oj_pending *pending; /* archive members not linked (yet) */
   size_t npending, cappending;
   oj_symtab pending_index;    /* name -> index in pending (in .object) */
@@ -177,6 +181,29 @@ int oj_initfini_register_dso(orcjit_library *lib, uint64_t dso);
 void oj_initfini_unregister_dso(orcjit_library *lib);
 int oj_rt_cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 void oj_initfini_atexit_hook(void);
+/* Whether dso is the __dso_handle of a live library. */
+int oj_initfini_owns_dso(uint64_t dso);
+
+/* oj_tls.c */
+typedef struct oj_tls_module oj_tls_module;
+/* Registers the TLS sections of a linked object (marker_addrs: the linked
+** address of each obj->tls[i]); *out is NULL if it has none. */
+int oj_tls_register(const oj_elf_object *obj, const uint64_t *marker_addrs,
+                    oj_tls_module **out);
+/* Frees every thread's copy; the object's memory may go after this. */
+void oj_tls_unregister(oj_tls_module *m);
+/* The shims bound to __tls_get_addr and __cxa_thread_atexit(_impl). */
+void *oj_tls_get_addr(const uint64_t *entry);
+int oj_tls_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso);
+/* The calling thread's copy of a linked thread-local address (NULL if it
+** is not one). */
+void *oj_tls_address(uint64_t linked);
+/* If addr is the calling thread's copy of a host thread-local, the address
+** to bind the symbol to instead (for oj_tls_get_addr); else 0. */
+uint64_t oj_tls_host_entry(void *addr);
+/* Runs the calling thread's thread_local destructors registered with dso
+** and drops other threads' ones. */
+void oj_tls_finalize(uint64_t dso);
 
 /* oj_rtobj.c: the bytes of the per-library runtime object. */
 const unsigned char *oj_rtobj_image(size_t *size);

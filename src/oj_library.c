@@ -209,6 +209,8 @@ static void oj_library_destroy(orcjit_library *lib) {
 
   oj_initfini_finalize(lib);
   if (lib->dso_handle) oj_initfini_unregister_dso(lib);
+  for (size_t i = 0; i < lib->ntls; i++) oj_tls_unregister(lib->tls[i]);
+  free(lib->tls);
 
   /* Frees the JIT memory of every object (and deregisters unwind info). */
   atomic_store(&lib->slot->lib, NULL);
@@ -348,25 +350,6 @@ static int oj_library_check_dups(orcjit_library *lib, const oj_elf_object *obj,
   return rc;
 }
 
-/* Thread-local storage is refused up front: JITLink 22 links general-
-** dynamic TLS (R_X86_64_TLSGD) against the host's __tls_get_addr with a
-** descriptor the C library does not understand, and the code then reads
-** and writes the wrong memory.  Better a clear error than corruption. */
-static int oj_library_check_tls(orcjit_library *lib, const oj_elf_object *obj,
-                                const char *what) {
-  const oj_elf_sym *lists[2] = {obj->defined, obj->undefined};
-  size_t counts[2] = {obj->ndefined, obj->nundefined};
-  for (int l = 0; l < 2; l++)
-    for (size_t i = 0; i < counts[l]; i++)
-      if (lists[l][i].flags & OJ_ELF_SYM_TLS)
-        return oj_error_set(ORCJIT_EUNSUPPORTED,
-                            "library '%s': %s: symbol '%s' is thread-local (thread_local "
-                            "or __thread); thread-local storage in loaded objects is not "
-                            "supported yet",
-                            lib->name, what, lists[l][i].name);
-  return ORCJIT_OK;
-}
-
 static int oj_not_imported_or_object(const oj_symtab_entry *e, void *ctx) {
   return (e->flags & OJ_SYM_IMPORTED) != 0;
 }
@@ -463,11 +446,11 @@ static int oj_library_select(orcjit_library *lib, oj_unit **units, size_t *nunit
 static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
   const char *what = units[n - 1].what;
   uint32_t first = (uint32_t)lib->nobjects;
+  size_t tls_first = lib->ntls;
   int rc = ORCJIT_OK, shadow = 0, need_rt = 0;
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
     int sh = 0;
-    rc = oj_library_check_tls(lib, &units[i].obj, units[i].what);
-    if (rc == ORCJIT_OK) rc = oj_library_check_dups(lib, &units[i].obj, units[i].what, &sh);
+    rc = oj_library_check_dups(lib, &units[i].obj, units[i].what, &sh);
     shadow |= sh;
     need_rt |= oj_obj_needs_runtime(&units[i].obj);
   }
@@ -476,10 +459,14 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   if (!lib->dso_handle && need_rt && (rc = oj_library_add_runtime(lib)) != ORCJIT_OK)
     return rc;
 
-  /* Names to look up: every defined symbol, every marker. */
-  size_t total = 0;
-  for (size_t i = 0; i < n; i++)
-    total += units[i].obj.ndefined + units[i].obj.ninitfini + (units[i].obj.anchor ? 1 : 0);
+  /* Names to look up: every defined symbol, then the markers of init/fini
+  ** sections, the anchor and the TLS sections. */
+  size_t total = 0, ntls = 0;
+  for (size_t i = 0; i < n; i++) {
+    const oj_elf_object *o = &units[i].obj;
+    total += o->ndefined + o->ninitfini + (o->anchor ? 1 : 0) + o->ntls;
+    ntls += o->ntls ? 1 : 0;
+  }
   const char **names = malloc((total ? total : 1) * sizeof *names);
   unsigned char *req = malloc(total ? total : 1);
   uint64_t *addrs = malloc((total ? total : 1) * sizeof *addrs);
@@ -496,6 +483,7 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
     for (size_t j = 0; j < o->ndefined; j++, k++) names[k] = o->defined[j].name, req[k] = 0;
     for (size_t j = 0; j < o->ninitfini; j++, k++) names[k] = o->initfini[j].marker, req[k] = 1;
     if (o->anchor) names[k] = o->anchor, req[k] = 1, k++;
+    for (size_t j = 0; j < o->ntls; j++, k++) names[k] = o->tls[j].marker, req[k] = 1;
   }
   for (; added < n; added++) {
     rc = oj_library_add_image(lib, units[added].obj.image, units[added].obj.image_size,
@@ -534,7 +522,9 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   int oom = oj_grow((void **)&lib->objects, &lib->capobjects, lib->nobjects + n,
                     sizeof *lib->objects) ||
             oj_grow((void **)&lib->trackers, &lib->captrackers, lib->ntrackers + n,
-                    sizeof *lib->trackers);
+                    sizeof *lib->trackers) ||
+            (ntls && oj_grow((void **)&lib->tls, &lib->captls, lib->ntls + ntls,
+                             sizeof *lib->tls));
   for (size_t i = 0; i < n && !oom; i++) {
     const oj_elf_object *o = &units[i].obj;
     for (size_t j = 0; j < o->ndefined && !oom; j++) {
@@ -547,7 +537,8 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
         e->addr = a;
         e->object = first + (uint32_t)i;
         e->flags = ((o->defined[j].flags & OJ_ELF_SYM_HIDDEN) ? OJ_SYM_HIDDEN : 0) |
-                   ((o->defined[j].flags & OJ_ELF_SYM_WEAK) ? OJ_SYM_WEAK : 0);
+                   ((o->defined[j].flags & OJ_ELF_SYM_WEAK) ? OJ_SYM_WEAK : 0) |
+                   ((o->defined[j].flags & OJ_ELF_SYM_TLS) ? OJ_SYM_TLS : 0);
       }
     }
   }
@@ -566,6 +557,19 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
     rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
     goto out_unpublish;
   }
+  /* Thread-local data, before any code (the callback, constructors) runs. */
+  tls_first = lib->ntls;
+  for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
+    const oj_elf_object *o = &units[i].obj;
+    oj_tls_module *m = NULL;
+    rc = oj_tls_register(o, addrs + base[i] + o->ndefined + o->ninitfini + (o->anchor ? 1 : 0),
+                         &m);
+    if (m) lib->tls[lib->ntls++] = m; /* room was made above */
+  }
+  if (rc != ORCJIT_OK) {
+    oj_error_prefix("library '%s': %s", lib->name, what);
+    goto out_untls;
+  }
   if (cb) {
     oj_error_clear();
     if (cb(lib, cb_user) != 0) {
@@ -578,7 +582,7 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
         units[i].what = lib->objects[--lib->nobjects];
       }
       pthread_mutex_unlock(&lib->lock);
-      goto out_unpublish;
+      goto out_untls;
     }
   }
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
@@ -587,6 +591,8 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   }
   goto out; /* constructors ran: the objects stay even on ENOMEM */
 
+out_untls:
+  while (lib->ntls > tls_first) oj_tls_unregister(lib->tls[--lib->ntls]);
 out_unpublish:
   pthread_mutex_lock(&lib->lock);
   oj_symtab_remove_if(&lib->syms, oj_entry_of_objects, range);
@@ -868,9 +874,11 @@ static int oj_library_find(orcjit_library *lib, const char *symbol, void **out) 
     pthread_mutex_lock(&lib->lock);
     oj_symtab_entry *e = oj_symtab_find(&lib->syms, symbol);
     uint64_t addr = (e && !(e->flags & OJ_SYM_IMPORTED)) ? e->addr : 0;
+    int tls = addr && (e->flags & OJ_SYM_TLS);
     int pending = !addr && lib->npending;
     pthread_mutex_unlock(&lib->lock);
-    *out = (void *)(uintptr_t)addr;
+    /* A thread-local: the calling thread's copy. */
+    *out = tls ? oj_tls_address(addr) : (void *)(uintptr_t)addr;
     if (addr) return ORCJIT_OK;
     /* An archive member that defines it is linked now. */
     if (!pending || attempt > 0) return ORCJIT_ENOTFOUND;

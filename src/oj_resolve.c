@@ -2,12 +2,14 @@
 ** oj_resolve.c: where an undefined symbol of a library comes from once the
 ** library itself does not define it.  One ORC definition generator per
 ** JITDylib searches, in order:
-**   1. the loader's own runtime shims (__cxa_atexit, so handlers registered
-**      by a library run when that library is released);
+**   1. the loader's own runtime shims: __cxa_atexit, so handlers registered
+**      by a library run when that library is released; __tls_get_addr and
+**      __cxa_thread_atexit(_impl) for thread-local storage (oj_tls.c);
 **   2. the library's link order: each linked library's symbol table
 **      (exported symbols only), read under that library's lock;
 **   3. the host process (dlsym(RTLD_DEFAULT)): libc, libm, libstdc++,
-**      libgcc, libtvm_ffi, Python.
+**      libgcc, libtvm_ffi, Python.  A host thread-local found this way is
+**      bound to an entry that oj_tls_get_addr resolves per thread.
 ** What it finds is defined in the JITDylib as an absolute symbol and noted
 ** in the library's table as OJ_SYM_IMPORTED.  What it cannot find, if the
 ** reference is not weak, is collected per thread for the error message.
@@ -55,8 +57,22 @@ static void oj_resolve_note_missing(const char *name) {
 /* ---- the search -------------------------------------------------------- */
 
 static uint64_t oj_resolve_shim(const char *name) {
+  if (name[0] != '_' || name[1] != '_') return 0;
   if (strcmp(name, "__cxa_atexit") == 0) return (uint64_t)(uintptr_t)&oj_rt_cxa_atexit;
+  if (strcmp(name, "__tls_get_addr") == 0) return (uint64_t)(uintptr_t)&oj_tls_get_addr;
+  if (strcmp(name, "__cxa_thread_atexit") == 0 || strcmp(name, "__cxa_thread_atexit_impl") == 0)
+    return (uint64_t)(uintptr_t)&oj_tls_cxa_thread_atexit;
   return 0;
+}
+
+/* dlsym, with host thread-locals (not inside any loaded module's image:
+** dladdr fails) replaced by their oj_tls entry. */
+static uint64_t oj_resolve_host(const char *name) {
+  void *p = dlsym(RTLD_DEFAULT, name);
+  Dl_info info;
+  if (!p || dladdr(p, &info)) return (uint64_t)(uintptr_t)p;
+  uint64_t tls = oj_tls_host_entry(p);
+  return tls ? tls : (uint64_t)(uintptr_t)p;
 }
 
 static uint64_t oj_resolve_linked(orcjit_library *lib, const char *name) {
@@ -103,7 +119,7 @@ static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void 
     const char *name = LLVMOrcSymbolStringPoolEntryStr(set[i].Name);
     uint64_t addr = oj_resolve_shim(name);
     if (!addr && lib) addr = oj_resolve_linked(lib, name);
-    if (!addr) addr = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, name);
+    if (!addr) addr = oj_resolve_host(name);
     if (!addr) {
       if (set[i].LookupFlags != LLVMOrcSymbolLookupFlagsWeaklyReferencedSymbol)
         oj_resolve_note_missing(name);

@@ -189,7 +189,8 @@ typedef struct ojt_case {
   X(lifetime, 1)                                                             \
   X(bad_input, 1)                                                            \
   X(corrupt_elf, 1)                                                          \
-  X(threads, 1)
+  X(threads, 1)                                                              \
+  X(tls, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)
