@@ -147,6 +147,7 @@ static void oj_session_destroy(orcjit_session *s) {
     free(slot);
     slot = next;
   }
+  oj_symtab_free(&s->lib_names);
   pthread_mutex_destroy(&s->lock);
   free(s);
 }
