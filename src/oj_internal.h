@@ -102,6 +102,11 @@ typedef struct oj_slot {
   struct orcjit_library *_Atomic lib; /* current owner, NULL when pooled */
   struct orcjit_session *session;
   struct oj_slot *next;               /* in the free pool */
+  unsigned index;                     /* n of the JITDylib's name orcjit.jd<n>;
+                                         marker names use it, not the library
+                                         id, so that they repeat when the slot
+                                         is reused and ORC's string pool does
+                                         not grow with every load */
 } oj_slot;
 
 struct orcjit_session {

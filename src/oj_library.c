@@ -439,7 +439,7 @@ static int oj_library_select(orcjit_library *lib, oj_unit **units, size_t *nunit
       oj_unit *nu = &(*units)[*nunits];
       memset(nu, 0, sizeof *nu);
       char tag[48];
-      snprintf(tag, sizeof tag, "L%u.O%zu", lib->id, lib->nobjects + *nunits);
+      snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects + *nunits);
       const oj_pending *pm = &lib->pending[m];
       int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, &nu->obj);
       if (rc == ORCJIT_OK && !(nu->what = strdup(pm->what))) {
@@ -679,7 +679,7 @@ static int oj_library_pull(orcjit_library *lib, const char *name) {
     return ORCJIT_EBUSY;
   }
   char tag[48];
-  snprintf(tag, sizeof tag, "L%u.O%zu", lib->id, lib->nobjects);
+  snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects);
   oj_elf_object obj;
   const oj_pending *pm = &lib->pending[m];
   int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, &obj);
@@ -696,7 +696,7 @@ static int oj_library_pull(orcjit_library *lib, const char *name) {
 static int oj_library_add_object(orcjit_library *lib, const void *data, size_t size,
                                  const char *what) {
   char tag[48];
-  snprintf(tag, sizeof tag, "L%u.O%zu", lib->id, lib->nobjects);
+  snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects);
   oj_elf_object obj;
   int rc = oj_elf_prepare(data, size, what, tag, &obj);
   if (rc != ORCJIT_OK) {

@@ -185,6 +185,7 @@ int oj_session_slot_acquire(orcjit_session *s, oj_slot **out) {
   char jdname[32];
   snprintf(jdname, sizeof jdname, "orcjit.jd%u", n);
   slot->session = s;
+  slot->index = n;
   slot->jd = LLVMOrcExecutionSessionCreateBareJITDylib(s->es, jdname);
   int rc = oj_resolve_attach(slot);
   if (rc != ORCJIT_OK) {
