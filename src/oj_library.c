@@ -25,6 +25,7 @@
 
 #include "oj_archive.h"
 #include "oj_internal.h"
+#include "oj_link.h"
 #include "oj_memmgr.h"
 
 #define OJ_FFI_PREFIX "__tvm_ffi_"
@@ -287,9 +288,8 @@ static int oj_library_track(orcjit_library *lib, LLVMOrcResourceTrackerRef rt) {
 static int oj_library_add_image(orcjit_library *lib, const void *image, size_t size,
                                 const char *what, LLVMOrcResourceTrackerRef *out_rt) {
   LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibCreateResourceTracker(lib->slot->jd);
-  LLVMMemoryBufferRef buf =
-      LLVMCreateMemoryBufferWithMemoryRangeCopy(image, size, what);
-  LLVMErrorRef err = LLVMOrcLLJITAddObjectFileWithRT(lib->session->jit, rt, buf);
+  /* glue/oj_link.cc: as LLVMOrcLLJITAddObjectFileWithRT, minus a parse. */
+  LLVMErrorRef err = oj_link_add_object(lib->session->jit, rt, image, size, what);
   if (err) {
     char *msg = LLVMGetErrorMessage(err);
     int dup = strstr(msg, "uplicate definition") != NULL;
