@@ -74,12 +74,26 @@ static uint64_t oj_resolve_shim(const char *name) {
   return 0;
 }
 
-/* dlsym, with host thread-locals (not inside any loaded module's image:
-** dladdr fails) replaced by their oj_tls entry. */
+/* Whether p lies in the mapping of a loaded module.  _dl_find_object
+** (glibc 2.35) answers from the same map ranges as dladdr, without the
+** scan of the module's whole symbol table that dladdr does to name the
+** nearest symbol: that scan was most of the load time of C++ objects,
+** which import many libstdc++ symbols. */
+static int oj_resolve_in_module(void *p) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+  struct dl_find_object fo;
+  return _dl_find_object(p, &fo) == 0;
+#else
+  Dl_info info;
+  return dladdr(p, &info) != 0;
+#endif
+}
+
+/* dlsym, with host thread-locals (not inside any loaded module's image)
+** replaced by their oj_tls entry. */
 static uint64_t oj_resolve_host(const char *name) {
   void *p = dlsym(RTLD_DEFAULT, name);
-  Dl_info info;
-  if (!p || dladdr(p, &info)) return (uint64_t)(uintptr_t)p;
+  if (!p || oj_resolve_in_module(p)) return (uint64_t)(uintptr_t)p;
   uint64_t tls = oj_tls_host_entry(p);
   return tls ? tls : (uint64_t)(uintptr_t)p;
 }
