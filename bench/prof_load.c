@@ -1,20 +1,29 @@
 /*
-** prof_load.c: a load loop for profilers (bench/profile.sh runs it under
-** callgrind and perf).  Not a benchmark: it prints nothing but a count.
+** prof_load.c: load loops for profilers (bench/profile.sh runs them under
+** callgrind; perf record works as well).  Not a benchmark: it prints the
+** median wall time of the measured operation, nothing else.
 **
-** Usage: prof_load OBJ N [LIVE [FUNC]]
-**   Creates a session, loads OBJ LIVE times and keeps those libraries (0 if
-**   absent), does 20 warm-up loads, then N loads of OBJ (create a library,
-**   add the file, get __tvm_ffi_FUNC (default add), call it with (1, 2) or
-**   (1), release).  Under callgrind
-**   only the N loads are measured (the collection is switched on around
-**   them), so instruction counts per load are total / N.
+** Usage:
+**   prof_load OBJ N [LIVE [FUNC]]
+**     Creates a session, loads OBJ LIVE times and keeps those libraries
+**     (default 0), does 20 warm-up loads, then N loads of OBJ: create a
+**     library, add the file, get __tvm_ffi_FUNC (default add), call it with
+**     (1, 2) or (1), release.
+**   prof_load --dlopen SO N
+**     The reference: N times, SO copied to a fresh file, then dlopen +
+**     dlsym(__tvm_ffi_add) of it, dlclose, unlink.
+** Under callgrind (valgrind --tool=callgrind --instr-atstart=no) only the N
+** measured loads are collected (for --dlopen only dlopen + dlsym), so the
+** instruction count per load is the total / N.
 */
 #define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <tvm/ffi/c_api.h>
 #include <tvm_ffi_orcjit/orcjit.h>
@@ -34,6 +43,32 @@ typedef int (*safe_call)(void *, const TVMFFIAny *, int32_t, TVMFFIAny *);
 
 static const char *func = "add";
 
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void check(void *fn) {
+  TVMFFIAny args[2], res;
+  memset(args, 0, sizeof args);
+  memset(&res, 0, sizeof res);
+  args[0].type_index = args[1].type_index = kTVMFFIInt;
+  args[0].v_int64 = 1;
+  args[1].v_int64 = 2;
+  int add = strcmp(func, "add") == 0;
+  if (((safe_call)fn)(NULL, args, add ? 2 : 1, &res) != 0 || res.type_index != kTVMFFIInt ||
+      (add && res.v_int64 != 3)) {
+    fprintf(stderr, "prof_load: wrong answer\n");
+    exit(1);
+  }
+}
+
 static orcjit_library *load(orcjit_session *s, const char *obj) {
   orcjit_library *lib = NULL;
   void *fn = NULL;
@@ -43,29 +78,54 @@ static orcjit_library *load(orcjit_session *s, const char *obj) {
     fprintf(stderr, "prof_load: %s\n", orcjit_last_error());
     exit(1);
   }
-  TVMFFIAny args[2], res;
-  memset(args, 0, sizeof args);
-  memset(&res, 0, sizeof res);
-  args[0].type_index = args[1].type_index = kTVMFFIInt;
-  args[0].v_int64 = 1;
-  args[1].v_int64 = 2;
-  int bad = ((safe_call)fn)(NULL, args, strcmp(func, "add") ? 1 : 2, &res) != 0 ||
-            res.type_index != kTVMFFIInt || (!strcmp(func, "add") && res.v_int64 != 3);
-  if (bad) {
-    fprintf(stderr, "prof_load: wrong answer\n");
-    exit(1);
-  }
+  check(fn);
   return lib;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
+static int run_dlopen(const char *so, int n) {
+  FILE *f = fopen(so, "rb");
+  if (!f) {
+    perror(so);
+    return 1;
+  }
+  static char buf[16 << 20];
+  size_t size = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  const char *dir = getenv("BENCH_TMP") && *getenv("BENCH_TMP") ? getenv("BENCH_TMP") : "/tmp";
+  double *t = calloc((size_t)(n > 0 ? n : 1), sizeof *t);
+  char path[4096];
+  for (int i = -20; i < n; i++) {
+    snprintf(path, sizeof path, "%s/prof_load_%d_%d.so", dir, (int)getpid(), i + 20);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    if (fd < 0 || write(fd, buf, size) != (ssize_t)size || close(fd) != 0) {
+      perror(path);
+      return 1;
+    }
+    double a = now_us();
+    if (i >= 0) CALLGRIND_START_INSTRUMENTATION;
+    void *h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+    void *fn = h ? dlsym(h, "__tvm_ffi_add") : NULL;
+    CALLGRIND_STOP_INSTRUMENTATION;
+    double b = now_us();
+    if (!fn) {
+      fprintf(stderr, "prof_load: %s\n", dlerror());
+      return 1;
+    }
+    check(fn);
+    dlclose(h);
+    unlink(path);
+    if (i >= 0) t[i] = b - a;
+  }
+  qsort(t, (size_t)n, sizeof *t, cmp_double);
+  printf("%d dlopen+dlsym, median %.1f us\n", n, n > 0 ? t[n / 2] : 0.0);
+  free(t);
+  return 0;
 }
 
 int main(int argc, char **argv) {
+  if (argc >= 4 && strcmp(argv[1], "--dlopen") == 0) return run_dlopen(argv[2], atoi(argv[3]));
   if (argc < 3) {
-    fprintf(stderr, "usage: prof_load OBJ N [LIVE [FUNC]]\n");
+    fprintf(stderr, "usage: prof_load OBJ N [LIVE [FUNC]] | prof_load --dlopen SO N\n");
     return 2;
   }
   const char *obj = argv[1];
@@ -79,15 +139,13 @@ int main(int argc, char **argv) {
   orcjit_library **keep = calloc((size_t)(live > 0 ? live : 1), sizeof *keep);
   for (int i = 0; i < live; i++) keep[i] = load(s, obj);
   for (int i = 0; i < 20; i++) orcjit_library_release(load(s, obj));
+  double *t = calloc((size_t)(n > 0 ? n : 1), sizeof *t);
   CALLGRIND_ZERO_STATS;
   CALLGRIND_START_INSTRUMENTATION;
-  double *t = calloc((size_t)(n > 0 ? n : 1), sizeof *t);
   for (int i = 0; i < n; i++) {
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    double a = now_us();
     orcjit_library *lib = load(s, obj);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    t[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) * 1e-3;
+    t[i] = now_us() - a;
     orcjit_library_release(lib);
   }
   CALLGRIND_STOP_INSTRUMENTATION;
@@ -95,7 +153,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < live; i++) orcjit_library_release(keep[i]);
   free(keep);
   orcjit_session_release(s);
-  printf("%d loads, median %.1f us (load, add, get function, call)\n", n, n > 0 ? t[n / 2] : 0.0);
+  printf("%d loads, median %.1f us (create, add, get function, call; release not timed)\n", n,
+         n > 0 ? t[n / 2] : 0.0);
   free(t);
   return 0;
 }
