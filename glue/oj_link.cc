@@ -108,29 +108,36 @@ private:
   static Error applyFixupsEarly(LinkGraph &G) {
     if (G.getTargetTriple().getArch() != Triple::x86_64) return Error::success();
     const Symbol *GOT = nullptr;
-    bool NeedGOT = false;
-    for (Block *B : G.blocks())
-      for (const Edge &E : B->edges())
-        NeedGOT |= E.getKind() == x86_64::Delta64FromGOT;
-    if (NeedGOT) {
-      for (Symbol *S : G.defined_symbols())
-        if (S->hasName() && *S->getName() == "_GLOBAL_OFFSET_TABLE_") GOT = S;
-      for (Symbol *S : G.absolute_symbols())
-        if (!GOT && S->hasName() && *S->getName() == "_GLOBAL_OFFSET_TABLE_") GOT = S;
-      if (!GOT) return Error::success(); /* leave it all to JITLink */
-    }
+    bool LookedForGOT = false;
     for (Section &Sec : G.sections()) {
       bool NoAlloc = Sec.getMemLifetime() == orc::MemLifetime::NoAlloc;
       for (Block *B : Sec.blocks()) {
         if (B->edges_empty()) continue;
         if (NoAlloc) (void)B->getMutableContent(G);
-        for (const Edge &E : B->edges())
-          if (E.isRelocation())
-            if (auto Err = x86_64::applyFixup(G, *B, E, GOT)) return Err;
+        for (const Edge &E : B->edges()) {
+          if (!E.isRelocation()) continue;
+          if (E.getKind() == x86_64::Delta64FromGOT && !GOT) {
+            if (!LookedForGOT) GOT = findGOT(G);
+            LookedForGOT = true;
+            /* No GOT symbol: JITLink applies this block and the rest
+            ** (those already applied have lost their edges). */
+            if (!GOT) return Error::success();
+          }
+          if (auto Err = x86_64::applyFixup(G, *B, E, GOT)) return Err;
+        }
         while (!B->edges_empty()) B->removeEdge(std::prev(B->edges().end()));
       }
     }
     return Error::success();
+  }
+
+  /* The symbol JITLink's x86-64 ELF backend gave _GLOBAL_OFFSET_TABLE_. */
+  static const Symbol *findGOT(LinkGraph &G) {
+    for (Symbol *S : G.defined_symbols())
+      if (S->hasName() && *S->getName() == "_GLOBAL_OFFSET_TABLE_") return S;
+    for (Symbol *S : G.absolute_symbols())
+      if (S->hasName() && *S->getName() == "_GLOBAL_OFFSET_TABLE_") return S;
+    return nullptr;
   }
 };
 
