@@ -102,8 +102,6 @@ typedef struct oj_slot {
   struct orcjit_library *_Atomic lib; /* current owner, NULL when pooled */
   struct orcjit_session *session;
   struct oj_slot *next;               /* in the free pool */
-  int defaults; /* the generator defined symbols in the JITDylib's default
-                   resource tracker since it was last removed */
   unsigned index;                     /* n of the JITDylib's name orcjit.jd<n>;
                                          marker names use it, not the library
                                          id, so that they repeat when the slot

@@ -228,22 +228,10 @@ static void oj_library_destroy(orcjit_library *lib) {
   for (size_t i = 0; i < lib->ntls; i++) oj_tls_unregister(lib->tls[i]);
   free(lib->tls);
 
-  /* Frees the JIT memory of every object (and deregisters unwind info):
-  ** its trackers, newest first, then the default tracker if the generator
-  ** defined anything there (what LLVMOrcJITDylibClear does, without
-  ** removing an empty default tracker: 2% of a small load and release). */
+  /* Frees the JIT memory of every object (and deregisters unwind info). */
   atomic_store(&lib->slot->lib, NULL);
-  for (size_t i = lib->ntrackers; i-- > 0;) {
-    LLVMErrorRef err = LLVMOrcResourceTrackerRemove(lib->trackers[i]);
-    if (err) LLVMConsumeError(err);
-  }
-  if (lib->slot->defaults) {
-    LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibGetDefaultResourceTracker(lib->slot->jd);
-    LLVMErrorRef err = LLVMOrcResourceTrackerRemove(rt);
-    if (err) LLVMConsumeError(err);
-    LLVMOrcReleaseResourceTracker(rt);
-    lib->slot->defaults = 0;
-  }
+  LLVMErrorRef err = LLVMOrcJITDylibClear(lib->slot->jd);
+  if (err) LLVMConsumeError(err);
   oj_memmgr_set_dylib_low(s->mm, lib->slot->jd, 0);
   for (size_t i = 0; i < lib->ntrackers; i++) LLVMOrcReleaseResourceTracker(lib->trackers[i]);
   oj_session_slot_release(s, lib->slot);
@@ -385,7 +373,6 @@ static int oj_not_imported_or_object(const oj_symtab_entry *e, void *ctx) {
 ** default tracker, and their entries in the table. */
 static void oj_library_drop_imports(orcjit_library *lib) {
   oj_tracker_drop(LLVMOrcJITDylibGetDefaultResourceTracker(lib->slot->jd));
-  lib->slot->defaults = 0;
   pthread_mutex_lock(&lib->lock);
   oj_symtab_remove_if(&lib->syms, oj_not_imported_or_object, NULL);
   pthread_mutex_unlock(&lib->lock);

@@ -167,7 +167,6 @@ static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void 
   if (nfound) {
     LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(found, nfound);
     err = LLVMOrcJITDylibDefine(jd, mu);
-    slot->defaults = 1;
   }
   if (found != stack) free(found);
   return err;
