@@ -5,7 +5,7 @@ PY     ?= python3
 BUILD  ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build install demo test test-c test-py test-sanitize fuzz bench bench-profile clean
+.PHONY: all bootstrap build install demo test test-c test-py test-sanitize fuzz bench bench-profile clean wheel wheel-test
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -32,6 +32,17 @@ test-py: install
 
 test: test-c test-py
 
+# The wheel, LLVM linked in, into dist/ (scikit-build-core, build-skb/).
+wheel: bootstrap
+	@rm -f dist/tvm_ffi_orcjit-*.whl
+	@$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
+	@ls -l dist/tvm_ffi_orcjit-*.whl
+
+# The wheel installed into a fresh venv (build-wheel-test/), checked with
+# readelf/ldd, and the Python tests run against it outside the source tree.
+wheel-test: wheel
+	@PY=$(PY) bash scripts/test_wheel.sh
+
 bench: bootstrap
 	@PY=$(PY) bash bench/run.sh
 
@@ -48,4 +59,4 @@ fuzz: bootstrap
 	@PY=$(PY) bash fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) build-* fuzz/build
+	rm -rf $(BUILD) build-* fuzz/build dist

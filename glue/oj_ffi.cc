@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -157,7 +158,8 @@ class Session : public ObjectRef {
   TVM_FFI_DEFINE_OBJECT_REF_METHODS_NOTNULLABLE(Session, ObjectRef, SessionObj);
 };
 
-static Session CreateSession(const std::string* orc_rt_path, int64_t slab_size) {
+static Session CreateSession(const std::string* orc_rt_path, int64_t slab_size,
+                             unsigned flags = 0) {
   // upstream: < 0 disables its slab allocator; here it means the default
   if (slab_size < 0) slab_size = 0;
   orcjit_session_options opts;
@@ -165,6 +167,7 @@ static Session CreateSession(const std::string* orc_rt_path, int64_t slab_size) 
   opts.struct_size = sizeof(opts);
   opts.slab_size = static_cast<size_t>(slab_size);
   opts.orc_rt_path = orc_rt_path ? orc_rt_path->c_str() : nullptr;
+  opts.flags = flags;
   orcjit_session* handle = nullptr;
   int rc = orcjit_session_create(&opts, &handle);
   if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_session_create");
@@ -733,10 +736,90 @@ class DynamicLibrary : public ObjectRef {
   TVM_FFI_DEFINE_OBJECT_REF_METHODS_NOTNULLABLE(DynamicLibrary, ObjectRef, DynamicLibraryObj);
 };
 
+/* ---- inspection ---------------------------------------------------------- */
+
+/* tvm_ffi_orcjit.InspectObject(input: str|bytes, name: str, resolve: bool):
+** orcjit_inspect_* as plain data for the command-line tool (and any host):
+**   {"name": str, "archive": bool, "objects": [
+**     {"name": str, "status": "" | "ORCJIT_E...", "error": str,
+**      "symbols": [{"name": str, "undefined": bool, "weak": bool,
+**                   "hidden": bool, "function": bool, "tls": bool,
+**                   "ffi_function": bool, "runtime": bool, "host": bool}],
+**      "initfini": [{"kind": ".init_array" | ".fini_array" | ".ctors" |
+**                    ".dtors", "priority": int, "count": int}]}]}
+** A path is read with orcjit_inspect_file, bytes with orcjit_inspect_memory
+** (name then names them in messages). */
+static ffi::Map<String, Any> InspectObject(const Any& input, const String& name, bool resolve) {
+  const unsigned flags = resolve ? static_cast<unsigned>(ORCJIT_INSPECT_RESOLVE) : 0u;
+  orcjit_inspection* in = nullptr;
+  std::string label;
+  const char* path = nullptr;
+  int rc;
+  if (auto bytes = input.as<Bytes>()) {
+    label = name.empty() ? std::string("<memory>") : std::string(name);
+    rc = orcjit_inspect_memory(bytes->data(), bytes->size(), label.c_str(), flags, &in);
+  } else if (auto str = input.as<String>()) {
+    label = std::string(*str);
+    path = label.c_str();
+    rc = orcjit_inspect_file(path, flags, &in);
+  } else {
+    ThrowKind("TypeError", "tvm_ffi_orcjit.InspectObject: input must be a path (str) or the "
+                           "content (bytes), got " + input.GetTypeKey());
+  }
+  if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_inspect", path);
+  std::unique_ptr<orcjit_inspection, void (*)(orcjit_inspection*)> guard(in, orcjit_inspect_free);
+  static const char* const kinds[] = {".init_array", ".fini_array", ".ctors", ".dtors"};
+  Array<Any> objects;
+  for (size_t i = 0; i < orcjit_inspect_num_objects(in); ++i) {
+    const char* oname = nullptr;
+    const char* error = nullptr;
+    int status = orcjit_inspect_object(in, i, &oname, &error);
+    Array<Any> symbols;
+    for (size_t k = 0; k < orcjit_inspect_num_symbols(in, i); ++k) {
+      unsigned f = 0;
+      const char* sname = orcjit_inspect_symbol(in, i, k, &f);
+      ffi::Map<String, Any> sym;
+      sym.Set("name", String(sname));
+      sym.Set("undefined", (f & ORCJIT_SYM_UNDEFINED) != 0);
+      sym.Set("weak", (f & ORCJIT_SYM_WEAK) != 0);
+      sym.Set("hidden", (f & ORCJIT_SYM_HIDDEN) != 0);
+      sym.Set("function", (f & ORCJIT_SYM_FUNCTION) != 0);
+      sym.Set("tls", (f & ORCJIT_SYM_TLS) != 0);
+      sym.Set("ffi_function", (f & ORCJIT_SYM_FFI_FUNCTION) != 0);
+      sym.Set("runtime", (f & ORCJIT_SYM_RUNTIME) != 0);
+      sym.Set("host", (f & ORCJIT_SYM_HOST) != 0);
+      symbols.push_back(sym);
+    }
+    Array<Any> initfini;
+    for (size_t k = 0; k < orcjit_inspect_num_initfini(in, i); ++k) {
+      uint32_t priority = 0, count = 0;
+      int kind = orcjit_inspect_initfini(in, i, k, &priority, &count);
+      ffi::Map<String, Any> e;
+      e.Set("kind", String(kind >= 0 && kind < 4 ? kinds[kind] : "?"));
+      e.Set("priority", static_cast<int64_t>(priority));
+      e.Set("count", static_cast<int64_t>(count));
+      initfini.push_back(e);
+    }
+    ffi::Map<String, Any> obj;
+    obj.Set("name", String(oname ? oname : ""));
+    obj.Set("status", String(status == ORCJIT_OK ? "" : orcjit_status_name(status)));
+    obj.Set("error", String(error ? error : ""));
+    obj.Set("symbols", symbols);
+    obj.Set("initfini", initfini);
+    objects.push_back(obj);
+  }
+  ffi::Map<String, Any> out;
+  out.Set("name", String(label));
+  out.Set("archive", orcjit_inspect_is_archive(in) != 0);
+  out.Set("objects", objects);
+  return out;
+}
+
 /* ---- registration -------------------------------------------------------- */
 
-static Session MakeSessionFromArgs(const Any& orc_rt, int64_t slab_size) {
-  if (orc_rt.type_index() == ffi::TypeIndex::kTVMFFINone) return CreateSession(nullptr, slab_size);
+static Session MakeSessionFromArgs(const Any& orc_rt, int64_t slab_size, unsigned flags) {
+  if (orc_rt.type_index() == ffi::TypeIndex::kTVMFFINone)
+    return CreateSession(nullptr, slab_size, flags);
   std::string path;
   if (auto b = orc_rt.as<Bytes>()) {
     path.assign(b->data(), b->size());
@@ -746,8 +829,8 @@ static Session MakeSessionFromArgs(const Any& orc_rt, int64_t slab_size) {
     ThrowKind("TypeError", "tvm_ffi_orcjit.ExecutionSession: orc_rt must be None, str or bytes, got " +
                                orc_rt.GetTypeKey());
   }
-  if (path.empty()) return CreateSession(nullptr, slab_size);
-  return CreateSession(&path, slab_size);
+  if (path.empty()) return CreateSession(nullptr, slab_size, flags);
+  return CreateSession(&path, slab_size, flags);
 }
 
 static void RegisterAll() {
@@ -756,9 +839,23 @@ static void RegisterAll() {
   refl::ObjectDef<DynamicLibraryObj>();
 
   refl::GlobalDef()
-      .def("tvm_ffi_orcjit.ExecutionSession",
-           [](Any orc_rt, int64_t slab_size) { return MakeSessionFromArgs(orc_rt, slab_size); },
-           "ExecutionSession(orc_rt: Optional[str|bytes], slab_size: int): a new session")
+      // (orc_rt, slab_size) as upstream; an optional third argument takes
+      // the ORCJIT_SESSION_* flags (debugger, perf map) of orcjit.h.
+      .def_packed("tvm_ffi_orcjit.ExecutionSession",
+                  [](ffi::PackedArgs args, Any* rv) {
+                    if (args.size() < 2 || args.size() > 3) {
+                      ThrowKind("TypeError",
+                                "tvm_ffi_orcjit.ExecutionSession(orc_rt: Optional[str|bytes], "
+                                "slab_size: int, flags: int = 0) takes 2 or 3 arguments, got " +
+                                    std::to_string(args.size()));
+                    }
+                    int64_t flags = args.size() == 3 ? args[2].cast<int64_t>() : 0;
+                    if (flags < 0 || flags > (ORCJIT_SESSION_DEBUGGER | ORCJIT_SESSION_PERF_MAP))
+                      ThrowKind("ValueError", "tvm_ffi_orcjit.ExecutionSession: unknown flags " +
+                                                  std::to_string(flags));
+                    *rv = MakeSessionFromArgs(Any(args[0]), args[1].cast<int64_t>(),
+                                              static_cast<unsigned>(flags));
+                  })
       .def("tvm_ffi_orcjit.GlobalDefaultSession", []() { return GlobalDefaultSession(); },
            "The process-wide default session, created on first use")
       // (session, objects, name); upstream 0.1.3 passes two more arguments
@@ -819,6 +916,9 @@ static void RegisterAll() {
              return DynamicLibrary(ffi::make_object<DynamicLibraryObj>(obj->session(), mod));
            },
            "The DynamicLibrary handle of an 'orcjit' module")
+      .def("tvm_ffi_orcjit.InspectObject",
+           [](Any input, String name, bool resolve) { return InspectObject(input, name, resolve); },
+           "Describes an object file or archive without linking it (orcjit_inspect_*)")
       .def_packed("ffi.Module.load_from_file.o",
                   [](ffi::PackedArgs args, Any* rv) {
                     if (args.size() < 1) {

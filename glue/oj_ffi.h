@@ -26,6 +26,8 @@
 **   tvm_ffi_orcjit.DynamicLibraryGetModule(lib) -> Module
 **   tvm_ffi_orcjit.DynamicLibraryGetSession(lib) -> ExecutionSession
 **   tvm_ffi_orcjit.DynamicLibraryLookup(lib, symbol) -> int (address)
+**   tvm_ffi_orcjit.InspectObject(path_or_bytes, name, resolve: bool) -> Map
+**       (orcjit_inspect_*: symbols, TVM-FFI functions, init/fini sections)
 **   ffi.Module.load_from_file.o(path[, format]) -> Module   (default session)
 **   ffi.Module.load_from_bytes.o(bytes) -> Module           (default session)
 */

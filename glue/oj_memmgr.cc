@@ -32,11 +32,16 @@
 **     registration among them) at finalize, deallocation actions and the
 **     pages back in the free lists at deallocate.  Freed pages keep their
 **     last protection and content until reused (immediately, first fit) or
-**     given back with oj_memmgr_clear_free_slabs;
+**     given back with oj_memmgr_clear_free_slabs.  Under the debugger
+**     (oj_memmgr_set_keep_code), freed executable pages are given back to
+**     the OS at once and their addresses are never reused: gdb keeps
+**     breakpoints of an unregistered JIT object inserted, and would write
+**     its saved bytes into new code placed at the same address;
 **   - the object layer: an orc::ObjectLinkingLayer over this manager with
 **     the EHFrameRegistrationPlugin, which is what LLJIT's default layer
 **     creator adds in LLVM 22 (LLJITBuilderState::prepareForConstruction),
-**     so C++ exceptions thrown in JIT code keep working.
+**     so C++ exceptions thrown in JIT code keep working, and a plugin that
+**     keeps .eh_frame records packed (EHFramePacker, below);
 **
 ** What it does not own:
 **   - the LLJIT, the ExecutionSession and the layer's lifetime (the LLJIT
@@ -66,6 +71,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -213,6 +219,7 @@ public:
   using JITLinkMemoryManager::deallocate;
 
   void setDylibLow(const JITLinkDylib *JD, bool low);
+  void setKeepCode(bool keep) { KeepCode = keep; }
   size_t clearFreeSlabs();
   void stats(oj_memmgr_stats *out);
 
@@ -239,6 +246,7 @@ private:
   std::unordered_map<const JITLinkDylib *, bool> LowDylibs;
   size_t Used = 0;
   size_t Live = 0;
+  std::atomic<bool> KeepCode{false}; /* oj_memmgr_set_keep_code */
 };
 
 MemMgr::MemMgr(size_t slabSize) {
@@ -588,6 +596,21 @@ void MemMgr::deallocate(std::vector<FinalizedAlloc> Allocs,
     std::unique_ptr<Allocation> A(FA.release().toPtr<Allocation *>());
     if (auto E = orc::shared::runDeallocActions(A->deallocActions))
       Err = joinErrors(std::move(Err), std::move(E));
+    if (KeepCode) {
+      /* Executable pages are retired: their memory goes back to the OS,
+      ** their addresses are never handed out again. */
+      std::vector<Piece> rest;
+      for (const Piece &P : A->pieces) {
+        if (!(P.prot & PROT_EXEC)) {
+          rest.push_back(P);
+          continue;
+        }
+        madvise((void *)P.addr, P.size, MADV_DONTNEED);
+        std::lock_guard<std::mutex> Lock(Mutex);
+        Used -= P.size;
+      }
+      A->pieces = std::move(rest);
+    }
     freePieces(A->low, A->pieces, false, true);
     std::lock_guard<std::mutex> Lock(Mutex);
     Live--;
@@ -649,6 +672,43 @@ void MemMgr::stats(oj_memmgr_stats *out) {
   }
 }
 
+/* Keeps a graph's .eh_frame records contiguous.  JITLink splits .eh_frame
+** into one block per CIE/FDE record, each keeping the section's alignment
+** (8) with its offset in it.  When pruning drops an FDE (that of a weak or
+** COMDAT function whose copy from an earlier object of the library won),
+** the layout pads the next record back to its old offset modulo 8: four
+** zero bytes, which libgcc's __register_frame reads as the end of the
+** section.  Every FDE after the hole is then never registered, and a C++
+** exception unwinding through those functions ends in std::terminate.
+** CFI records are 4-byte multiples and need no more than 4-byte alignment,
+** so after pruning every record block gets alignment 4 (1 if a record is
+** odd-sized), which packs them with no gap, as a static linker does. */
+Error packEHFrame(LinkGraph &G) {
+  Section *EH = G.findSectionByName(".eh_frame");
+  if (!EH) return Error::success();
+  uint64_t align = 4;
+  for (Block *B : EH->blocks())
+    if (B->getSize() % 4 != 0) align = 1;
+  for (Block *B : EH->blocks()) {
+    B->setAlignment(align);
+    B->setAlignmentOffset(0);
+  }
+  return Error::success();
+}
+
+class EHFramePacker final : public orc::LinkGraphLinkingLayer::Plugin {
+public:
+  void modifyPassConfig(orc::MaterializationResponsibility &, LinkGraph &,
+                        PassConfiguration &Config) override {
+    Config.PostPrunePasses.push_back(packEHFrame);
+  }
+  Error notifyFailed(orc::MaterializationResponsibility &) override { return Error::success(); }
+  Error notifyRemovingResources(orc::JITDylib &, orc::ResourceKey) override {
+    return Error::success();
+  }
+  void notifyTransferringResources(orc::JITDylib &, orc::ResourceKey, orc::ResourceKey) override {}
+};
+
 } // namespace
 
 struct oj_memmgr {
@@ -670,6 +730,7 @@ LLVMOrcObjectLayerRef oj_memmgr_create_object_layer(void *ctx,
   /* Without a manager: the executor's in-process one (LLJIT's default). */
   auto Layer = m ? std::make_unique<orc::ObjectLinkingLayer>(ES, m->mm)
                  : std::make_unique<orc::ObjectLinkingLayer>(ES);
+  Layer->addPlugin(std::make_shared<EHFramePacker>());
   /* As LLJIT's default JITLink layer: register eh-frames in process. */
   if (auto P = orc::EHFrameRegistrationPlugin::Create(ES))
     Layer->addPlugin(std::move(*P));
@@ -679,6 +740,10 @@ LLVMOrcObjectLayerRef oj_memmgr_create_object_layer(void *ctx,
   Layer->addPlugin(oj_link_make_plugin());
   orc::ObjectLayer *L = Layer.release();
   return reinterpret_cast<LLVMOrcObjectLayerRef>(L);
+}
+
+void oj_memmgr_set_keep_code(oj_memmgr *m, int keep) {
+  if (m) m->mm.setKeepCode(keep != 0);
 }
 
 void oj_memmgr_set_dylib_low(oj_memmgr *m, LLVMOrcJITDylibRef jd, int low) {

@@ -53,6 +53,12 @@ LLVMOrcObjectLayerRef oj_memmgr_create_object_layer(void *ctx,
 ** clear it when the JITDylib is given to another library. */
 void oj_memmgr_set_dylib_low(oj_memmgr *m, LLVMOrcJITDylibRef jd, int low);
 
+/* keep != 0: executable pages freed from now on are returned to the OS and
+** never reused (their address space stays reserved), so that new code never
+** lands where a debugger may still have a breakpoint of released code.
+** Set by sessions with debugger support. */
+void oj_memmgr_set_keep_code(oj_memmgr *m, int keep);
+
 /* Gives the memory of free pages back to the operating system (madvise
 ** MADV_DONTNEED) and unmaps wholly free slabs (except the first one of
 ** the normal window).  Returns the bytes of memory released (pages that

@@ -48,7 +48,7 @@
 #endif
 
 #define OJ_ELF_CORRUPT "truncated or corrupt ELF: "
-#define OJ_ELF_NOPRIO 65535u
+#define OJ_ELF_NOPRIO 65536u /* plain sections: after every numbered one, as ld puts them */
 
 /* A global symbol of the input, before deduplication. */
 typedef struct oj_elf_cand {
@@ -481,7 +481,7 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
     if (sym.st_name == 0 || c->str[sym.st_name] == '\0') continue;
     type = ELF64_ST_TYPE(sym.st_info);
     vis = ELF64_ST_VISIBILITY(sym.st_other);
-    if (bind == STB_WEAK) flags |= OJ_ELF_SYM_WEAK;
+    if (bind == STB_WEAK || bind == STB_GNU_UNIQUE) flags |= OJ_ELF_SYM_WEAK; /* one copy wins */
     if (type == STT_TLS) flags |= OJ_ELF_SYM_TLS;
     if (sec == SHN_UNDEF) {
       oj_elf_cand *u = &c->cand[--und_at];
@@ -599,7 +599,7 @@ static uint64_t oj_elf_reloc_width(uint32_t type) {
   }
 }
 
-static int oj_elf_check_relocs(const oj_elf_ctx *c) {
+static int oj_elf_check_relocs(const oj_elf_ctx *c, oj_elf_object *out) {
   uint32_t i;
   uint64_t k, n;
   for (i = 1; i < c->shnum; i++) {
@@ -659,6 +659,9 @@ static int oj_elf_check_relocs(const oj_elf_ctx *c) {
                                           "%llu outside its section (%llu bytes)",
                            (unsigned long long)k, oj_elf_sec(c, i).s,
                            (unsigned long long)roff, (unsigned long long)tsize);
+      if ((c->sh[s->sh_info].sh_flags & SHF_ALLOC) &&
+          (ELF64_R_TYPE(info) == R_X86_64_32 || ELF64_R_TYPE(info) == R_X86_64_32S))
+        out->abs32 = 1;
       if (ELF64_R_SYM(info) >= c->nsyms)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "relocation %llu of %s refers to "
@@ -704,7 +707,9 @@ static int oj_elf_initfini_name(const char *name, int *kind, uint32_t *prio) {
       if (v > 65535) return 0;
     }
     *kind = tab[t].kind;
-    *prio = v;
+    /* As GNU ld's SORT_BY_INIT_PRIORITY: .ctors.N and .dtors.N hold
+    ** priority 65535 - N (constructor(101) was .ctors.65434). */
+    *prio = tab[t].kind == OJ_ELF_CTORS || tab[t].kind == OJ_ELF_DTORS ? 65535u - v : v;
     return 1;
   }
   return 0;
@@ -1270,7 +1275,7 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   if (rc == ORCJIT_OK) rc = oj_elf_load_sections(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_find_symtab(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_check_symbols(&c);
-  if (rc == ORCJIT_OK) rc = oj_elf_check_relocs(&c);
+  if (rc == ORCJIT_OK) rc = oj_elf_check_relocs(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_markers(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_tls(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_check_tls_relocs(&c, out);

@@ -44,7 +44,8 @@ enum {
 
 typedef struct oj_elf_initfini {
   int kind;          /* OJ_ELF_* above */
-  uint32_t priority; /* the section name's numeric suffix; 65535 if none */
+  uint32_t priority; /* N of .init_array.N / .fini_array.N, 65535 - N of .ctors.N /
+                     ** .dtors.N (as ld sorts them); 65536 if unnumbered */
   uint32_t count;    /* number of 8-byte pointers (sh_size / 8) */
   char *marker;      /* the name of the marker symbol added at its start */
 } oj_elf_initfini;
@@ -90,6 +91,9 @@ typedef struct oj_elf_object {
   size_t ntls;
   uint64_t tls_size;    /* size of the TLS block (0: no TLS) */
   uint64_t tls_align;   /* its alignment (a power of two) */
+  int abs32;            /* has R_X86_64_32/32S relocations in allocated
+                           sections (-fno-pic code): its library must live
+                           below 2 GiB */
 } oj_elf_object;
 
 /* Result of oj_elf_classify. */

@@ -120,6 +120,7 @@ struct orcjit_session {
   unsigned next_lib_id;
   unsigned nslots;
   size_t slab_size;
+  unsigned flags;       /* ORCJIT_SESSION_* (options | environment) */
   struct oj_memmgr *mm; /* glue/oj_memmgr.cc: one +-2 GiB window of JIT memory */
   struct orcjit_session *next_global; /* in the process-wide list */
   struct orcjit_session *prev_global;
@@ -133,6 +134,9 @@ struct orcjit_library {
   unsigned id;
   atomic_flag busy; /* an add is running */
   int finalized;    /* destructors already ran (process exit) */
+  _Atomic int low;  /* lives below 2 GiB (it has -fno-pic objects) */
+  struct oj_lowpage *lowcopies; /* host read-only data copied below 2 GiB */
+  struct oj_lowpage *lowstubs;  /* jumps below 2 GiB to host functions */
 
   pthread_mutex_t lock; /* guards everything below */
   oj_symtab syms;
@@ -175,6 +179,8 @@ int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...)
 
 /* oj_resolve.c */
 int oj_resolve_attach(oj_slot *slot);
+/* Frees the library's copies of host read-only data and its stubs. */
+void oj_resolve_free_copies(orcjit_library *lib);
 /* Names of required symbols that nothing provided during the current add
 ** on this thread (comma separated), and reset. */
 void oj_resolve_missing_reset(void);
@@ -227,8 +233,8 @@ void *oj_tls_address(uint64_t linked);
 /* If addr is the calling thread's copy of a host thread-local, the address
 ** to bind the symbol to instead (for oj_tls_get_addr); else 0. */
 uint64_t oj_tls_host_entry(void *addr);
-/* Runs the calling thread's thread_local destructors registered with dso
-** and drops other threads' ones. */
+/* Runs the thread_local destructors registered with dso by every thread
+** (the calling thread's first). */
 void oj_tls_finalize(uint64_t dso);
 
 /* oj_rtobj.c: the bytes of the per-library runtime object. */

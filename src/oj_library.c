@@ -235,6 +235,7 @@ static void oj_library_destroy(orcjit_library *lib) {
   oj_memmgr_set_dylib_low(s->mm, lib->slot->jd, 0);
   for (size_t i = 0; i < lib->ntrackers; i++) LLVMOrcReleaseResourceTracker(lib->trackers[i]);
   oj_session_slot_release(s, lib->slot);
+  oj_resolve_free_copies(lib);
 
   for (size_t i = 0; i < lib->nheld; i++) orcjit_library_release(lib->held[i]);
   for (size_t i = 0; i < lib->nobjects; i++) free(lib->objects[i]);
@@ -456,6 +457,13 @@ static int oj_library_select(orcjit_library *lib, oj_unit **units, size_t *nunit
   return ORCJIT_OK;
 }
 
+/* A failed add of -fno-pic objects leaves the library where it was. */
+static void oj_library_unlow(orcjit_library *lib, int newly_low) {
+  if (!newly_low) return;
+  atomic_store(&lib->low, 0);
+  oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 0);
+}
+
 /* Links units[0..n) into lib: the last one is what the caller asked for,
 ** the others archive members it needs. */
 static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
@@ -471,8 +479,20 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   }
   if (rc != ORCJIT_OK) return rc;
   if (shadow) oj_library_drop_imports(lib);
-  if (!lib->dso_handle && need_rt && (rc = oj_library_add_runtime(lib)) != ORCJIT_OK)
+  /* -fno-pic code addresses its library's symbols, the runtime object's
+  ** __dso_handle among them, with 32-bit absolute relocations: the whole
+  ** library then lives below 2 GiB (glue/oj_memmgr.cc), from its runtime
+  ** object on.  The mark is kept: later objects may refer to this one. */
+  int newly_low = 0;
+  for (size_t i = 0; i < n && !newly_low; i++)
+    if (units[i].obj.abs32 && !atomic_exchange(&lib->low, 1)) {
+      oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 1);
+      newly_low = 1;
+    }
+  if (!lib->dso_handle && need_rt && (rc = oj_library_add_runtime(lib)) != ORCJIT_OK) {
+    oj_library_unlow(lib, newly_low);
     return rc;
+  }
 
   /* Names to look up: every defined symbol, then the markers of init/fini
   ** sections, the anchor and the TLS sections. */
@@ -522,12 +542,31 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
                               lib->name, what);
       char copy[2048];
       snprintf(copy, sizeof copy, "%s", oj_error_message());
+      /* ORC appends every symbol of the object that could not be made
+      ** ("Failed to materialize symbols: {...}"): noise after the cause. */
+      char *noise = strstr(copy, " (Failed to materialize symbols");
+      if (noise) *noise = '\0';
       if (strstr(copy, "out of range of Pointer32"))
         rc = oj_error_set(ORCJIT_ELINK,
                           "%s; the object has absolute 32-bit relocations (R_X86_64_32/32S, "
-                          "from -fno-pic): rebuild it with -fPIC or -fPIE", copy);
+                          "from -fno-pic) to an address above 2 GiB that no placement can "
+                          "reach: rebuild it with -fPIC or -fPIE", copy);
+      else if (strstr(copy, "out of range of Delta32") && atomic_load(&lib->low))
+        rc = oj_error_set(ORCJIT_ELINK,
+                          "%s; the library holds -fno-pic code, placed below 2 GiB, and this "
+                          "32-bit PC-relative relocation (R_X86_64_PC32, to host data such as "
+                          "stdout) cannot reach above it: rebuild it with -fPIC or -fPIE",
+                          copy);
+      else if (strstr(copy, "out of range of Delta32"))
+        rc = oj_error_set(ORCJIT_ELINK,
+                          "%s; a 32-bit PC-relative relocation (R_X86_64_PC32) cannot reach "
+                          "data of the host (code built without -fPIC reads data such as "
+                          "stdout directly, and a host executable may hold its own copy of "
+                          "that data far from JIT memory): rebuild it with -fPIC", copy);
       else if (strstr(copy, "Unsupported") || strstr(copy, "unsupported"))
         rc = oj_error_set(ORCJIT_EUNSUPPORTED, "%s", copy);
+      else
+        rc = oj_error_set(ORCJIT_ELINK, "%s", copy);
     }
     goto out_remove;
   }
@@ -617,6 +656,7 @@ out_remove:
     oj_tracker_drop(units[i].rt);
     units[i].rt = NULL;
   }
+  oj_library_unlow(lib, newly_low);
 out:
   free(names);
   free(req);

@@ -10,6 +10,13 @@
 **   3. the host process (dlsym(RTLD_DEFAULT)): libc, libm, libstdc++,
 **      libgcc, libtvm_ffi, Python.  A host thread-local found this way is
 **      bound to an entry that oj_tls_get_addr resolves per thread.
+**      For a library below 2 GiB (-fno-pic objects), a read-only data
+**      object of the host (typeinfo such as _ZTIi, reached by absolute
+**      32-bit relocations from exception tables) is bound to a copy below
+**      2 GiB: a static linker's copy relocation, safe because nothing can
+**      write either copy (C++ compares typeinfo by name, not address).
+**      A host function is bound to a stub below 2 GiB that jumps to it
+**      (like a PLT entry; its address then differs from the host's).
 ** What it finds is defined in the JITDylib as an absolute symbol and noted
 ** in the library's table as OJ_SYM_IMPORTED.  What it cannot find, if the
 ** reference is not weak, is collected per thread for the error message.
@@ -27,7 +34,9 @@
 ** against alive, since the copied addresses point into them.
 */
 #include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,11 +133,126 @@ static void oj_resolve_note_import(orcjit_library *lib, const char *name, uint64
   pthread_mutex_unlock(&lib->lock);
 }
 
-/* Steps 1 to 3 of the search. */
+/* ---- copies of host read-only data for -fno-pic libraries -------------- */
+
+#define OJ_LOWPAGE_SIZE ((size_t)64 << 10)
+#define OJ_LOWCOPY_MAX ((size_t)4096)
+
+struct oj_lowpage {
+  struct oj_lowpage *next;
+  size_t used;
+  int sealed; /* stub pages: made read+execute, never written again */
+};
+
+/* Room for size bytes in the newest page of *list (a new one if it is
+** full or sealed); NULL if no memory below 2 GiB.  Under lib->lock. */
+static unsigned char *oj_lowpage_room(struct oj_lowpage **list, size_t size) {
+  struct oj_lowpage *pg = *list;
+  size_t at = pg ? (pg->used + 15) & ~(size_t)15 : 0;
+  if (!pg || pg->sealed || at + size > OJ_LOWPAGE_SIZE) {
+    void *m = mmap(NULL, OJ_LOWPAGE_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    pg = m;
+    pg->next = *list;
+    pg->sealed = 0;
+    *list = pg;
+    at = (sizeof *pg + 15) & ~(size_t)15;
+  }
+  pg->used = at + size;
+  return (unsigned char *)pg + at;
+}
+
+/* Makes the open stub page executable (at the end of a generator call). */
+static void oj_lowpage_seal(orcjit_library *lib) {
+  pthread_mutex_lock(&lib->lock);
+  struct oj_lowpage *pg = lib->lowstubs;
+  if (pg && !pg->sealed) {
+    pg->sealed = 1;
+    mprotect(pg, OJ_LOWPAGE_SIZE, PROT_READ | PROT_EXEC);
+  }
+  pthread_mutex_unlock(&lib->lock);
+}
+
+typedef struct oj_ro_probe {
+  uintptr_t addr;
+  size_t size;
+  int readonly;
+} oj_ro_probe;
+
+static int oj_resolve_ro_module(struct dl_phdr_info *info, size_t size, void *ctx) {
+  oj_ro_probe *p = ctx;
+  int inside = 0, ro = 0;
+  (void)size;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type != PT_LOAD && ph->p_type != PT_GNU_RELRO) continue;
+    if (p->addr < lo || p->addr - lo > ph->p_memsz || ph->p_memsz - (p->addr - lo) < p->size)
+      continue;
+    inside = 1;
+    if (ph->p_type == PT_GNU_RELRO || !(ph->p_flags & PF_W)) ro = 1;
+  }
+  p->readonly = inside && ro;
+  return inside;
+}
+
+/* A host address reachable by 32-bit absolute relocations, for a library
+** below 2 GiB: a copy of read-only data, or a stub for a function; 0 if
+** p is neither (the link then fails with JITLink's out-of-range error). */
+static uint64_t oj_resolve_low_copy(orcjit_library *lib, void *p) {
+  Dl_info info;
+  const ElfW(Sym) *sym = NULL;
+  if ((uintptr_t)p < ((uintptr_t)1 << 31)) return 0;
+  if (!dladdr1(p, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || info.dli_saddr != p)
+    return 0;
+  size_t size = sym->st_size;
+  unsigned type = ELF64_ST_TYPE(sym->st_info);
+  unsigned char *at = NULL;
+  if (type == STT_FUNC || type == STT_GNU_IFUNC) {
+    /* jmp *0(%rip); .quad p */
+    static const unsigned char jmp[6] = {0xff, 0x25, 0, 0, 0, 0};
+    pthread_mutex_lock(&lib->lock);
+    at = oj_lowpage_room(&lib->lowstubs, 16);
+    if (at) {
+      memcpy(at, jmp, sizeof jmp);
+      memcpy(at + sizeof jmp, &p, sizeof p);
+    }
+    pthread_mutex_unlock(&lib->lock);
+    return (uint64_t)(uintptr_t)at;
+  }
+  if (type != STT_OBJECT || size == 0 || size > OJ_LOWCOPY_MAX) return 0;
+  oj_ro_probe probe = {(uintptr_t)p, size, 0};
+  dl_iterate_phdr(oj_resolve_ro_module, &probe);
+  if (!probe.readonly) return 0;
+  pthread_mutex_lock(&lib->lock);
+  at = oj_lowpage_room(&lib->lowcopies, size);
+  if (at) memcpy(at, p, size);
+  pthread_mutex_unlock(&lib->lock);
+  return (uint64_t)(uintptr_t)at;
+}
+
+void oj_resolve_free_copies(orcjit_library *lib) {
+  struct oj_lowpage **lists[2] = {&lib->lowcopies, &lib->lowstubs};
+  for (int i = 0; i < 2; i++)
+    while (*lists[i]) {
+      struct oj_lowpage *pg = *lists[i];
+      *lists[i] = pg->next;
+      munmap(pg, OJ_LOWPAGE_SIZE);
+    }
+}
+
+/* Steps 1 to 3 of the search (and for a library below 2 GiB, a low copy
+** or stub of what the host has). */
 static uint64_t oj_resolve_find(orcjit_library *lib, const char *name) {
   uint64_t addr = oj_resolve_shim(name);
   if (!addr && lib) addr = oj_resolve_linked(lib, name);
-  if (!addr) addr = oj_resolve_host(name);
+  if (!addr) {
+    addr = oj_resolve_host(name);
+    uint64_t copy = addr && lib && atomic_load(&lib->low)
+                        ? oj_resolve_low_copy(lib, (void *)(uintptr_t)addr) : 0;
+    if (copy) addr = copy;
+  }
   return addr;
 }
 
@@ -163,6 +287,7 @@ static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void 
     found[nfound].Sym.Flags.TargetFlags = 0;
     nfound++;
   }
+  if (lib && atomic_load(&lib->low)) oj_lowpage_seal(lib);
   LLVMErrorRef err = NULL;
   if (nfound) {
     LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(found, nfound);
@@ -188,6 +313,8 @@ int oj_resolve_external(LLVMOrcJITDylibRef jd, LLVMOrcSymbolStringPoolEntryRef n
                         uint64_t *addr) {
   oj_adding *a = oj_adding_top;
   if (!a || !a->lib->slot || a->lib->slot->jd != jd) return 0;
+  /* A library below 2 GiB: the generator makes low copies and stubs. */
+  if (atomic_load(&a->lib->low)) return 0;
   /* Defined in the JITDylib, by this add or an earlier one: ORC's. */
   if (a->defines(a->ctx, name)) return 0;
   const char *s = LLVMOrcSymbolStringPoolEntryStr(name);

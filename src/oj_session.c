@@ -2,16 +2,19 @@
 ** oj_session.c: sessions.  A session owns one LLJIT (its ExecutionSession,
 ** memory manager and symbol string pool), the pool of JITDylibs that its
 ** libraries use, and the error reporter that carries LLVM's link errors
-** into our messages.  Libraries are in oj_library.c.
+** into our messages.  It reads its options (and the environment variables
+** that turn on debugger and perf support, attached by glue/oj_debug.cc).
+** Libraries are in oj_library.c.
 */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <llvm-c/Target.h>
-
+#include "oj_debug.h"
 #include "oj_internal.h"
+#include "oj_jit.h"
 #include "oj_memmgr.h"
 
 pthread_mutex_t oj_global_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -70,14 +73,28 @@ int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...) {
 static pthread_once_t oj_once = PTHREAD_ONCE_INIT;
 
 static void oj_process_init(void) {
-  LLVMInitializeNativeTarget();
-  LLVMInitializeNativeAsmPrinter();
+  /* No LLVMInitializeNativeTarget: objects need no code generator, and
+  ** the LLJIT is built without a TargetMachine (glue/oj_jit.cc). */
   /* Libraries still alive at exit are finalised while their code is still
   ** mapped: their destructors run before the process's own. */
   atexit(oj_initfini_atexit_hook);
 }
 
 /* ---- sessions ---------------------------------------------------------- */
+
+/* An environment variable counts as set unless absent, "" or "0". */
+static int oj_env_on(const char *name) {
+  const char *v = getenv(name);
+  return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The session flags that the environment turns on for every session. */
+static unsigned oj_session_env_flags(void) {
+  unsigned flags = 0;
+  if (oj_env_on("TVM_FFI_ORCJIT_DEBUG")) flags |= ORCJIT_SESSION_DEBUGGER;
+  if (oj_env_on("TVM_FFI_ORCJIT_PERF_MAP")) flags |= ORCJIT_SESSION_PERF_MAP;
+  return flags;
+}
 
 int orcjit_session_create(const orcjit_session_options *opts,
                           orcjit_session **out) {
@@ -90,8 +107,16 @@ int orcjit_session_create(const orcjit_session_options *opts,
   if (!s) return oj_error_set(ORCJIT_ENOMEM, "cannot create session: out of memory");
   atomic_init(&s->refs, 1);
   pthread_mutex_init(&s->lock, NULL);
-  if (opts && (opts->struct_size == 0 || opts->struct_size >= sizeof *opts))
-    s->slab_size = opts->slab_size;
+  if (opts) {
+    /* Read only the fields the caller's struct_size covers. */
+    size_t n = opts->struct_size ? opts->struct_size : sizeof *opts;
+#define OJ_OPT_HAS(field) \
+  (n >= offsetof(orcjit_session_options, field) + sizeof opts->field)
+    if (OJ_OPT_HAS(slab_size)) s->slab_size = opts->slab_size;
+    if (OJ_OPT_HAS(flags)) s->flags = opts->flags;
+#undef OJ_OPT_HAS
+  }
+  s->flags |= oj_session_env_flags();
 
   /* The object layer allocates from our memory manager: all of a
   ** session's code and data in one window, so PC-relative relocations
@@ -104,6 +129,7 @@ int orcjit_session_create(const orcjit_session_options *opts,
   }
   LLVMOrcLLJITBuilderRef b = LLVMOrcCreateLLJITBuilder();
   LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(b, oj_memmgr_create_object_layer, s->mm);
+  oj_jit_builder_objects_only(b);
   LLVMErrorRef err = LLVMOrcCreateLLJIT(&s->jit, b); /* consumes b */
   if (err) {
     oj_llvm_errors_reset();
@@ -115,6 +141,18 @@ int orcjit_session_create(const orcjit_session_options *opts,
   }
   s->es = LLVMOrcLLJITGetExecutionSession(s->jit);
   LLVMOrcExecutionSessionSetErrorReporter(s->es, oj_session_report, s);
+  int rc = oj_debug_attach(LLVMOrcLLJITGetObjLinkingLayer(s->jit), s->flags);
+  if (rc != ORCJIT_OK) {
+    err = LLVMOrcDisposeLLJIT(s->jit);
+    if (err) LLVMConsumeError(err);
+    oj_memmgr_destroy(s->mm);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return rc;
+  }
+  /* gdb leaves the breakpoints of an unregistered object inserted: code
+  ** must never be placed again where released code was. */
+  if (s->flags & ORCJIT_SESSION_DEBUGGER) oj_memmgr_set_keep_code(s->mm, 1);
 
   pthread_mutex_lock(&oj_global_lock);
   s->next_global = oj_global_sessions;

@@ -26,10 +26,15 @@
 ** per thread by the C library's __tls_get_addr.
 **
 ** C++ thread_local destructors (__cxa_thread_atexit with a library's
-** __dso_handle) are kept per thread here too: they run at thread exit, and
-** for the thread that releases the library, at its release, before the
-** library's other destructors.  Pending ones of other threads are dropped
-** at release: their code is about to go away.
+** __dso_handle) are kept per thread here too: they run at thread exit, or
+** at the library's release, before its other destructors, if that comes
+** first.  At release the destructors of every live thread run, on the
+** releasing thread: the C library would keep a dlopen'ed library mapped
+** until they had run on their threads, but a released library's memory
+** goes now, and dropping them would leak what they own (a thread pool's
+** idle threads keep their copies for as long as they live).  They see
+** their objects through `this`; other thread-locals they touch are the
+** releasing thread's.
 **
 ** oj_tls_lock guards every list; the fast path of oj_tls_get_addr takes no
 ** lock.  Running out of memory inside __tls_get_addr cannot be reported to
@@ -402,18 +407,16 @@ static oj_tls_dtor *oj_tls_take(oj_tls_dtor **list, uint64_t dso) {
 
 void oj_tls_finalize(uint64_t dso) {
   if (!dso) return;
+  /* The calling thread's first, then the other threads', each newest
+  ** first; one at a time, since a destructor may register another. */
   for (;;) {
     pthread_mutex_lock(&oj_tls_lock);
     oj_tls_dtor *d = oj_tls_self ? oj_tls_take(&oj_tls_self->dtors, dso) : NULL;
+    for (oj_tls_thread *t = oj_tls_threads; t && !d; t = t->next)
+      d = oj_tls_take(&t->dtors, dso);
     pthread_mutex_unlock(&oj_tls_lock);
     if (!d) break;
     d->fn(d->obj);
     free(d);
   }
-  pthread_mutex_lock(&oj_tls_lock);
-  for (oj_tls_thread *t = oj_tls_threads; t; t = t->next) {
-    oj_tls_dtor *d;
-    while ((d = oj_tls_take(&t->dtors, dso)) != NULL) free(d);
-  }
-  pthread_mutex_unlock(&oj_tls_lock);
 }

@@ -74,12 +74,31 @@ typedef struct orcjit_session orcjit_session;
 typedef struct orcjit_library orcjit_library;
 
 /* Options for orcjit_session_create.  Zero-initialise, then set what you
-** need; a NULL pointer means all defaults. */
+** need; a NULL pointer means all defaults.  Fields are only ever appended:
+** a caller built against an older header passes its smaller struct_size
+** and gets the defaults for the fields it does not know. */
 typedef struct orcjit_session_options {
   size_t struct_size;      /* sizeof(orcjit_session_options); 0 = current */
   size_t slab_size;        /* JIT memory reserved up front; 0 = default */
   const char *orc_rt_path; /* accepted for upstream compatibility; unused */
+  unsigned flags;          /* ORCJIT_SESSION_* bits below (since 0.2) */
 } orcjit_session_options;
+
+/* Session flags (orcjit_session_options.flags).  Each is also turned on for
+** every session of the process by an environment variable set to anything
+** but "" or "0" when the session is created.
+**   ORCJIT_SESSION_DEBUGGER   (TVM_FFI_ORCJIT_DEBUG) registers every linked
+**       object with the GDB JIT interface, so gdb can set breakpoints in
+**       JIT code, name its frames and show its source when the object was
+**       built with -g.  Unregistered when the library is released.  Costs a
+**       copy of each object while it is loaded, and the session never puts
+**       code again where released code was (see docs/debugging.md).
+**   ORCJIT_SESSION_PERF_MAP   (TVM_FFI_ORCJIT_PERF_MAP) appends a line
+**       "START SIZE name" for every function of every linked object to
+**       /tmp/perf-<pid>.map, where `perf report` looks for names of JIT
+**       code.  The file is not truncated or cleaned up. */
+#define ORCJIT_SESSION_DEBUGGER 0x1u
+#define ORCJIT_SESSION_PERF_MAP 0x2u
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -171,6 +190,99 @@ ORCJIT_API int orcjit_set_error(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* ---- inspecting objects ------------------------------------------------ */
+
+/* An inspection describes an object file or archive without linking it
+** (no session needed): for each object (for an archive, each ELF member)
+** its global symbols, which of them are TVM-FFI functions, what it needs
+** from elsewhere, and its init/fini sections.  The input goes through the
+** same validation as orcjit_library_add_*, so an object the inspection
+** refuses is one the loader refuses, with the same message. */
+typedef struct orcjit_inspection orcjit_inspection;
+
+/* Flags of a symbol (orcjit_inspect_symbol). */
+enum {
+  ORCJIT_SYM_UNDEFINED = 1 << 0,   /* referenced, not defined by the object */
+  ORCJIT_SYM_WEAK = 1 << 1,        /* weak (undefined: may stay unresolved) */
+  ORCJIT_SYM_HIDDEN = 1 << 2,      /* hidden/internal: not seen by libraries
+                                      linking against this one */
+  ORCJIT_SYM_FUNCTION = 1 << 3,    /* a function (STT_FUNC, STT_GNU_IFUNC) */
+  ORCJIT_SYM_TLS = 1 << 4,         /* thread-local (STT_TLS) */
+  ORCJIT_SYM_FFI_FUNCTION = 1 << 5,/* a defined function __tvm_ffi_<name>:
+                                      orcjit_library_get_function(lib, name)
+                                      returns it (__tvm_ffi__* names are
+                                      TVM-FFI's own, not functions) */
+  ORCJIT_SYM_RUNTIME = 1 << 6,     /* undefined, provided by the loader
+                                      itself: atexit, __dso_handle,
+                                      __cxa_atexit, _GLOBAL_OFFSET_TABLE_ */
+  ORCJIT_SYM_HOST = 1 << 7         /* undefined, found in this process by
+                                      dlsym(RTLD_DEFAULT) (only with
+                                      ORCJIT_INSPECT_RESOLVE) */
+};
+
+/* Options of orcjit_inspect_file/_memory. */
+enum {
+  ORCJIT_INSPECT_RESOLVE = 1 /* look each undefined symbol up in the calling
+                                process, as the loader's last step does */
+};
+
+/* Kinds of init/fini section (orcjit_inspect_initfini). */
+enum {
+  ORCJIT_INIT_ARRAY = 0, /* .init_array, .init_array.N */
+  ORCJIT_FINI_ARRAY = 1, /* .fini_array, .fini_array.N */
+  ORCJIT_CTORS = 2,      /* .ctors, .ctors.N */
+  ORCJIT_DTORS = 3       /* .dtors, .dtors.N */
+};
+
+/* Inspects the object or archive at path (kind detected from the content)
+** or in data[0..size) (name is used in messages; NULL: "<memory>").  Fails
+** (no *out) where orcjit_library_add_* would fail on the input as a whole:
+** unreadable file, not ELF, a corrupt or foreign object, a corrupt archive,
+** an archive with members but none of them ELF.  An archive member that is
+** ELF but not loadable does not fail the call: orcjit_inspect_object
+** reports it (and the loader would refuse the archive).  flags: 0 or
+** ORCJIT_INSPECT_RESOLVE.  Free the result with orcjit_inspect_free. */
+ORCJIT_API int orcjit_inspect_file(const char *path, unsigned flags,
+                                   orcjit_inspection **out);
+ORCJIT_API int orcjit_inspect_memory(const void *data, size_t size,
+                                     const char *name, unsigned flags,
+                                     orcjit_inspection **out);
+/* NULL is a no-op.  Every string returned below lives until this call. */
+ORCJIT_API void orcjit_inspect_free(orcjit_inspection *in);
+
+/* 1 if the input is an archive, 0 if it is one object. */
+ORCJIT_API int orcjit_inspect_is_archive(const orcjit_inspection *in);
+/* Number of objects: 1 for an object file, the ELF members of an archive
+** (in archive order; other members are skipped, as the loader skips them). */
+ORCJIT_API size_t orcjit_inspect_num_objects(const orcjit_inspection *in);
+/* Object i: *name (may be NULL) gets its name, the path or memory name, or
+** "<archive>(<member>)"; returns ORCJIT_OK, or the status the loader would
+** fail with for this member, *error (may be NULL) then its message ("" if
+** OK).  ORCJIT_EINVAL if i is out of range. */
+ORCJIT_API int orcjit_inspect_object(const orcjit_inspection *in, size_t i,
+                                     const char **name, const char **error);
+/* Number of symbols of object i (0 if it failed or i is out of range).
+** Defined ones come first, in symbol-table order, then undefined ones;
+** each name once. */
+ORCJIT_API size_t orcjit_inspect_num_symbols(const orcjit_inspection *in,
+                                             size_t i);
+/* Symbol k of object i: returns its name and sets *flags (may be NULL) to
+** ORCJIT_SYM_* bits; NULL if out of range. */
+ORCJIT_API const char *orcjit_inspect_symbol(const orcjit_inspection *in,
+                                             size_t i, size_t k,
+                                             unsigned *flags);
+/* Number of init/fini sections of object i, in section order. */
+ORCJIT_API size_t orcjit_inspect_num_initfini(const orcjit_inspection *in,
+                                              size_t i);
+/* Init/fini section k of object i: returns its kind (ORCJIT_INIT_ARRAY ...)
+** or -1 if out of range; *priority and *count (number of pointers) may be
+** NULL.  The priority orders the sections as they run, lowest first: the
+** suffix N of .init_array.N/.fini_array.N, 65535 - N for .ctors.N/.dtors.N
+** (as ld sorts them), 65536 for a section without a suffix. */
+ORCJIT_API int orcjit_inspect_initfini(const orcjit_inspection *in, size_t i,
+                                       size_t k, uint32_t *priority,
+                                       uint32_t *count);
 
 #ifdef __cplusplus
 }

@@ -18,14 +18,28 @@ Example::
     assert lib.get_function("add")(1, 2) == 3
 
 Importing this package also registers the loader ``ffi.Module.load_from_file.o``,
-so ``tvm_ffi.load_module("add.o")`` works.
+so ``tvm_ffi.load_module("add.o")`` works.  On the command line,
+``python -m tvm_ffi_orcjit inspect|call`` (see ``--help``) lists what objects
+export and need, and calls their functions.
 """
 
 from __future__ import annotations
 
+import sys
+
 import tvm_ffi
 
-from . import _lib
+try:
+    from . import _lib
+except ImportError as _exc:
+    # ``python -m tvm_ffi_orcjit`` imports this package before the tool runs
+    # (sys.argv[0] is "-m" meanwhile): report a missing native library the
+    # way the tool reports errors, as one line, not as a traceback.
+    if sys.argv[:1] == ["-m"]:
+        _msg = " ".join(str(_exc).split()).replace("tvm_ffi_orcjit: ", "", 1)
+        sys.stderr.write(f"tvm_ffi_orcjit: error: {_msg}\n")
+        raise SystemExit(1) from None
+    raise
 from .dylib import DynamicLibrary
 from .session import ExecutionSession, create_session, default_session
 

@@ -26,5 +26,6 @@ DynamicLibraryGetModule: Callable[..., Any]
 DynamicLibraryGetSession: Callable[..., Any]
 DynamicLibraryLookup: Callable[..., Any]
 ModuleGetLibrary: Callable[..., Any]
+InspectObject: Callable[..., Any]
 
 tvm_ffi.init_ffi_api("tvm_ffi_orcjit", __name__)

@@ -13,6 +13,10 @@ from . import _ffi_api
 from ._inputs import ObjectInput, ObjectsInput, normalize_many
 from .dylib import DynamicLibrary
 
+# ORCJIT_SESSION_DEBUGGER and ORCJIT_SESSION_PERF_MAP of orcjit.h.
+_SESSION_DEBUGGER = 0x1
+_SESSION_PERF_MAP = 0x2
+
 #: Modules loaded with ``keep_module_alive=True``; they live until process exit.
 _KEEP_ALIVE: list[tvm_ffi.Module] = []
 
@@ -35,6 +39,15 @@ class ExecutionSession(Object):
         selects the default.
     orc_rt_path
         Keyword alias of ``orc_rt`` (the upstream 0.1 name).
+    debugger
+        Register every loaded object with the GDB JIT interface, so that gdb
+        can set breakpoints in it and name its frames (and show source lines
+        when it was built with ``-g``).  Also turned on for every session by
+        the environment variable ``TVM_FFI_ORCJIT_DEBUG=1``.
+    perf_map
+        Append the address, size and name of every loaded function to
+        ``/tmp/perf-<pid>.map``, where ``perf report`` finds names for JIT
+        code.  Also turned on by ``TVM_FFI_ORCJIT_PERF_MAP=1``.
 
     Examples
     --------
@@ -50,6 +63,8 @@ class ExecutionSession(Object):
         slab_size: int = 0,
         *,
         orc_rt_path: str | bytes | os.PathLike[str] | None = None,
+        debugger: bool = False,
+        perf_map: bool = False,
     ) -> None:
         if orc_rt_path is not None:
             orc_rt = orc_rt_path
@@ -65,7 +80,11 @@ class ExecutionSession(Object):
                 "orc_rt must be 'auto', None, a path (str or os.PathLike) or bytes, "
                 f"got {type(orc_rt).__name__}"
             )
-        self.__init_handle_by_constructor__(_ffi_api.ExecutionSession, rt, int(slab_size))
+        flags = (_SESSION_DEBUGGER if debugger else 0) | (_SESSION_PERF_MAP if perf_map else 0)
+        if flags:
+            self.__init_handle_by_constructor__(_ffi_api.ExecutionSession, rt, int(slab_size), flags)
+        else:  # the upstream two-argument form
+            self.__init_handle_by_constructor__(_ffi_api.ExecutionSession, rt, int(slab_size))
 
     def load_module(
         self,

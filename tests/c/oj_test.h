@@ -190,7 +190,18 @@ typedef struct ojt_case {
   X(bad_input, 1)                                                            \
   X(corrupt_elf, 1)                                                          \
   X(threads, 1)                                                              \
-  X(tls, 1)
+  X(tls, 1)                                                                  \
+  X(nopic, 1)                                                                \
+  X(inspect, 1)                                                              \
+  X(debugger, 1)                                                             \
+  X(perf_map, 1)                                                             \
+  X(gdb, 1)                                                                  \
+  X(debug_target, 1)                                                         \
+  X(matrix, 1)                                                               \
+  X(reload_cpp, 1)                                                           \
+  X(nopic_errors, 1)                                                         \
+  X(initfini_order, 1)                                                       \
+  X(static_state, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)

@@ -7,7 +7,7 @@
 **   - C++ thread_local objects: constructed per thread, destroyed at thread
 **     exit, and at release for the releasing thread;
 **   - releasing a library while another thread still holds copies of its
-**     data and a pending thread_local destructor;
+**     data and a pending thread_local destructor (run at the release);
 **   - initial-exec and local-exec objects: refused with EUNSUPPORTED.
 */
 #include <pthread.h>
@@ -179,7 +179,7 @@ static void *tls_holder_thread(void *arg) {
   h->cpp_value = OJT_CALL0(h->cpp_use); /* registers a thread_local dtor */
   pthread_barrier_wait(&h->used);
   pthread_barrier_wait(&h->released); /* the library is gone now */
-  return NULL;                         /* exit must not run its dtor */
+  return NULL;                         /* exit must not run its dtor again */
 }
 
 static void tls_release_under_thread(orcjit_session *s) {
@@ -197,12 +197,13 @@ static void tls_release_under_thread(orcjit_session *s) {
   REQUIRE(pthread_create(&th, NULL, tls_holder_thread, &h) == 0);
   pthread_barrier_wait(&h.used);
   int sum0 = atomic_load(&ojt_host_note_sum);
-  orcjit_library_release(lib); /* frees the thread's copies, drops its dtor */
+  orcjit_library_release(lib); /* runs the thread's dtor, frees its copies */
+  CHECK_EQ(atomic_load(&ojt_host_note_sum) - sum0, 1000);
   pthread_barrier_wait(&h.released);
   pthread_join(th, NULL);
   CHECK_EQ(h.bump_value, 1);
   CHECK_EQ(h.cpp_value, 6 + 3 + 100 + 10);
-  CHECK_EQ(atomic_load(&ojt_host_note_sum) - sum0, 0);
+  CHECK_EQ(atomic_load(&ojt_host_note_sum) - sum0, 1000);
   pthread_barrier_destroy(&h.used);
   pthread_barrier_destroy(&h.released);
 

@@ -23,7 +23,9 @@ REPO = HERE.parent.parent
 
 try:
     import tvm_ffi_orcjit  # noqa: F401
-except ImportError:  # not installed: use the source tree (and its build directory)
+except ModuleNotFoundError as exc:  # not installed: use the source tree (and its build directory)
+    if exc.name != "tvm_ffi_orcjit":
+        raise  # an installed package that fails to import must not be masked
     sys.path.insert(0, str(REPO / "python"))
 
 import tvm_ffi  # noqa: E402

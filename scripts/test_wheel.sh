@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# test_wheel.sh: installs a built wheel into a fresh virtual environment and
+# tests it there, away from the source tree (`make wheel-test`).
+#
+#   scripts/test_wheel.sh [WHEEL]      default: the newest dist/tvm_ffi_orcjit-*.whl
+#
+# Steps, each fatal:
+#   1. a fresh venv in build-wheel-test/venv (git-ignored), with pip from PyPI:
+#      apache-tvm-ffi (the version the wheel was built against, that is the
+#      one of $PY, unless TVM_FFI_VERSION says otherwise), pytest, the wheel;
+#   2. the installed native library: readelf -d lists no libLLVM and nothing
+#      beyond libtvm_ffi and the C/C++ runtime; ldd finds every library
+#      (libtvm_ffi through the RUNPATH into the tvm_ffi package); the dynamic
+#      symbols it defines are the C API, TVMFFIOrcJITInitialize and the two
+#      names of the GDB JIT interface only;
+#   3. `import tvm_ffi_orcjit` in the venv loads the library of the venv;
+#   4. pytest on a copy of tests/python (with README.md and examples/, which
+#      the tests read) in a temporary directory outside the source tree, with
+#      no PYTHONPATH and no TVM_FFI_ORCJIT_LIBRARY, so neither python/ nor a
+#      build directory of the checkout can be picked up;
+#   5. the same tests with LLVM hidden (a private mount namespace covers
+#      /usr/lib/llvm-* and every libLLVM*.so*), as on a machine without LLVM;
+#      skipped, saying so, where no mount namespace can be made.
+# Environment: PY (the python that built the wheel, default python3),
+# PYTEST_ARGS (extra pytest arguments).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PY:-python3}"
+WORK="$ROOT/build-wheel-test"
+say() { printf 'test_wheel: %s\n' "$*"; }
+fail() { printf 'test_wheel: FAIL: %s\n' "$*" >&2; exit 1; }
+
+WHEEL="${1:-}"
+if [ -z "$WHEEL" ]; then
+  WHEEL=$(ls -t "$ROOT"/dist/tvm_ffi_orcjit-*.whl 2>/dev/null | head -n 1 || true)
+fi
+[ -n "$WHEEL" ] && [ -f "$WHEEL" ] || fail "no wheel (run make wheel, or pass its path)"
+WHEEL="$(cd "$(dirname "$WHEEL")" && pwd)/$(basename "$WHEEL")"
+say "wheel $(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB)"
+
+# ---- 1. a fresh venv ----------------------------------------------------------
+rm -rf "$WORK"
+mkdir -p "$WORK"
+"$PY" -m venv "$WORK/venv"
+VPY="$WORK/venv/bin/python"
+TVM_FFI_VERSION="${TVM_FFI_VERSION:-$("$PY" -c 'import tvm_ffi; print(tvm_ffi.__version__)')}"
+say "installing apache-tvm-ffi==$TVM_FFI_VERSION, pytest and the wheel into $WORK/venv"
+"$VPY" -m pip install -q --disable-pip-version-check \
+  "apache-tvm-ffi==$TVM_FFI_VERSION" pytest "$WHEEL" ||
+  fail "pip could not install the wheel into a fresh venv"
+
+# ---- 2. the installed native library ---------------------------------------------
+SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
+LIB="$SITE/tvm_ffi_orcjit/lib/libtvm_ffi_orcjit.so"
+[ -f "$LIB" ] || fail "the wheel installed no $LIB"
+say "native library $(du -k "$LIB" | cut -f1) KiB"
+needed=$(readelf -d "$LIB" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+say "NEEDED: $(echo $needed)"
+for lib in $needed; do
+  case "$lib" in
+    libLLVM*) fail "$LIB needs $lib: LLVM is not linked in" ;;
+    libtvm_ffi.so|libc.so.6|libm.so.6|libstdc++.so.6|libgcc_s.so.1|ld-linux-x86-64.so.2) ;;
+    *) fail "$LIB needs $lib, which is not libtvm_ffi or the C/C++ runtime" ;;
+  esac
+done
+ldd_out=$(env -u LD_LIBRARY_PATH ldd "$LIB")
+if grep -q "not found" <<<"$ldd_out"; then
+  echo "$ldd_out" >&2
+  fail "ldd: a library of $LIB is not found"
+fi
+ffi=$(sed -n 's/^[[:space:]]*libtvm_ffi\.so => \(.*\) (0x.*/\1/p' <<<"$ldd_out")
+[ -n "$ffi" ] && [ "$(realpath "$ffi")" = "$(realpath "$SITE/tvm_ffi/lib/libtvm_ffi.so")" ] ||
+  fail "ldd: libtvm_ffi.so does not come from the venv's tvm_ffi package: ${ffi:-none}"
+if grep -qi "llvm" <<<"$ldd_out"; then fail "ldd lists an LLVM library: $ldd_out"; fi
+extra=$(nm -D --defined-only "$LIB" | awk '$2 ~ /^[A-Z]$/ {print $3}' |
+        grep -v -E '^(orcjit_[a-z_]+|TVMFFIOrcJITInitialize|__jit_debug_descriptor|__jit_debug_register_code)$' || true)
+[ -z "$extra" ] || fail "exported beyond the C API: $(echo $extra | cut -c1-300)"
+say "readelf/ldd/nm: no LLVM library, only the C API exported"
+
+# ---- 3 and 4. import and the Python tests, outside the source tree -----------------
+TMP="$(mktemp -d /tmp/orcjit-wheel-test.XXXXXX)"
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p "$TMP/tests"
+cp -r "$ROOT/tests/python" "$TMP/tests/python"
+cp -r "$ROOT/examples" "$TMP/examples"
+cp "$ROOT/README.md" "$TMP/README.md"
+find "$TMP" -name __pycache__ -prune -exec rm -rf {} +
+cd "$TMP"
+clean_env=(env -u PYTHONPATH -u TVM_FFI_ORCJIT_LIBRARY -u PYTHONHOME -u LD_LIBRARY_PATH)
+# The library the package loads, and no libLLVM mapped once a session exists.
+probe='import tvm_ffi_orcjit as oj
+s = oj.ExecutionSession()
+maps = open("/proc/self/maps").read()
+assert "libLLVM" not in maps, "libLLVM is mapped into the process"
+print(oj.LIBRARY_PATH)'
+loaded=$("${clean_env[@]}" "$VPY" -c "$probe") ||
+  fail "import tvm_ffi_orcjit failed in the venv, or it mapped libLLVM"
+[ "$(realpath "$loaded")" = "$(realpath "$LIB")" ] ||
+  fail "import tvm_ffi_orcjit loaded $loaded, not the wheel's $LIB"
+say "import tvm_ffi_orcjit loads $loaded; no libLLVM mapped"
+say "pytest on a copy of tests/python in $TMP"
+log="$WORK/pytest.log"
+set +e
+"${clean_env[@]}" "$VPY" -m pytest -p no:cacheprovider ${PYTEST_ARGS:-} tests/python 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" = 0 ] || fail "pytest exited $rc against the installed wheel (log: $log)"
+grep -q "tvm_ffi_orcjit native library: $SITE/" "$log" ||
+  fail "pytest did not report the wheel's native library (see $log)"
+
+# ---- 5. again, on a machine without LLVM ------------------------------------------
+# In a private mount namespace every LLVM directory is covered by an empty
+# one and every libLLVM*.so* by /dev/null: any attempt to load LLVM fails.
+# clang-22 goes with it, so its test variants skip; the gcc ones run.
+mkdir -p "$TMP/empty"
+cat > "$TMP/no_llvm.sh" <<'INNER'
+# no_llvm.sh EMPTY_DIR VENV_PYTHON [PYTEST_ARGS...] (arguments: sudo drops the environment)
+set -eu
+EMPTY=$1 VPY=$2
+shift 2
+for d in /usr/lib/llvm-* /usr/local/lib/llvm-*; do
+  [ -d "$d" ] && mount --bind "$EMPTY" "$d"
+done
+for f in $(ls /usr/lib/*/libLLVM* /usr/lib/libLLVM* /usr/local/lib/libLLVM* 2>/dev/null |
+           xargs -r -n1 readlink -f | sort -u); do
+  mount --bind /dev/null "$f"
+done
+if "$VPY" -c 'import ctypes; ctypes.CDLL("libLLVM.so.22.1")' 2>/dev/null; then
+  echo "test_wheel: FAIL: libLLVM.so.22.1 still loads inside the namespace" >&2; exit 1
+fi
+echo "test_wheel: LLVM hidden (libLLVM cannot be loaded, clang-22 is gone)"
+"$VPY" -m pytest -p no:cacheprovider -rs "$@" tests/python
+INNER
+ns=()
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then ns=(unshare -m)
+elif sudo -n unshare -m true 2>/dev/null; then ns=(sudo -n unshare -m)
+elif unshare -rm true 2>/dev/null; then ns=(unshare -rm)
+fi
+if [ ${#ns[@]} -eq 0 ]; then
+  say "SKIP the run without LLVM: no mount namespace can be made here (unshare -m needs root, sudo or user namespaces)"
+else
+  say "pytest again with LLVM hidden (${ns[*]})"
+  log2="$WORK/pytest-no-llvm.log"
+  set +e
+  # shellcheck disable=SC2086  # PYTEST_ARGS: words on purpose
+  "${clean_env[@]}" "${ns[@]}" sh "$TMP/no_llvm.sh" "$TMP/empty" "$VPY" ${PYTEST_ARGS:-} > "$log2" 2>&1
+  rc=$?
+  set -e
+  grep -E "^test_wheel:|tvm_ffi_orcjit native library:|passed|failed" "$log2" | tail -n 4
+  if [ "$rc" != 0 ]; then
+    tail -n 60 "$log2" >&2
+    fail "pytest exited $rc with LLVM hidden (log: $log2)"
+  fi
+  # Only the clang variants may skip there.
+  other=$(grep '^SKIPPED' "$log2" | grep -v -i 'clang' || true)
+  [ -z "$other" ] || fail "with LLVM hidden, tests skipped for another reason: $other"
+fi
+say "ok: $(basename "$WHEEL") passes the Python tests installed in a fresh venv"
