@@ -17,6 +17,7 @@
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH/.." && pwd)"
 PY="${PY:-python3}"
 RES="$BENCH/results"
 OBJ="$RES/obj"
@@ -26,12 +27,18 @@ BENCH_BUILD_ONLY=1 PY="$PY" bash "$BENCH/run.sh"
 mkdir -p "$OUT"
 export BENCH_TMP="$(mktemp -d /tmp/orcjit-profile.XXXXXX)"
 trap 'rm -rf "$BENCH_TMP"' EXIT
+# Valgrind 3.19 gives up on the DWARF of LLVM's static libraries: profile a
+# copy of the library without debug information (symbols stay).
+LIBDIR="$OUT/lib"
+mkdir -p "$LIBDIR"
+objcopy --strip-debug "$ROOT/build-bench/libtvm_ffi_orcjit.so" "$LIBDIR/libtvm_ffi_orcjit.so"
 cd "$OBJ"
 run() { # name n args...
   local name=$1 n=$2
   shift 2
   echo "[profile] $name" >&2
-  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/$name.out" \
+  LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/$name.out" \
     ./prof_load "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.log"
   echo "$name $n $OUT/$name.out" >>"$OUT/runs.txt"
 }

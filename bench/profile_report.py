@@ -20,20 +20,34 @@ MALLOC = re.compile(r"malloc|free|memalign|_int_|unlink_chunk|tcache|operator ne
 LINE = re.compile(r"^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$")
 
 
+OURS = re.compile(r"(^|[^\w])(oj_|orcjit_|\(anonymous namespace\)::(MemMgr|BindExternals|oj_))")
+
+
 def part(fn: str) -> str:
+    """The part of the process a function (callgrind_annotate's name) is in.
+    LLVM is linked into libtvm_ffi_orcjit.so, so functions are told apart by
+    their names; a function of neither is put with the file it lives in."""
+    name = fn.split(" [", 1)[0]
+    name = name.split(":", 1)[1] if ":" in name and not name.startswith("llvm") else name
     obj = fn.rsplit("[", 1)[-1] if "[" in fn else ""
-    if MALLOC.search(fn.split("[")[0]):
-        return "malloc/free (called by all of the above)"
-    if "libLLVM" in obj:
-        return "LLVM (ORC and JITLink)"
-    if "libtvm_ffi_orcjit" in obj:
+    if MALLOC.search(name):
+        return "malloc/free and new/delete (called by all of the others)"
+    if OURS.search(name):
         return "this project (src/, glue/)"
+    if "llvm::orc::" in name:
+        return "LLVM ORC (sessions, JITDylibs, lookups, the object layer)"
+    if "llvm::jitlink::" in name:
+        return "LLVM JITLink (parsing, passes, layout, fixups)"
+    if "llvm::" in name or "libLLVM" in obj:
+        return "LLVM, other (object files, ADT, std templates)"
+    if "libtvm_ffi_orcjit" in obj:
+        return "libtvm_ffi_orcjit.so, unnamed (mostly LLVM's std templates)"
     if "libstdc++" in obj:
         return "libstdc++ (other)"
     if "ld-linux" in obj or "/dl-" in fn or "dlfcn" in fn:
         return "dynamic loader (ld.so, dlsym)"
     if "libc.so" in obj:
-        return "libc (other)"
+        return "libc (other: memset, memcpy, locks)"
     return "other"
 
 
