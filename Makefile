@@ -5,7 +5,7 @@ PY     ?= python3
 BUILD  ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build install demo test test-c test-py test-sanitize fuzz bench clean wheel wheel-test
+.PHONY: all bootstrap build install demo test test-c test-py test-sanitize fuzz bench bench-profile clean wheel wheel-test
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -45,6 +45,10 @@ wheel-test: wheel
 
 bench: bootstrap
 	@PY=$(PY) bash bench/run.sh
+
+# Where load time goes: callgrind instruction counts (bench/results/profile.txt).
+bench-profile: bootstrap
+	@PY=$(PY) bash bench/profile.sh
 
 # ASan+UBSan+LSan C tests and leak loop (build-asan/), TSan stress (build-tsan/).
 test-sanitize: bootstrap

@@ -410,6 +410,18 @@ static int mode_threads(int argc, char **argv) {
       "loads/s, 1 thread", one, reps, "ratio", ">=", 1.7, note);
   fig("cpu_scaling_2_vs_1", "machine check: a pure CPU loop, 2 threads", "loops/s", c2, reps,
       "1 thread", c1, reps, "info", "", 0, "the most the 2-thread ratio can reach here");
+  /* The load scaling against the machine's own: 1.0 means loading scales
+  ** as well as a loop that shares nothing. */
+  double *ls = calloc((size_t)reps, sizeof(double)), *cs = calloc((size_t)reps, sizeof(double));
+  for (int r = 0; r < reps; r++) {
+    ls[r] = two[r] / one[r];
+    cs[r] = c2[r] / c1[r];
+  }
+  fig("threads_vs_machine", "2-thread speed-up of loads", "x", ls, reps,
+      "2-thread speed-up of the CPU loop", cs, reps, "info", "", 0,
+      "ratio: the share of the machine's own scaling that loads reach");
+  free(ls);
+  free(cs);
   return 0;
 }
 

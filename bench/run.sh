@@ -3,16 +3,18 @@
 #
 # Builds the core library (build-bench/, Release), the benchmark objects
 # (bench/results/obj/: small.o, typed.o, large.o and the .so linked from each
-# of them) and the C benchmark; installs the upstream package
-# apache-tvm-ffi-orcjit into bench/.venv-upstream (reported, not fatal, if it
-# cannot be installed) and matplotlib into bench/.venv-plot; runs the C and
-# the Python benchmarks; writes bench/results/latest.json, table.md (for the
-# README) and libs.png, and prints the table.
+# of them), the C benchmark and prof_load (for bench/profile.sh); installs
+# the upstream package apache-tvm-ffi-orcjit into bench/.venv-upstream
+# (reported, not fatal, if it cannot be installed) and matplotlib into
+# bench/.venv-plot; runs the C and the Python benchmarks; writes
+# bench/results/latest.json, table.md (for the README) and libs.png, and
+# prints the table.
 #
 # Environment: PY (python with apache-tvm-ffi, default python3),
 # BENCH_QUICK=1 (small counts, for trying the runner out; the 10,000 cycles
 # and 1,000 libraries stay), BENCH_NO_INSTALL=1 (no pip: use the venvs only
-# if they already exist).
+# if they already exist), BENCH_BUILD_ONLY=1 (build the library, the objects
+# and the benchmark programs, then stop; bench/profile.sh uses it).
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -73,6 +75,10 @@ done
 "$CC" -O2 -Wall -Wextra -I"$INC" -I"$DLINC" -I"$ROOT/include" "$BENCH/bench_load.c" \
   -o "$OBJ/bench_load" -L"$BUILD" -ltvm_ffi_orcjit -L"$FFILIB" -ltvm_ffi -ldl -lpthread \
   -Wl,-rpath,"$BUILD" -Wl,-rpath,"$FFILIB"
+"$CC" -O2 -g -Wall -Wextra -I"$INC" -I"$DLINC" -I"$ROOT/include" "$BENCH/prof_load.c" \
+  -o "$OBJ/prof_load" -L"$BUILD" -ltvm_ffi_orcjit -L"$FFILIB" -ltvm_ffi -ldl \
+  -Wl,-rpath,"$BUILD" -Wl,-rpath,"$FFILIB"
+if [ "${BENCH_BUILD_ONLY:-0}" = 1 ]; then log "built (BENCH_BUILD_ONLY=1)"; exit 0; fi
 
 # ---- the upstream package and matplotlib, each in its own venv -----------------------
 UPV="$BENCH/.venv-upstream"

@@ -63,6 +63,7 @@
 **     with mincore, so the figure it returns is what the OS got back.
 */
 #include "oj_memmgr.h"
+#include "oj_link.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -735,6 +736,8 @@ LLVMOrcObjectLayerRef oj_memmgr_create_object_layer(void *ctx,
     Layer->addPlugin(std::move(*P));
   else
     ES.reportError(P.takeError());
+  /* Undefined symbols bound in the graph (glue/oj_link.cc). */
+  Layer->addPlugin(oj_link_make_plugin());
   orc::ObjectLayer *L = Layer.release();
   return reinterpret_cast<LLVMOrcObjectLayerRef>(L);
 }

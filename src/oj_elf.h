@@ -108,7 +108,7 @@ int oj_elf_classify(const void *data, size_t size);
 ** Validates data[0..size) and fills *out (zeroed first).  Marker names are
 ** "__orcjit.<tag>.<section index>" for init/fini sections and
 ** "__orcjit.<tag>.anchor" for the anchor, where tag is the caller's unique
-** string (the library and object sequence number, e.g. "L3.O7").
+** string (the library's JITDylib and object sequence number, e.g. "J3.O7").
 ** On failure returns an ORCJIT_E* status (EFORMAT for malformed input or
 ** wrong ELF type, EUNSUPPORTED for another machine or ELF class/endianness)
 ** after recording a message with oj_error_set() that starts with `what`

@@ -66,6 +66,8 @@ oj_symtab_entry *oj_symtab_find(const oj_symtab *t, const char *name);
 /* Inserts name if absent; returns the entry (new or existing), NULL on
 ** ENOMEM.  *created tells which. */
 oj_symtab_entry *oj_symtab_insert(oj_symtab *t, const char *name, int *created);
+/* Removes name, if present. */
+void oj_symtab_remove(oj_symtab *t, const char *name);
 /* Removes every entry for which pred(entry, ctx) is nonzero. */
 void oj_symtab_remove_if(oj_symtab *t, int (*pred)(const oj_symtab_entry *, void *),
                          void *ctx);
@@ -100,6 +102,11 @@ typedef struct oj_slot {
   struct orcjit_library *_Atomic lib; /* current owner, NULL when pooled */
   struct orcjit_session *session;
   struct oj_slot *next;               /* in the free pool */
+  unsigned index;                     /* n of the JITDylib's name orcjit.jd<n>;
+                                         marker names use it, not the library
+                                         id, so that they repeat when the slot
+                                         is reused and ORC's string pool does
+                                         not grow with every load */
 } oj_slot;
 
 struct orcjit_session {
@@ -109,6 +116,7 @@ struct orcjit_session {
   pthread_mutex_t lock;
   oj_slot *free_slots;
   struct orcjit_library *libs; /* live libraries, newest first */
+  oj_symtab lib_names;         /* their names (for create's uniqueness test) */
   unsigned next_lib_id;
   unsigned nslots;
   size_t slab_size;
@@ -178,6 +186,24 @@ void oj_resolve_free_copies(orcjit_library *lib);
 void oj_resolve_missing_reset(void);
 const char *oj_resolve_missing(void);
 int oj_resolve_missing_count(void);
+
+/* The add running on this thread (oj_library.c pushes one around each
+** ORC lookup that links objects): its library, and whether a name is
+** defined by the objects being linked. */
+typedef struct oj_adding {
+  struct orcjit_library *lib;
+  int (*defines)(const void *ctx, LLVMOrcSymbolStringPoolEntryRef name);
+  const void *ctx;
+  struct oj_adding *prev;
+} oj_adding;
+void oj_resolve_adding_push(oj_adding *a);
+void oj_resolve_adding_pop(oj_adding *a);
+/* Called by glue/oj_link.cc for each undefined symbol of an object being
+** linked into jd: 1 and *addr when the symbol is bound here (link order,
+** host, runtime shims), 0 when it is left to ORC (defined in the
+** JITDylib, or not found). */
+int oj_resolve_external(LLVMOrcJITDylibRef jd, LLVMOrcSymbolStringPoolEntryRef name,
+                        uint64_t *addr);
 
 /* oj_initfini.c */
 int oj_initfini_run_object(orcjit_library *lib, const oj_elf_object *obj,

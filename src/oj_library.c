@@ -25,6 +25,7 @@
 
 #include "oj_archive.h"
 #include "oj_internal.h"
+#include "oj_link.h"
 #include "oj_memmgr.h"
 
 #define OJ_FFI_PREFIX "__tvm_ffi_"
@@ -80,6 +81,16 @@ static void oj_lookup_result(LLVMErrorRef err, LLVMOrcCSymbolMapPairs res, size_
   pthread_mutex_unlock(&lk->m);
 }
 
+/* Whether name is one of the names a lookup asks for (for oj_adding). */
+static int oj_lookup_has(const void *ctx, LLVMOrcSymbolStringPoolEntryRef name) {
+  const oj_lookup *lk = ctx;
+  for (size_t s = oj_lookup_slot(lk, name);; s = (s + 1) & (lk->cap - 1)) {
+    size_t k = lk->index[s];
+    if (k == SIZE_MAX) return 0;
+    if (lk->names[k] == name) return 1;
+  }
+}
+
 /* Looks names[0..n) up in lib's JITDylib; required[i] says whether a
 ** missing name fails the lookup.  Fills addrs.  Links what is needed. */
 static LLVMErrorRef oj_lookup_run(orcjit_library *lib, const char *const *names,
@@ -117,11 +128,16 @@ static LLVMErrorRef oj_lookup_run(orcjit_library *lib, const char *const *names,
   pthread_cond_init(&lk.c, NULL);
   LLVMOrcCJITDylibSearchOrderElement order = {lib->slot->jd,
                                                LLVMOrcJITDylibLookupFlagsMatchAllSymbols};
+  /* The objects linked by this lookup bind their undefined symbols in
+  ** the link plugin (oj_resolve_external), except names defined here. */
+  oj_adding adding = {lib, oj_lookup_has, &lk, NULL};
+  oj_resolve_adding_push(&adding);
   LLVMOrcExecutionSessionLookup(s->es, LLVMOrcLookupKindStatic, &order, 1, set, n,
                                 oj_lookup_result, &lk);
   pthread_mutex_lock(&lk.m);
   while (!lk.done) pthread_cond_wait(&lk.c, &lk.m);
   pthread_mutex_unlock(&lk.m);
+  oj_resolve_adding_pop(&adding);
   pthread_mutex_destroy(&lk.m);
   pthread_cond_destroy(&lk.c);
   for (size_t i = 0; i < n; i++) LLVMOrcReleaseSymbolStringPoolEntry(lk.names[i]);
@@ -133,10 +149,8 @@ static LLVMErrorRef oj_lookup_run(orcjit_library *lib, const char *const *names,
 
 /* ---- create / release -------------------------------------------------- */
 
-static orcjit_library *oj_session_find_lib(orcjit_session *s, const char *name) {
-  for (orcjit_library *l = s->libs; l; l = l->next)
-    if (strcmp(l->name, name) == 0) return l;
-  return NULL;
+static int oj_session_has_lib(orcjit_session *s, const char *name) {
+  return oj_symtab_find(&s->lib_names, name) != NULL;
 }
 
 int orcjit_library_create(orcjit_session *s, const char *name, orcjit_library **out) {
@@ -158,7 +172,7 @@ int orcjit_library_create(orcjit_session *s, const char *name, orcjit_library **
   pthread_mutex_lock(&s->lock);
   lib->id = s->next_lib_id++;
   if (name && *name) {
-    if (oj_session_find_lib(s, name)) {
+    if (oj_session_has_lib(s, name)) {
       pthread_mutex_unlock(&s->lock);
       rc = oj_error_set(ORCJIT_EINVAL,
                         "cannot create library '%s': a library of that name exists in "
@@ -170,10 +184,11 @@ int orcjit_library_create(orcjit_session *s, const char *name, orcjit_library **
     char gen[32];
     unsigned k = lib->id;
     do snprintf(gen, sizeof gen, "lib%u", k++);
-    while (oj_session_find_lib(s, gen));
+    while (oj_session_has_lib(s, gen));
     lib->name = strdup(gen);
   }
-  if (!lib->name) {
+  int created = 0;
+  if (!lib->name || !oj_symtab_insert(&s->lib_names, lib->name, &created)) {
     pthread_mutex_unlock(&s->lock);
     rc = oj_error_set(ORCJIT_ENOMEM, "cannot create library: out of memory");
     goto fail;
@@ -202,6 +217,7 @@ void orcjit_library_retain(orcjit_library *lib) {
 static void oj_library_destroy(orcjit_library *lib) {
   orcjit_session *s = lib->session;
   pthread_mutex_lock(&s->lock);
+  oj_symtab_remove(&s->lib_names, lib->name);
   if (lib->prev) lib->prev->next = lib->next;
   else s->libs = lib->next;
   if (lib->next) lib->next->prev = lib->prev;
@@ -273,9 +289,8 @@ static int oj_library_track(orcjit_library *lib, LLVMOrcResourceTrackerRef rt) {
 static int oj_library_add_image(orcjit_library *lib, const void *image, size_t size,
                                 const char *what, LLVMOrcResourceTrackerRef *out_rt) {
   LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibCreateResourceTracker(lib->slot->jd);
-  LLVMMemoryBufferRef buf =
-      LLVMCreateMemoryBufferWithMemoryRangeCopy(image, size, what);
-  LLVMErrorRef err = LLVMOrcLLJITAddObjectFileWithRT(lib->session->jit, rt, buf);
+  /* glue/oj_link.cc: as LLVMOrcLLJITAddObjectFileWithRT, minus a parse. */
+  LLVMErrorRef err = oj_link_add_object(lib->session->jit, rt, image, size, what);
   if (err) {
     char *msg = LLVMGetErrorMessage(err);
     int dup = strstr(msg, "uplicate definition") != NULL;
@@ -425,7 +440,7 @@ static int oj_library_select(orcjit_library *lib, oj_unit **units, size_t *nunit
       oj_unit *nu = &(*units)[*nunits];
       memset(nu, 0, sizeof *nu);
       char tag[48];
-      snprintf(tag, sizeof tag, "L%u.O%zu", lib->id, lib->nobjects + *nunits);
+      snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects + *nunits);
       const oj_pending *pm = &lib->pending[m];
       int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, &nu->obj);
       if (rc == ORCJIT_OK && !(nu->what = strdup(pm->what))) {
@@ -704,7 +719,7 @@ static int oj_library_pull(orcjit_library *lib, const char *name) {
     return ORCJIT_EBUSY;
   }
   char tag[48];
-  snprintf(tag, sizeof tag, "L%u.O%zu", lib->id, lib->nobjects);
+  snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects);
   oj_elf_object obj;
   const oj_pending *pm = &lib->pending[m];
   int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, &obj);
@@ -721,7 +736,7 @@ static int oj_library_pull(orcjit_library *lib, const char *name) {
 static int oj_library_add_object(orcjit_library *lib, const void *data, size_t size,
                                  const char *what) {
   char tag[48];
-  snprintf(tag, sizeof tag, "L%u.O%zu", lib->id, lib->nobjects);
+  snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects);
   oj_elf_object obj;
   int rc = oj_elf_prepare(data, size, what, tag, &obj);
   if (rc != ORCJIT_OK) {

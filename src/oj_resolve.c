@@ -20,6 +20,15 @@
 ** What it finds is defined in the JITDylib as an absolute symbol and noted
 ** in the library's table as OJ_SYM_IMPORTED.  What it cannot find, if the
 ** reference is not weak, is collected per thread for the error message.
+** The same search also runs inside JITLink (oj_resolve_external, called by
+** the link plugin in glue/oj_link.cc): an undefined symbol of an object
+** that the library itself does not define is bound there to its address,
+** and ORC never looks it up.  That saves a nested ORC lookup per add, and
+** ORC's per-JITDylib state for symbols that wait on other symbols (which
+** LLVM 22 never shrinks, so every add scanned one entry per library that
+** ever imported anything).  The generator remains for what the plugin
+** leaves to ORC (weak references that nothing defines, and names missing
+** everywhere, which it reports).
 ** The link order is a C-side substitute for JITDylib link order, which
 ** LLVM's C API cannot set; the library keeps every library it ever linked
 ** against alive, since the copied addresses point into them.
@@ -74,12 +83,26 @@ static uint64_t oj_resolve_shim(const char *name) {
   return 0;
 }
 
-/* dlsym, with host thread-locals (not inside any loaded module's image:
-** dladdr fails) replaced by their oj_tls entry. */
+/* Whether p lies in the mapping of a loaded module.  _dl_find_object
+** (glibc 2.35) answers from the same map ranges as dladdr, without the
+** scan of the module's whole symbol table that dladdr does to name the
+** nearest symbol: that scan was most of the load time of C++ objects,
+** which import many libstdc++ symbols. */
+static int oj_resolve_in_module(void *p) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+  struct dl_find_object fo;
+  return _dl_find_object(p, &fo) == 0;
+#else
+  Dl_info info;
+  return dladdr(p, &info) != 0;
+#endif
+}
+
+/* dlsym, with host thread-locals (not inside any loaded module's image)
+** replaced by their oj_tls entry. */
 static uint64_t oj_resolve_host(const char *name) {
   void *p = dlsym(RTLD_DEFAULT, name);
-  Dl_info info;
-  if (!p || dladdr(p, &info)) return (uint64_t)(uintptr_t)p;
+  if (!p || oj_resolve_in_module(p)) return (uint64_t)(uintptr_t)p;
   uint64_t tls = oj_tls_host_entry(p);
   return tls ? tls : (uint64_t)(uintptr_t)p;
 }
@@ -219,6 +242,20 @@ void oj_resolve_free_copies(orcjit_library *lib) {
     }
 }
 
+/* Steps 1 to 3 of the search (and for a library below 2 GiB, a low copy
+** or stub of what the host has). */
+static uint64_t oj_resolve_find(orcjit_library *lib, const char *name) {
+  uint64_t addr = oj_resolve_shim(name);
+  if (!addr && lib) addr = oj_resolve_linked(lib, name);
+  if (!addr) {
+    addr = oj_resolve_host(name);
+    uint64_t copy = addr && lib && atomic_load(&lib->low)
+                        ? oj_resolve_low_copy(lib, (void *)(uintptr_t)addr) : 0;
+    if (copy) addr = copy;
+  }
+  return addr;
+}
+
 static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void *ctx,
                                         LLVMOrcLookupStateRef *state,
                                         LLVMOrcLookupKind kind, LLVMOrcJITDylibRef jd,
@@ -235,14 +272,7 @@ static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void 
   size_t nfound = 0;
   for (size_t i = 0; i < n; i++) {
     const char *name = LLVMOrcSymbolStringPoolEntryStr(set[i].Name);
-    uint64_t addr = oj_resolve_shim(name);
-    if (!addr && lib) addr = oj_resolve_linked(lib, name);
-    if (!addr) {
-      addr = oj_resolve_host(name);
-      uint64_t copy = addr && lib && atomic_load(&lib->low)
-                          ? oj_resolve_low_copy(lib, (void *)(uintptr_t)addr) : 0;
-      if (copy) addr = copy;
-    }
+    uint64_t addr = oj_resolve_find(lib, name);
     if (!addr) {
       if (set[i].LookupFlags != LLVMOrcSymbolLookupFlagsWeaklyReferencedSymbol)
         oj_resolve_note_missing(name);
@@ -265,6 +295,45 @@ static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void 
   }
   if (found != stack) free(found);
   return err;
+}
+
+/* ---- in-graph resolution ---------------------------------------------- */
+
+/* The adds running on this thread, innermost first. */
+static _Thread_local oj_adding *oj_adding_top;
+
+void oj_resolve_adding_push(oj_adding *a) {
+  a->prev = oj_adding_top;
+  oj_adding_top = a;
+}
+
+void oj_resolve_adding_pop(oj_adding *a) { oj_adding_top = a->prev; }
+
+int oj_resolve_external(LLVMOrcJITDylibRef jd, LLVMOrcSymbolStringPoolEntryRef name,
+                        uint64_t *addr) {
+  oj_adding *a = oj_adding_top;
+  if (!a || !a->lib->slot || a->lib->slot->jd != jd) return 0;
+  /* A library below 2 GiB: the generator makes low copies and stubs. */
+  if (atomic_load(&a->lib->low)) return 0;
+  /* Defined in the JITDylib, by this add or an earlier one: ORC's. */
+  if (a->defines(a->ctx, name)) return 0;
+  const char *s = LLVMOrcSymbolStringPoolEntryStr(name);
+  if (strncmp(s, "__orcjit.", 9) == 0) return 0; /* markers */
+  orcjit_library *lib = a->lib;
+  pthread_mutex_lock(&lib->lock);
+  oj_symtab_entry *e = oj_symtab_find(&lib->syms, s);
+  int own = e && !(e->flags & OJ_SYM_IMPORTED);
+  uint64_t known = e && !own ? e->addr : 0;
+  int rt = lib->dso_handle != 0;
+  pthread_mutex_unlock(&lib->lock);
+  if (own || (rt && (strcmp(s, "__dso_handle") == 0 || strcmp(s, "atexit") == 0))) return 0;
+  if (!known) {
+    known = oj_resolve_find(lib, s);
+    if (!known) return 0; /* the generator reports it, or it is weak */
+    oj_resolve_note_import(lib, s, known);
+  }
+  *addr = known;
+  return 1;
 }
 
 static void oj_resolve_dispose(void *ctx) { (void)ctx; /* slots are freed by the session */ }

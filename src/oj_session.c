@@ -185,6 +185,7 @@ static void oj_session_destroy(orcjit_session *s) {
     free(slot);
     slot = next;
   }
+  oj_symtab_free(&s->lib_names);
   pthread_mutex_destroy(&s->lock);
   free(s);
 }
@@ -222,6 +223,7 @@ int oj_session_slot_acquire(orcjit_session *s, oj_slot **out) {
   char jdname[32];
   snprintf(jdname, sizeof jdname, "orcjit.jd%u", n);
   slot->session = s;
+  slot->index = n;
   slot->jd = LLVMOrcExecutionSessionCreateBareJITDylib(s->es, jdname);
   int rc = oj_resolve_attach(slot);
   if (rc != ORCJIT_OK) {

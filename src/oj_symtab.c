@@ -99,3 +99,17 @@ void oj_symtab_remove_if(oj_symtab *t, int (*pred)(const oj_symtab_entry *, void
     i--; /* slot i may now hold a moved entry to test */
   }
 }
+
+void oj_symtab_remove(oj_symtab *t, const char *name) {
+  oj_symtab_entry *e = oj_symtab_find(t, name);
+  if (!e) return;
+  size_t mask = t->cap - 1, i = (size_t)(e - t->slots);
+  free(e->name);
+  memset(e, 0, sizeof *e);
+  t->count--;
+  for (size_t j = (i + 1) & mask; t->slots[j].name; j = (j + 1) & mask) {
+    oj_symtab_entry moved = t->slots[j];
+    memset(&t->slots[j], 0, sizeof moved);
+    *oj_symtab_probe(t->slots, t->cap, moved.name, moved.hash) = moved;
+  }
+}

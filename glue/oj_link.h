@@ -1,0 +1,40 @@
+/*
+** oj_link.h: what glue/oj_link.cc gives the C core and the object layer:
+** adding an object with an interface read from its own symbol table, and
+** the JITLink plugin that binds undefined symbols in the link graph.
+*/
+#ifndef OJ_LINK_H
+#define OJ_LINK_H
+
+#include <stddef.h>
+
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Adds the x86-64 ELF relocatable object image[0..size) (already checked
+** by the ELF pre-pass; copied) to the JITDylib of rt, as
+** LLVMOrcLLJITAddObjectFileWithRT does, but without parsing it with LLVM's
+** object library to learn the symbols it defines: they are read from the
+** image's symbol table.  name names the object in LLVM's messages.
+** Returns NULL or the error (duplicate definitions, as LLVM words them). */
+LLVMErrorRef oj_link_add_object(LLVMOrcLLJITRef jit, LLVMOrcResourceTrackerRef rt,
+                                const void *image, size_t size, const char *name);
+
+#ifdef __cplusplus
+} /* extern "C" */
+
+#include <memory>
+
+#include "llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h"
+
+/* A plugin that binds the undefined symbols of each linked object in the
+** link graph itself, through the core's search (oj_resolve_external). */
+std::shared_ptr<llvm::orc::ObjectLinkingLayer::Plugin> oj_link_make_plugin();
+#endif
+
+#endif /* OJ_LINK_H */
