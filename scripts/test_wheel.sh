@@ -14,8 +14,9 @@
 #      symbols it defines are the C API, TVMFFIOrcJITInitialize and the two
 #      names of the GDB JIT interface only;
 #   3. `import tvm_ffi_orcjit` in the venv loads the library of the venv;
-#   4. pytest on a copy of tests/python (with README.md and examples/, which
-#      the tests read) in a temporary directory outside the source tree, with
+#   4. pytest on a copy of tests/python (with the files it reads: README.md,
+#      docs/, examples/, include/, tests/sources/, fuzz/regressions/) in a
+#      temporary directory outside the source tree, with
 #      no PYTHONPATH and no TVM_FFI_ORCJIT_LIBRARY, so neither python/ nor a
 #      build directory of the checkout can be picked up;
 #   5. the same tests with LLVM hidden (a private mount namespace covers
@@ -83,7 +84,15 @@ TMP="$(mktemp -d /tmp/orcjit-wheel-test.XXXXXX)"
 trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$TMP/tests"
 cp -r "$ROOT/tests/python" "$TMP/tests/python"
+# What the tests read besides themselves: C/C++ sources shared with the C
+# tests, the fuzzers' regression inputs, the README and guide (their examples
+# are run), the public header (the guide's C programs include it).
+cp -r "$ROOT/tests/sources" "$TMP/tests/sources"
+mkdir -p "$TMP/fuzz"
+cp -r "$ROOT/fuzz/regressions" "$TMP/fuzz/regressions"
 cp -r "$ROOT/examples" "$TMP/examples"
+cp -r "$ROOT/docs" "$TMP/docs"
+cp -r "$ROOT/include" "$TMP/include"
 cp "$ROOT/README.md" "$TMP/README.md"
 find "$TMP" -name __pycache__ -prune -exec rm -rf {} +
 cd "$TMP"
