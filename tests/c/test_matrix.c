@@ -402,7 +402,10 @@ void ojt_case_nopic_errors(void) {
   Dl_info where, self;
   void *host_stdout = dlsym(RTLD_DEFAULT, "stdout");
   REQUIRE(host_stdout && dladdr(host_stdout, &where) && dladdr((void *)ojt_rss_kib, &self));
-  int copied = where.dli_fbase == self.dli_fbase;
+  /* Under AddressSanitizer the session's window cannot be placed next to
+  ** the C library either (ASan's own mappings take that room): the read
+  ** is then out of reach as well, and refused the same way. */
+  int copied = where.dli_fbase == self.dli_fbase || OJT_ASAN;
   printf("stdout of this process: %p, in %s\n", host_stdout,
          copied ? "the executable (a copy)" : where.dli_fname);
   if (copied) {
