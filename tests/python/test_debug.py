@@ -162,7 +162,10 @@ def test_gdb_backtrace(tmp_path):
     def count(prefix: str, name: str) -> int:
         return sum(1 for ln in lines if ln.startswith(prefix) and name in ln)
 
-    assert count("Thread 1 ", "hit Breakpoint 1, oj_dbg_target") == 2, out
+    # "Thread 1 "...hit Breakpoint 1, ..." with thread debugging on,
+    # "Breakpoint 1, ..." without (gdb prints either, depending on the host).
+    hits = sum(1 for ln in lines if re.search(r"(^|hit )Breakpoint 1, oj_dbg_target", ln))
+    assert hits == 2, out
     assert count("#0 ", "oj_dbg_target") == 2, out
     assert count("#1 ", "oj_dbg_outer") == 2, out
     assert count("#2 ", "__tvm_ffi_dbg_run") == 2, out
