@@ -84,15 +84,19 @@ static uint64_t reloc_width(uint32_t type) {
 static void check_reloc_ranges(const unsigned char *d, size_t n) {
   Elf64_Ehdr eh;
   memcpy(&eh, d, sizeof eh);
+  /* e_shoff 0: no section table (then e_shnum 0 does not mean "see
+  ** section 0"); and the table must lie inside the input. */
+  if (eh.e_shoff == 0 || eh.e_shoff > n) return;
+  uint64_t room = (n - eh.e_shoff) / sizeof(Elf64_Shdr); /* headers that fit */
   uint64_t shnum = eh.e_shnum;
-  if (shnum == 0 && eh.e_shoff + sizeof(Elf64_Shdr) <= n) {
+  if (shnum == 0 && room > 0) {
     Elf64_Shdr s0;
     memcpy(&s0, d + eh.e_shoff, sizeof s0);
     shnum = s0.sh_size;
   }
+  if (shnum > room) shnum = room;
   for (uint64_t i = 0; i < shnum; i++) {
     Elf64_Shdr rs, ts;
-    if (eh.e_shoff + (i + 1) * sizeof rs > n) return;
     memcpy(&rs, d + eh.e_shoff + i * sizeof rs, sizeof rs);
     if (rs.sh_type != SHT_RELA || rs.sh_info >= shnum) continue;
     memcpy(&ts, d + eh.e_shoff + (uint64_t)rs.sh_info * sizeof ts, sizeof ts);

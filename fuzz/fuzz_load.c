@@ -17,6 +17,7 @@
 ** See README.md for what this target can and cannot find.
 */
 #include <elf.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,16 +60,28 @@ static int could_run_input_code(const uint8_t *data, size_t size) {
   return unsafe;
 }
 
+/* libtvm_ffi installs its own SIGSEGV/SIGBUS/... handler when it is
+** loaded, over the sanitizer's.  It prints a backtrace and dies, so
+** libFuzzer never learns of the crash and never saves the input.  Back to
+** the default here; libFuzzer then installs its own handler (deadly
+** signal: stack trace and the input written to -artifact_prefix). */
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+  (void)argc, (void)argv;
+  if (orcjit_session_create(NULL, &g_session) != ORCJIT_OK) {
+    fprintf(stderr, "fuzz_load: no session: %s\n", orcjit_last_error());
+    abort();
+  }
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+  return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const char *const names[] = {"__tvm_ffi_add", "oj_add_counter",
                                       "main", ""};
   orcjit_library *lib = NULL;
   void *addr;
   int st;
-  if (!g_session && orcjit_session_create(NULL, &g_session) != ORCJIT_OK) {
-    fprintf(stderr, "fuzz_load: no session: %s\n", orcjit_last_error());
-    abort();
-  }
   if (could_run_input_code(data, size)) return -1; /* not added to corpus */
   if (orcjit_library_create(g_session, NULL, &lib) != ORCJIT_OK) {
     fprintf(stderr, "fuzz_load: library_create: %s\n", orcjit_last_error());

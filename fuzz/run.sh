@@ -59,14 +59,16 @@ fi
 
 # ---- fuzz the pre-pass ------------------------------------------------------
 step "fuzz_elf for ${secs}s"
+t_run=$(date +%s)
 "$b/fuzz_elf" -max_len=65536 -max_total_time="$secs" -timeout=10 \
   -rss_limit_mb=2048 -dict="$here/elf.dict" -artifact_prefix="$crashes/" \
   -print_final_stats=1 "$b/corpus_elf" "$b/seeds" > "$b/fuzz_elf.log" 2>&1
 rc=$?
+ran=$(( $(date +%s) - t_run ))
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$b/fuzz_elf.log" | tail -1)
 ftime=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$b/fuzz_elf.log" | tail -1)
 cov=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$b/fuzz_elf.log" | tail -1 | grep -o 'cov: [0-9]*')
-echo "fuzz_elf: ${execs:-?} executions in ${secs}s (${ftime:-?}/s, ${cov:-cov: ?}, corpus $(ls "$b/corpus_elf" | wc -l) files)"
+echo "fuzz_elf: ${execs:-?} executions in ${ran}s of ${secs}s (${ftime:-?}/s, ${cov:-cov: ?}, corpus $(ls "$b/corpus_elf" | wc -l) files, $(ls "$crashes" | wc -l) crash inputs)"
 if [ $rc -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: ' "$b/fuzz_elf.log"; then
   grep -nE 'ERROR:|runtime error:|SUMMARY:|Test unit written|contract violated' "$b/fuzz_elf.log" | head -20
   echo "fuzz: FAIL: fuzz_elf exited $rc (log: $b/fuzz_elf.log; inputs in $crashes/)" >&2
@@ -101,12 +103,15 @@ if [ "$load_secs" -gt 0 ] 2>/dev/null; then
       { tail -n 60 "$b/replay_load.log"; echo "fuzz: FAIL: regression crashes fuzz_load" >&2; fail=1; }
   fi
   step "fuzz_load for ${load_secs}s"
+  t_run=$(date +%s)
   "$b/fuzz_load" -max_len=65536 -max_total_time="$load_secs" -timeout=20 \
     -rss_limit_mb=4096 -dict="$here/elf.dict" -artifact_prefix="$crashes/load-" \
     -print_final_stats=1 "$b/corpus_load" "$b/seeds" > "$b/fuzz_load.log" 2>&1
   rc=$?
+  ran=$(( $(date +%s) - t_run ))
   lexecs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$b/fuzz_load.log" | tail -1)
-  echo "fuzz_load: ${lexecs:-?} executions in ${load_secs}s"
+  lcov=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$b/fuzz_load.log" | tail -1 | grep -o 'cov: [0-9]*')
+  echo "fuzz_load: ${lexecs:-?} executions in ${ran}s of ${load_secs}s (${lcov:-cov: ?}, corpus $(ls "$b/corpus_load" | wc -l) files)"
   if [ $rc -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: ' "$b/fuzz_load.log"; then
     grep -nE 'ERROR:|runtime error:|SUMMARY:|Test unit written' "$b/fuzz_load.log" | head -20
     echo "fuzz: FAIL: fuzz_load exited $rc (log: $b/fuzz_load.log)" >&2

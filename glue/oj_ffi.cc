@@ -33,7 +33,9 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <tvm/ffi/any.h>
 #include <tvm/ffi/c_api.h>
 #include <tvm/ffi/cast.h>
@@ -105,6 +107,12 @@ static std::string KindForStatus(int status, const char* path) {
           if (errno == EACCES) return "PermissionError";
         } else if (S_ISDIR(st.st_mode)) {
           return "IsADirectoryError";
+        } else if (S_ISREG(st.st_mode)) {
+          // stat needs no read permission; open tells (with this thread's
+          // file-system identity, as the failed open had).
+          int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+          if (fd < 0 && errno == EACCES) return "PermissionError";
+          if (fd >= 0) close(fd);
         }
       }
       return "OSError";

@@ -328,14 +328,41 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
                            (unsigned)i);
   }
   c->names_ok = 1;
-  /* Bounds of every section with contents (section 0 holds the extended
-  ** counts, not a section). */
+  /* Section 0 holds the extended counts, not a section, and must have type
+  ** SHT_NULL: JITLink reads a section 0 of type SHT_RELA as relocations,
+  ** which the checks below (from section 1) would never have seen. */
+  if (c->sh[0].sh_type != SHT_NULL)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section 0 has type %u; it must be "
+                                      "SHT_NULL",
+                       (unsigned)c->sh[0].sh_type);
+  /* Bounds of every section with contents. */
   for (i = 1; i < c->shnum; i++) {
     const Elf64_Shdr *s = &c->sh[i];
     if (s->sh_type != SHT_NOBITS &&
         !oj_elf_inside(s->sh_offset, s->sh_size, c->size))
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s extends past end of file",
+                         oj_elf_sec(c, i).s);
+    /* JITLink makes no graph section of an SHT_NULL one (nor, in newer
+    ** LLVM, of a compressed one): its symbols would be missing, and a graph
+    ** left without an allocated section crashes JITLink 22 on the first
+    ** error (a null allocation in abandonAllocAndBailOut).  Neither may be
+    ** allocated (ELF gABI). */
+    if ((s->sh_flags & SHF_ALLOC) &&
+        (s->sh_type == SHT_NULL || (s->sh_flags & SHF_COMPRESSED)))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is allocated (SHF_ALLOC) but %s",
+                         oj_elf_sec(c, i).s,
+                         s->sh_type == SHT_NULL ? "has type SHT_NULL"
+                                                : "compressed (SHF_COMPRESSED)");
+    /* JITLink finds unwind tables by name and registers them with the C
+    ** library's unwinder at their address: one that is not loaded has
+    ** none (__register_frame(0) crashed, found by fuzz_load). */
+    if (!(s->sh_flags & SHF_ALLOC) && strcmp(oj_elf_secname(c, i), ".eh_frame") == 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is not allocated (no SHF_ALLOC); "
+                                        "unwind tables must be",
                          oj_elf_sec(c, i).s);
     if ((s->sh_flags & SHF_ALLOC) && (s->sh_addralign & (s->sh_addralign - 1)))
       return oj_elf_fail(c, ORCJIT_EFORMAT,
@@ -490,6 +517,17 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
       c->nund++;
       continue;
     }
+    /* A global defined in a section that is not loaded has no address,
+    ** yet ORC lists it as a definition of the object: a lookup of it links
+    ** a graph with nothing to allocate, which crashes JITLink 22 on the
+    ** first error (see above).  No compiler makes one. */
+    if (sym.st_shndx != SHN_ABS && sym.st_shndx != SHN_COMMON &&
+        !(c->sh[sec].sh_flags & SHF_ALLOC))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is defined in %s, which is not "
+                                        "loaded (no SHF_ALLOC)",
+                         oj_elf_symdesc(c, i, sym.st_name).s,
+                         oj_elf_sec(c, sec).s);
     if (vis == STV_HIDDEN || vis == STV_INTERNAL) flags |= OJ_ELF_SYM_HIDDEN;
     if (type == STT_FUNC || type == STT_GNU_IFUNC) flags |= OJ_ELF_SYM_FUNC;
     c->cand[c->ndef].s = c->str + sym.st_name;

@@ -794,10 +794,14 @@ static int oj_library_add_archive(orcjit_library *lib, const void *data, size_t 
     if (oom) rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
   }
   oj_archive_free(m, n);
-  if (rc == ORCJIT_OK && usable == 0 && n > 0)
-    rc = oj_error_set(ORCJIT_EFORMAT,
-                      "library '%s': %s: archive has no x86-64 relocatable object member",
-                      lib->name, what);
+  if (rc == ORCJIT_OK && usable == 0)
+    rc = n == 0 ? oj_error_set(ORCJIT_EFORMAT,
+                               "library '%s': %s: no usable member: empty archive",
+                               lib->name, what)
+                : oj_error_set(ORCJIT_EFORMAT,
+                               "library '%s': %s: no usable member: none of its %zu "
+                               "members is an ELF relocatable object",
+                               lib->name, what, n);
   return rc;
 }
 
@@ -822,6 +826,11 @@ int orcjit_library_add_memory(orcjit_library *lib, const void *data, size_t size
   if (!name || !*name) name = "<memory>";
   if (!data && size) return oj_error_set(ORCJIT_EINVAL, "library '%s': %s: data is NULL",
                                          lib->name, name);
+  if (size > ORCJIT_MAX_INPUT_SIZE)
+    return oj_error_set(ORCJIT_EFORMAT,
+                        "library '%s': %s: input too large (%zu bytes; the limit is %zu, "
+                        "ORCJIT_MAX_INPUT_SIZE)",
+                        lib->name, name, size, (size_t)ORCJIT_MAX_INPUT_SIZE);
   return oj_library_add(lib, data ? data : "", size, name);
 }
 
@@ -830,7 +839,9 @@ int orcjit_library_add_file(orcjit_library *lib, const char *path) {
   if (oj_lib_check(lib, "orcjit_library_add_file")) return ORCJIT_EINVAL;
   if (!path || !*path)
     return oj_error_set(ORCJIT_EINVAL, "library '%s': empty path", lib->name);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+  ** refused as not a regular file); no effect on regular files. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return oj_error_set(ORCJIT_EIO, "library '%s': cannot open '%s': %s", lib->name, path,
                         strerror(errno));
@@ -850,6 +861,14 @@ int orcjit_library_add_file(orcjit_library *lib, const char *path) {
     close(fd);
     return oj_error_set(ORCJIT_EIO, "library '%s': cannot load '%s': not a regular file",
                         lib->name, path);
+  }
+  if ((uint64_t)st.st_size > ORCJIT_MAX_INPUT_SIZE) {
+    close(fd);
+    return oj_error_set(ORCJIT_EFORMAT,
+                        "library '%s': cannot load '%s': file too large (%llu bytes; the "
+                        "limit is %zu, ORCJIT_MAX_INPUT_SIZE)",
+                        lib->name, path, (unsigned long long)st.st_size,
+                        (size_t)ORCJIT_MAX_INPUT_SIZE);
   }
   size_t size = (size_t)st.st_size;
   unsigned char *buf = malloc(size ? size : 1);

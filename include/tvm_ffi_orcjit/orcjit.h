@@ -70,6 +70,13 @@ enum {
   ORCJIT_EUNSUPPORTED = 11 /* a feature of the object is not supported */
 };
 
+/* The largest input (file or memory) accepted by orcjit_library_add_file
+** and orcjit_library_add_memory: 2 GiB.  A larger one is refused with
+** ORCJIT_EFORMAT before any of it is read or copied.  (All the code and
+** data of a session live within one 2 GiB window, so a larger object could
+** not be linked anyway.) */
+#define ORCJIT_MAX_INPUT_SIZE ((size_t)1 << 31)
+
 typedef struct orcjit_session orcjit_session;
 typedef struct orcjit_library orcjit_library;
 
@@ -142,7 +149,11 @@ ORCJIT_API orcjit_session *orcjit_library_session(const orcjit_library *lib);
 /* Adds an object file or a static archive read from path.  The kind is
 ** detected from the content.  For an archive, only the members that
 ** provide a symbol some earlier or later object needs are linked (like a
-** static linker); the members are loaded when first needed. */
+** static linker); the members are loaded when first needed.  An archive
+** with no x86-64 object member (empty, or only other files) is refused
+** with ORCJIT_EFORMAT; a member for another machine fails the add.  path
+** must name a regular file of at most ORCJIT_MAX_INPUT_SIZE bytes (a FIFO
+** or a device is refused with ORCJIT_EIO, without blocking). */
 ORCJIT_API int orcjit_library_add_file(orcjit_library *lib, const char *path);
 /* Adds an object or archive from memory.  The bytes are copied.  name is
 ** used in error messages (NULL: "<memory>"). */

@@ -201,7 +201,11 @@ typedef struct ojt_case {
   X(reload_cpp, 1)                                                           \
   X(nopic_errors, 1)                                                         \
   X(initfini_order, 1)                                                       \
-  X(static_state, 1)
+  X(static_state, 1)                                                         \
+  X(unsupported, 1)                                                          \
+  X(bad_files, 1)                                                            \
+  X(fuzz_regressions, 1)                                                     \
+  X(failed_add, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)

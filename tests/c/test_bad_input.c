@@ -5,11 +5,28 @@
 ** file, truncated ELF and corrupted ELF headers (from a file and from
 ** memory), other architectures and object formats, a shared library and
 ** executables.  corrupt_elf: damaged sections, symbols and relocations, and
-** a deterministic byte-flip fuzz (any status, never a crash).
+** a deterministic byte-flip fuzz (any status, never a crash).  unsupported:
+** objects compilers make that the loader refuses (initial-exec and
+** local-exec TLS, compact relocations, large common symbols, AArch64) and
+** archives with no usable member.  bad_files: a huge file, a file without
+** read permission, a FIFO, a device.  fuzz_regressions: every input in
+** fuzz/regressions/ is refused cleanly.
 */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* setfsuid, mkfifo */
+#endif
+#include <dirent.h>
 #include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/fsuid.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "oj_test.h"
 
@@ -40,6 +57,17 @@ static void bad_file(const char *file, int line, const char *path, unsigned mask
   if (!strstr(ojt_captured_msg(), g_libname)) ojt_fail_msg(file, line, g_libname);
   if (orcjit_last_status() != rc) ojt_fail(file, line, "orcjit_last_status() == rc");
   still_calls(file, line);
+}
+
+/* Like BAD_FILE, and the message must also contain why1 and why2 (the
+** cause; NULL for none). */
+#define BAD_FILE_WHY(path, mask, why1, why2) \
+  bad_file_why(__FILE__, __LINE__, (path), (mask), (why1), (why2))
+static void bad_file_why(const char *file, int line, const char *path, unsigned mask,
+                         const char *why1, const char *why2) {
+  bad_file(file, line, path, mask);
+  if (why1 && !strstr(ojt_captured_msg(), why1)) ojt_fail_msg(file, line, why1);
+  if (why2 && !strstr(ojt_captured_msg(), why2)) ojt_fail_msg(file, line, why2);
 }
 
 /* add_memory(data) must fail with a status in mask, naming name. */
@@ -176,6 +204,40 @@ static void c_strtab_unterminated(unsigned char *e, size_t n) {
   memset(e + str->sh_offset, 'A', str->sh_size);
 }
 
+/* Every section unloaded (no SHF_ALLOC) / every loaded section of type
+** SHT_NULL: JITLink 22 then links a graph with nothing to allocate and
+** crashes on the first error (found by fuzz_load; refused by oj_elf.c). */
+static void c_all_unallocated(unsigned char *e, size_t n) {
+  for (int i = 0; i < ((Elf64_Ehdr *)e)->e_shnum; i++) shdrs(e)[i].sh_flags &= ~(uint64_t)SHF_ALLOC;
+}
+static void c_alloc_type_null(unsigned char *e, size_t n) {
+  for (int i = 0; i < ((Elf64_Ehdr *)e)->e_shnum; i++)
+    if (shdrs(e)[i].sh_flags & SHF_ALLOC) shdrs(e)[i].sh_type = SHT_NULL;
+}
+
+/* Section 0 turned into a copy of .rela.text that applies to .data (4
+** bytes): JITLink reads a section 0 of type SHT_RELA, so these offsets
+** would patch memory past .data (found by fuzz_elf). */
+static void c_section0_rela(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  Elf64_Shdr *rela = find_section(e, SHT_RELA);
+  int data = 0;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".data") == 0) data = i;
+  shdrs(e)[0] = *rela;
+  shdrs(e)[0].sh_info = (uint32_t)data;
+}
+/* .eh_frame not allocated: JITLink would register it with the unwinder at
+** address 0 (found by fuzz_load). */
+static void c_eh_frame_unallocated(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".eh_frame") == 0)
+      shdrs(e)[i].sh_flags &= ~(uint64_t)SHF_ALLOC;
+}
+
 static uint64_t xorshift(uint64_t *s) {
   *s ^= *s << 13;
   *s ^= *s >> 7;
@@ -310,6 +372,22 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("reloc-type", elf, size, c_reloc_type, DEEP);
   check_corrupt("reloc-target", elf, size, c_reloc_target, DEEP);
   CHECK_STILL_WORKS(g_lib);
+  /* unres.o: its unresolved symbols are the error that used to crash. */
+  size_t usize = 0;
+  unsigned char *unres = ojt_read_file(ojt_obj("unres.o"), &usize);
+  check_corrupt("all-unallocated", unres, usize, c_all_unallocated, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("no SHF_ALLOC");
+  check_corrupt("alloc-type-null", unres, usize, c_alloc_type_null, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("SHT_NULL");
+  check_corrupt("add-all-unallocated", elf, size, c_all_unallocated, OJT_S(ORCJIT_EFORMAT));
+  check_corrupt("add-alloc-type-null", elf, size, c_alloc_type_null, OJT_S(ORCJIT_EFORMAT));
+  free(unres);
+  check_corrupt("section0-rela", elf, size, c_section0_rela, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("section 0 has type 4");
+  check_corrupt("eh-frame-unallocated", elf, size, c_eh_frame_unallocated,
+                OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG(".eh_frame");
+  CHECK_STILL_WORKS(g_lib);
 
   /* ---- byte-flip fuzz: any status, never a crash ---- */
   uint64_t seed = 0x9e3779b97f4a7c15ull;
@@ -348,6 +426,294 @@ void ojt_case_corrupt_elf(void) {
   free(copy);
 
   free(elf);
+  CHECK_STILL_WORKS(g_lib);
+  still_calls(__FILE__, __LINE__);
+  orcjit_library_release(g_lib);
+  orcjit_session_release(s);
+}
+
+/* ---- unsupported: what compilers make and the loader refuses ------------ */
+
+/* 1 if the (compiler-independent) input exists; otherwise says why the
+** checks with it are skipped. */
+static int have_misc(const char *name, const char *needs) {
+  if (access(ojt_misc(name), R_OK) == 0) return 1;
+  printf("skipped %s: not built (needs %s)\n", name, needs);
+  return 0;
+}
+
+/* The same input from memory: same status, the memory name and the cause. */
+static void bad_mem_of_file(const char *path, const char *name, unsigned mask,
+                            const char *why) {
+  size_t size;
+  void *data = ojt_read_file(path, &size);
+  bad_mem(__FILE__, __LINE__, data, size, name, mask);
+  if (why && !strstr(ojt_captured_msg(), why)) ojt_fail_msg(__FILE__, __LINE__, why);
+  free(data);
+}
+
+/* A symbol of a refused object is nowhere to be found. */
+static void not_defined(const char *symbol) {
+  void *p = NULL;
+  CHECK_STATUS(orcjit_library_lookup(g_lib, symbol, &p), ORCJIT_ENOTFOUND);
+  CHECK(p == NULL);
+}
+
+void ojt_case_unsupported(void) {
+  orcjit_session *s = setup();
+  const unsigned U = OJT_S(ORCJIT_EUNSUPPORTED);
+
+  /* Thread-local data of the object itself, initial-exec (GOTTPOFF) and
+  ** local-exec (TPOFF32, -fno-pic): refused, naming the symbol and TLS. */
+  BAD_FILE_WHY(ojt_obj("tls_ie.o"), U, "oj_tls_static_model", "TLS");
+  bad_mem_of_file(ojt_obj("tls_ie.o"), "tls_ie-in-memory", U, "TLS");
+  BAD_FILE_WHY(ojt_obj("tls_le.o"), U, "oj_tls_static_model", "TLS");
+  bad_mem_of_file(ojt_obj("tls_le.o"), "tls_le-in-memory", U, "TLS");
+  not_defined("oj_tls_static_model");
+  not_defined("__tvm_ffi_tls_model_read");
+  CHECK_STILL_WORKS(g_lib);
+
+  /* A section kind JITLink cannot read: compact relocations (SHT_CREL). */
+  if (have_misc("crel.o", "clang-22")) {
+    BAD_FILE_WHY(ojt_misc("crel.o"), U, "SHT_CREL", "--crel");
+    bad_mem_of_file(ojt_misc("crel.o"), "crel-in-memory", U, "SHT_CREL");
+    not_defined("__tvm_ffi_add");
+  }
+  /* A symbol kind it cannot place: a large common symbol. */
+  if (have_misc("lcommon.o", "gcc")) {
+    BAD_FILE_WHY(ojt_misc("lcommon.o"), U, "oj_big_common", "SHN_X86_64_LCOMMON");
+    not_defined("oj_big_common");
+  }
+  /* Another architecture. */
+  if (have_misc("other_arch-aarch64.o", "clang-22")) {
+    BAD_FILE_WHY(ojt_misc("other_arch-aarch64.o"), U, "AArch64", "only x86-64");
+    bad_mem_of_file(ojt_misc("other_arch-aarch64.o"), "aarch64-in-memory", U, "AArch64");
+    not_defined("oj_other_arch_data");
+  }
+  CHECK_STILL_WORKS(g_lib);
+
+  /* ---- archives with no usable member ---- */
+  if (have_misc("libojaarch64.a", "clang-22")) {
+    /* Its member is named as archive(member), with the cause. */
+    BAD_FILE_WHY(ojt_misc("libojaarch64.a"), U, "(other_arch-aarch64.o)", "AArch64");
+    bad_mem_of_file(ojt_misc("libojaarch64.a"), "aarch64-archive-in-memory", U,
+                    "(other_arch-aarch64.o)");
+    not_defined("oj_other_arch_data");
+  }
+  BAD_FILE_WHY(ojt_misc("libojtext.a"), OJT_S(ORCJIT_EFORMAT), "no usable member",
+               "2 members");
+  bad_mem_of_file(ojt_misc("libojtext.a"), "text-archive-in-memory", OJT_S(ORCJIT_EFORMAT),
+                  "no usable member");
+  BAD_FILE_WHY(scratch_file("empty.a", "!<arch>\n", 8), OJT_S(ORCJIT_EFORMAT),
+               "no usable member", "empty archive");
+  BAD_MEM("!<arch>\n", 8, "empty-archive-in-memory", OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("empty archive");
+  /* After all that, an archive that is fine still works in this library. */
+  ojt_step("a good archive after the bad ones");
+  CHECK_OK(orcjit_library_add_file(g_lib, ojt_obj("libojarch.a")));
+  CHECK_OK(orcjit_library_add_file(g_lib, ojt_obj("arch_user.o")));
+  CHECK_EQ(OJT_GETCALL1(g_lib, "arch_user", 1), 12 + 34);
+
+  CHECK_STILL_WORKS(g_lib);
+  still_calls(__FILE__, __LINE__);
+  orcjit_library_release(g_lib);
+  orcjit_session_release(s);
+}
+
+/* ---- bad_files: files that must be refused before they are read --------- */
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Adds path on a thread whose file-system user is `nobody` (65534):
+** setfsuid(2) changes only the calling thread, and a thread that is not
+** fsuid 0 has no CAP_DAC_OVERRIDE, so root's reads obey the file mode. */
+typedef struct unprivileged_add {
+  const char *path;
+  int rc, skipped;
+  char msg[1024], why[256];
+} unprivileged_add;
+
+static void *unprivileged_thread(void *arg) {
+  unprivileged_add *u = arg;
+  setfsuid(65534);
+  if (setfsuid((uid_t)-1) != 65534) {
+    snprintf(u->why, sizeof u->why, "setfsuid(65534) had no effect");
+    u->skipped = 1;
+    return NULL;
+  }
+  int fd = open(u->path, O_RDONLY);
+  if (fd >= 0 || errno != EACCES) {
+    snprintf(u->why, sizeof u->why, "open() as fsuid 65534 did not fail with EACCES");
+    if (fd >= 0) close(fd);
+    u->skipped = 1;
+  } else {
+    u->rc = orcjit_library_add_file(g_lib, u->path);
+    snprintf(u->msg, sizeof u->msg, "%s", orcjit_last_error());
+  }
+  setfsuid(0);
+  return NULL;
+}
+
+void ojt_case_bad_files(void) {
+  orcjit_session *s = setup();
+  const char *dir = ojt_scratch_dir();
+  char path[4096];
+  size_t size;
+  unsigned char *elf = ojt_read_file(ojt_obj("add.o"), &size);
+  alarm(60); /* a blocking open() or read() must fail the case, not hang it */
+
+  /* A 5 GiB sparse file that starts like a real object: refused from its
+  ** size, at once, without reading it (ORCJIT_MAX_INPUT_SIZE). */
+  ojt_step("huge file");
+  snprintf(path, sizeof path, "%s/huge.o", dir);
+  int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, elf, 64) == 64);
+  int sparse = ftruncate(fd, (off_t)5 << 30) == 0;
+  close(fd);
+  if (!sparse) {
+    printf("skipped the huge file: ftruncate to 5 GiB failed: %s\n", strerror(errno));
+  } else {
+    long rss0 = ojt_rss_kib();
+    double t0 = now_s();
+    BAD_FILE_WHY(path, OJT_S(ORCJIT_EFORMAT), "too large", "5368709120 bytes");
+    double dt = now_s() - t0;
+    long grown = ojt_rss_kib() - rss0;
+    printf("huge file refused in %.3f s, resident memory grew by %ld KiB\n", dt, grown);
+    CHECK(dt < 1.0);
+    CHECK(grown < 64 * 1024);
+    unlink(path);
+  }
+  /* The same size from memory: 5 GiB of address space that is never
+  ** touched (reading it would only map the zero page, but copying it
+  ** would need 5 GiB). */
+  ojt_step("huge memory input");
+  size_t huge = (size_t)5 << 30;
+  void *map = mmap(NULL, huge, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (map == MAP_FAILED) {
+    printf("skipped the huge memory input: mmap of 5 GiB failed: %s\n", strerror(errno));
+  } else {
+    BAD_MEM(map, huge, "huge-in-memory", OJT_S(ORCJIT_EFORMAT));
+    CHECK_MSG("too large");
+    munmap(map, huge);
+  }
+  /* The limit leaves room for real objects and archives. */
+  CHECK(ORCJIT_MAX_INPUT_SIZE >= ((size_t)1 << 30));
+
+  /* No read permission.  As root, mode 000 does not stop a read, so the
+  ** add runs on a thread with file-system user `nobody`. */
+  ojt_step("no read permission");
+  snprintf(path, sizeof path, "%s/noread.o", dir);
+  ojt_write_file(path, elf, size);
+  REQUIRE(chmod(path, 0) == 0);
+  REQUIRE(chmod(dir, 0711) == 0); /* nobody may pass through the directory */
+  if (geteuid() != 0) {
+    BAD_FILE_WHY(path, OJT_S(ORCJIT_EIO), "cannot open", strerror(EACCES));
+  } else {
+    unprivileged_add u;
+    memset(&u, 0, sizeof u);
+    u.path = path;
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, unprivileged_thread, &u) == 0);
+    pthread_join(t, NULL);
+    if (u.skipped) {
+      printf("skipped the unreadable file: running as root and %s\n", u.why);
+    } else {
+      CHECK_EQ(u.rc, ORCJIT_EIO);
+      CHECK(strstr(u.msg, path) != NULL);
+      CHECK(strstr(u.msg, strerror(EACCES)) != NULL);
+      CHECK(strstr(u.msg, g_libname) != NULL);
+      if (u.rc != ORCJIT_EIO || !strstr(u.msg, strerror(EACCES)))
+        printf("unreadable file: status %d, message \"%s\"\n", u.rc, u.msg);
+      still_calls(__FILE__, __LINE__);
+    }
+  }
+  REQUIRE(chmod(path, 0644) == 0);
+  REQUIRE(chmod(dir, 0700) == 0);
+  /* Readable again, it loads: nothing of the refusal stuck. */
+  CHECK_OK(orcjit_library_add_file(g_lib, path));
+  CHECK_EQ(OJT_GETCALL1(g_lib, "digits", 12345), 5);
+
+  /* Files that are not regular files: never opened for reading in a way
+  ** that blocks, never read to the end. */
+  snprintf(path, sizeof path, "%s/fifo.o", dir);
+  REQUIRE(mkfifo(path, 0600) == 0);
+  BAD_FILE_WHY(path, OJT_S(ORCJIT_EIO), "not a regular file", NULL);
+  BAD_FILE_WHY("/dev/zero", OJT_S(ORCJIT_EIO), "not a regular file", NULL);
+  BAD_FILE_WHY("/dev/null", OJT_S(ORCJIT_EIO), "not a regular file", NULL);
+  /* A path through a file. */
+  snprintf(path, sizeof path, "%s/x.o", ojt_obj("add.o"));
+  BAD_FILE_WHY(path, OJT_S(ORCJIT_EIO), "cannot open", strerror(ENOTDIR));
+  alarm(0);
+
+  free(elf);
+  CHECK_STILL_WORKS(g_lib);
+  still_calls(__FILE__, __LINE__);
+  orcjit_library_release(g_lib);
+  orcjit_session_release(s);
+}
+
+/* ---- fuzz_regressions: what the fuzzers found stays fixed --------------- */
+
+#ifndef OJT_FUZZ_REGRESSIONS_DIR
+#error "OJT_FUZZ_REGRESSIONS_DIR must name fuzz/regressions"
+#endif
+
+/* One regression input into a fresh library: refused with a known status
+** and a message naming it, or accepted (some inputs found a bug in a
+** harness, not in the loader); never a crash.  Nothing of it is called.
+** Then the library still links and runs a real object. */
+static void replay_one(orcjit_session *s, const char *path, const char *name,
+                       const void *data, size_t size) {
+  static const unsigned known = DEEP | OJT_S(ORCJIT_EUNRESOLVED) | OJT_S(ORCJIT_EDUPLICATE);
+  orcjit_library *lib = ojt_new_library(s, NULL);
+  const char *what = path ? path : name;
+  ojt_step("regression %s into a fresh library", what);
+  int rc = path ? orcjit_library_add_file(lib, path)
+                : orcjit_library_add_memory(lib, data, size, name);
+  ojt_capture();
+  printf("  %s: %s%s%s\n", what, orcjit_status_name(rc), rc ? ": " : "",
+         rc ? ojt_captured_msg() : "");
+  if (rc != ORCJIT_OK) {
+    CHECK_STATUS_IN(rc, known);
+    CHECK_MSG(what);
+    CHECK_MSG(orcjit_library_name(lib));
+  } else {
+    static const char *const names[] = {"__tvm_ffi_add", "oj_add_counter", "main"};
+    void *p;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      (void)orcjit_library_lookup(lib, names[i], &p);
+  }
+  CHECK_OK(orcjit_library_add_file(lib, ojt_obj("add.o")));
+  CHECK_EQ(OJT_GETCALL1(lib, "digits", 12345), 5);
+  orcjit_library_release(lib);
+}
+
+void ojt_case_fuzz_regressions(void) {
+  orcjit_session *s = setup();
+  DIR *d = opendir(OJT_FUZZ_REGRESSIONS_DIR);
+  REQUIRE(d != NULL);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", OJT_FUZZ_REGRESSIONS_DIR, e->d_name);
+    if (e->d_name[0] == '.' || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    size_t size;
+    void *data = ojt_read_file(path, &size);
+    replay_one(s, path, NULL, NULL, 0);
+    replay_one(s, NULL, e->d_name, data, size);
+    free(data);
+    n++;
+  }
+  closedir(d);
+  printf("%d regression inputs replayed\n", n);
+  REQUIRE(n >= 4);
   CHECK_STILL_WORKS(g_lib);
   still_calls(__FILE__, __LINE__);
   orcjit_library_release(g_lib);
