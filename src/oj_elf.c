@@ -629,6 +629,67 @@ static uint64_t oj_elf_reloc_width(uint32_t type) {
   }
 }
 
+/* .eh_frame, record by record: each length inside the section, and each
+** FDE's CIE pointer at the start of a CIE record before it.  JITLink 22
+** follows a CIE pointer that points elsewhere (for example into the middle
+** of a record) and reads out of bounds (SEGV in EHFrameEdgeFixer::
+** processFDE, found by fuzz_load).  The contents of the records are left
+** to JITLink, which reads them with bounds checks. */
+static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
+  const Elf64_Shdr *s = &c->sh[i];
+  const unsigned char *p = c->data + s->sh_offset;
+  uint64_t n = s->sh_size, off = 0;
+  unsigned char *cie;
+  if (s->sh_type == SHT_NOBITS)
+    return n ? oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s has no contents (SHT_NOBITS)",
+                           oj_elf_sec(c, i).s)
+             : ORCJIT_OK;
+  cie = calloc((size_t)(n / 8 + 1), 1); /* a bit per offset: a CIE starts there */
+  if (!cie) return oj_elf_nomem(c);
+  while (off < n) {
+    uint32_t len32, id;
+    uint64_t len, hdr = 4;
+    if (n - off < 4) goto bad;
+    memcpy(&len32, p + off, 4);
+    len = len32;
+    if (len32 == 0) { /* a terminator */
+      off += 4;
+      continue;
+    }
+    if (len32 == 0xffffffffu) { /* 64-bit length */
+      if (n - off < 12) goto bad;
+      memcpy(&len, p + off + 4, 8);
+      hdr = 12;
+    }
+    if (len < 4 || len > n - off - hdr) goto bad;
+    memcpy(&id, p + off + hdr, 4);
+    if (id == 0) {
+      cie[off / 8] |= (unsigned char)(1u << (off % 8));
+    } else {
+      uint64_t at = off + hdr; /* the CIE pointer counts back from here */
+      uint64_t target = at - id;
+      if (id > at || !(cie[target / 8] & (1u << (target % 8)))) {
+        free(cie);
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s: the FDE at offset %llu points to "
+                                          "no CIE (CIE pointer %u)",
+                           oj_elf_sec(c, i).s, (unsigned long long)off,
+                           (unsigned)id);
+      }
+    }
+    off += hdr + len;
+  }
+  free(cie);
+  return ORCJIT_OK;
+bad:
+  free(cie);
+  return oj_elf_fail(c, ORCJIT_EFORMAT,
+                     OJ_ELF_CORRUPT "%s: the record at offset %llu extends past "
+                                    "the end of the section",
+                     oj_elf_sec(c, i).s, (unsigned long long)off);
+}
+
 static int oj_elf_check_relocs(const oj_elf_ctx *c) {
   uint32_t i;
   uint64_t k, n;
@@ -682,8 +743,9 @@ static int oj_elf_check_relocs(const oj_elf_ctx *c) {
              sizeof info);
       memcpy(&roff, p + k * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_offset),
              sizeof roff);
-      if ((c->sh[s->sh_info].sh_flags & SHF_ALLOC) &&
-          (roff > tsize || tsize - roff < oj_elf_reloc_width(ELF64_R_TYPE(info))))
+      /* Unloaded sections too: a live block of code that refers to one
+      ** keeps it in the link graph, and its fixups are applied. */
+      if (roff > tsize || tsize - roff < oj_elf_reloc_width(ELF64_R_TYPE(info)))
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "relocation %llu of %s has offset "
                                           "%llu outside its section (%llu bytes)",
@@ -1072,6 +1134,8 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   if (rc == ORCJIT_OK) rc = oj_elf_find_symtab(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_check_symbols(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_check_relocs(&c);
+  for (uint32_t i = 1; rc == ORCJIT_OK && i < c.shnum; i++)
+    if (strcmp(oj_elf_secname(&c, i), ".eh_frame") == 0) rc = oj_elf_check_eh_frame(&c, i);
   if (rc == ORCJIT_OK) rc = oj_elf_make_markers(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_lists(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_image(&c, out);

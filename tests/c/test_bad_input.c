@@ -238,6 +238,31 @@ static void c_eh_frame_unallocated(unsigned char *e, size_t n) {
       shdrs(e)[i].sh_flags &= ~(uint64_t)SHF_ALLOC;
 }
 
+/* The second record of .eh_frame (the first FDE) points one byte past its
+** CIE (found by fuzz_load: JITLink read out of bounds). */
+static void c_eh_frame_cie_pointer(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++) {
+    if (strcmp(names + shdrs(e)[i].sh_name, ".eh_frame") != 0) continue;
+    unsigned char *p = e + shdrs(e)[i].sh_offset;
+    uint32_t len, id;
+    memcpy(&len, p, 4);
+    memcpy(&id, p + 4 + len + 4, 4);
+    id += 1;
+    memcpy(p + 4 + len + 4, &id, 4);
+  }
+}
+/* .rela.text applied to .comment (not loaded, 20-odd bytes): offsets past
+** its end were not checked for unloaded sections. */
+static void c_reloc_into_unallocated(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".comment") == 0)
+      find_section(e, SHT_RELA)->sh_info = (uint32_t)i;
+}
+
 static uint64_t xorshift(uint64_t *s) {
   *s ^= *s << 13;
   *s ^= *s >> 7;
@@ -387,6 +412,12 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("eh-frame-unallocated", elf, size, c_eh_frame_unallocated,
                 OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG(".eh_frame");
+  check_corrupt("eh-frame-cie-pointer", elf, size, c_eh_frame_cie_pointer,
+                OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("points to no CIE");
+  check_corrupt("reloc-into-unallocated", elf, size, c_reloc_into_unallocated,
+                OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("outside its section");
   CHECK_STILL_WORKS(g_lib);
 
   /* ---- byte-flip fuzz: any status, never a crash ---- */
