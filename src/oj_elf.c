@@ -635,6 +635,47 @@ static uint64_t oj_elf_reloc_width(uint32_t type) {
 ** of a record) and reads out of bounds (SEGV in EHFrameEdgeFixer::
 ** processFDE, found by fuzz_load).  The contents of the records are left
 ** to JITLink, which reads them with bounds checks. */
+/* Reads a LEB128 at *at in p[0..n); 0 if it does not end inside. */
+static int oj_elf_leb(const unsigned char *p, uint64_t n, uint64_t *at) {
+  while (*at < n)
+    if (!(p[(*at)++] & 0x80)) return 1;
+  return 0;
+}
+
+/* The pointer encodings of a CIE (body p[0..n), after its id): JITLink 22
+** reads an FDE's pointers with any encoding its CIE names and reaches
+** llvm_unreachable (a trap) on a size it does not know, found by fuzz_load.
+** Returns the first unusable encoding, or -1.  A CIE that does not parse
+** is left to JITLink, whose reads are bounds-checked. */
+static int oj_elf_cie_bad_encoding(const unsigned char *p, uint64_t n) {
+  uint64_t at = 1; /* after the version byte */
+  const char *z;
+  if (n < 2) return -1;
+  z = (const char *)p + 1;
+  while (at < n && p[at]) at++;
+  if (at++ >= n || z[0] != 'z') return -1;
+  if (strstr(z, "eh")) at += 8;
+  /* code and data alignment factors, the return address register (one
+  ** byte, as JITLink reads it), the augmentation data length */
+  if (!oj_elf_leb(p, n, &at) || !oj_elf_leb(p, n, &at)) return -1;
+  at++;
+  if (!oj_elf_leb(p, n, &at)) return -1;
+  for (z++; *z; z++) {
+    unsigned enc;
+    if (*z == 'e' || *z == 'h') continue;
+    if (*z != 'L' && *z != 'P' && *z != 'R') return -1;
+    if (at >= n) return -1;
+    enc = p[at++];
+    if (enc == 0xff) continue; /* DW_EH_PE_omit */
+    switch (enc & 0x0f) {
+    case 0x0: case 0x3: case 0x4: case 0xb: case 0xc: break; /* 4 or 8 bytes */
+    default: return (int)enc;
+    }
+    if (*z == 'P') at += (enc & 0x0f) == 0x3 || (enc & 0x0f) == 0xb ? 4 : 8;
+  }
+  return -1;
+}
+
 static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
   const Elf64_Shdr *s = &c->sh[i];
   const unsigned char *p = c->data + s->sh_offset;
@@ -665,6 +706,15 @@ static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
     if (len < 4 || len > n - off - hdr) goto bad;
     memcpy(&id, p + off + hdr, 4);
     if (id == 0) {
+      int enc = oj_elf_cie_bad_encoding(p + off + hdr + 4, len - 4);
+      if (enc >= 0) {
+        free(cie);
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s: the CIE at offset %llu has "
+                                          "pointer encoding 0x%02x, which "
+                                          "has no size",
+                           oj_elf_sec(c, i).s, (unsigned long long)off, enc);
+      }
       cie[off / 8] |= (unsigned char)(1u << (off % 8));
     } else {
       uint64_t at = off + hdr; /* the CIE pointer counts back from here */

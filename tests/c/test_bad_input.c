@@ -253,6 +253,18 @@ static void c_eh_frame_cie_pointer(unsigned char *e, size_t n) {
     memcpy(p + 4 + len + 4, &id, 4);
   }
 }
+/* The CIE's FDE pointer encoding ("zR", byte 16 of the record in clang's
+** and gcc's output) set to 0x08, a size DWARF does not define: JITLink 22
+** reached llvm_unreachable (found by fuzz_load). */
+static void c_eh_frame_encoding(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".eh_frame") == 0) {
+      unsigned char *p = e + shdrs(e)[i].sh_offset;
+      if (memcmp(p + 9, "zR", 3) == 0) p[16] = 0x08;
+    }
+}
 /* .rela.text applied to .comment (not loaded, 20-odd bytes): offsets past
 ** its end were not checked for unloaded sections. */
 static void c_reloc_into_unallocated(unsigned char *e, size_t n) {
@@ -415,6 +427,8 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("eh-frame-cie-pointer", elf, size, c_eh_frame_cie_pointer,
                 OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("points to no CIE");
+  check_corrupt("eh-frame-encoding", elf, size, c_eh_frame_encoding, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("pointer encoding 0x08");
   check_corrupt("reloc-into-unallocated", elf, size, c_reloc_into_unallocated,
                 OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("outside its section");
