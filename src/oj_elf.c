@@ -455,6 +455,15 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
     uint32_t sec;
     unsigned bind, type, vis, flags = 0;
     memcpy(&sym, base + i * sizeof sym, sizeof sym);
+    /* Symbol 0 is the null symbol, all zero.  JITLink 22 makes no graph
+    ** symbol of one that is not, and a relocation against it then makes it
+    ** dereference a null pointer while formatting its error (found by
+    ** fuzz_load). */
+    if (i == 0 && (sym.st_name || sym.st_info || sym.st_other || sym.st_shndx ||
+                   sym.st_value || sym.st_size))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "symbol 0 is not the null symbol (all "
+                                        "its fields must be zero)");
     if (sym.st_name != 0 && sym.st_name >= c->strend)
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "symbol %llu has a name offset (%u) "

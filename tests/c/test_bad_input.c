@@ -265,6 +265,17 @@ static void c_eh_frame_encoding(unsigned char *e, size_t n) {
       if (memcmp(p + 9, "zR", 3) == 0) p[16] = 0x08;
     }
 }
+/* Symbol 0 given a value, and a relocation of an unknown type against it:
+** JITLink 22 dereferenced a null pointer formatting its error (found by
+** fuzz_load). */
+static void c_symbol0_value(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *syms = (Elf64_Sym *)(e + st->sh_offset);
+  Elf64_Shdr *rs = find_section(e, SHT_RELA);
+  Elf64_Rela *r = (Elf64_Rela *)(e + rs->sh_offset);
+  syms[0].st_value = 0x0600000000000000ull;
+  r[0].r_info = ELF64_R_INFO(0, 0x01000002u);
+}
 /* .rela.text applied to .comment (not loaded, 20-odd bytes): offsets past
 ** its end were not checked for unloaded sections. */
 static void c_reloc_into_unallocated(unsigned char *e, size_t n) {
@@ -427,6 +438,8 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("eh-frame-cie-pointer", elf, size, c_eh_frame_cie_pointer,
                 OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("points to no CIE");
+  check_corrupt("symbol0-value", elf, size, c_symbol0_value, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("symbol 0 is not the null symbol");
   check_corrupt("eh-frame-encoding", elf, size, c_eh_frame_encoding, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("pointer encoding 0x08");
   check_corrupt("reloc-into-unallocated", elf, size, c_reloc_into_unallocated,
