@@ -425,6 +425,13 @@ static int oj_elf_find_symtab(oj_elf_ctx *c) {
   c->str = (const char *)c->data + c->sh[c->strtab].sh_offset;
   c->strsize = c->sh[c->strtab].sh_size;
   c->strend = oj_elf_strend(c->str, c->strsize);
+  /* Name offset 0 is the empty name: JITLink 22 takes symbol 0 for the
+  ** null symbol only if its name is empty (see oj_elf_check_symbols). */
+  if (c->nsyms && (c->strsize == 0 || c->str[0] != '\0'))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "string table %s does not start with "
+                                      "a NUL byte",
+                       oj_elf_sec(c, c->strtab).s);
   if (c->shndx) {
     s = &c->sh[c->shndx];
     if ((s->sh_entsize != 0 && s->sh_entsize != 4) ||
@@ -455,10 +462,10 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
     uint32_t sec;
     unsigned bind, type, vis, flags = 0;
     memcpy(&sym, base + i * sizeof sym, sizeof sym);
-    /* Symbol 0 is the null symbol, all zero.  JITLink 22 makes no graph
-    ** symbol of one that is not, and a relocation against it then makes it
-    ** dereference a null pointer while formatting its error (found by
-    ** fuzz_load). */
+    /* Symbol 0 is the null symbol, all zero and nameless.  JITLink 22
+    ** makes no graph symbol of one that is not, and a relocation against it
+    ** then makes it dereference a null pointer while formatting its error
+    ** (found by fuzz_load). */
     if (i == 0 && (sym.st_name || sym.st_info || sym.st_other || sym.st_shndx ||
                    sym.st_value || sym.st_size))
       return oj_elf_fail(c, ORCJIT_EFORMAT,

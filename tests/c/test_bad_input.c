@@ -276,6 +276,16 @@ static void c_symbol0_value(unsigned char *e, size_t n) {
   syms[0].st_value = 0x0600000000000000ull;
   r[0].r_info = ELF64_R_INFO(0, 0x01000002u);
 }
+/* The symbol string table's first byte made nonzero (symbol 0 then has a
+** name), and a relocation of an unknown type against symbol 0: the same
+** JITLink null dereference (found by fuzz_load). */
+static void c_strtab_first_byte(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Shdr *rs = find_section(e, SHT_RELA);
+  Elf64_Rela *r = (Elf64_Rela *)(e + rs->sh_offset);
+  e[shdrs(e)[st->sh_link].sh_offset] = 'x';
+  r[0].r_info = ELF64_R_INFO(0, 0x502u);
+}
 /* .rela.text applied to .comment (not loaded, 20-odd bytes): offsets past
 ** its end were not checked for unloaded sections. */
 static void c_reloc_into_unallocated(unsigned char *e, size_t n) {
@@ -440,6 +450,8 @@ void ojt_case_corrupt_elf(void) {
   CHECK_MSG("points to no CIE");
   check_corrupt("symbol0-value", elf, size, c_symbol0_value, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("symbol 0 is not the null symbol");
+  check_corrupt("strtab-first-byte", elf, size, c_strtab_first_byte, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("does not start with a NUL byte");
   check_corrupt("eh-frame-encoding", elf, size, c_eh_frame_encoding, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("pointer encoding 0x08");
   check_corrupt("reloc-into-unallocated", elf, size, c_reloc_into_unallocated,
