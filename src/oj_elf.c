@@ -320,6 +320,29 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
                            (unsigned)i);
   }
   c->names_ok = 1;
+  /* What the loaded sections need must fit in a session's JIT memory (one
+  ** 2 GiB window).  Zero-fill sizes are not bounded by the file: a .bss of
+  ** nearly 2^64 bytes wrapped JITLink's layout and the memory manager's
+  ** sizes around zero (found by fuzz_load: a block laid out past its
+  ** segment, and a corrupted free list). */
+  {
+    uint64_t need = 0;
+    for (i = 1; i < c->shnum; i++) {
+      const Elf64_Shdr *s = &c->sh[i];
+      if (!(s->sh_flags & SHF_ALLOC)) continue;
+      if (s->sh_size > ((uint64_t)1 << 31) - need) {
+        need = UINT64_MAX;
+        break;
+      }
+      need += s->sh_size;
+    }
+    if (need > ((uint64_t)1 << 31))
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "its loaded sections need more than 2 GiB of memory "
+                         "(the total passes 2 GiB at %s, of %llu bytes); a "
+                         "session's JIT memory spans at most 2 GiB",
+                         oj_elf_sec(c, i).s, (unsigned long long)c->sh[i].sh_size);
+  }
   /* Section 0 holds the extended counts, not a section, and must have type
   ** SHT_NULL: JITLink reads a section 0 of type SHT_RELA as relocations,
   ** which the checks below (from section 1) would never have seen. */

@@ -286,6 +286,18 @@ static void c_strtab_first_byte(unsigned char *e, size_t n) {
   e[shdrs(e)[st->sh_link].sh_offset] = 'x';
   r[0].r_info = ELF64_R_INFO(0, 0x502u);
 }
+/* .data turned into a zero-fill section of nearly 2^64 bytes: JITLink's
+** layout and the memory manager's sizes wrapped around zero (found by
+** fuzz_load: an object "loaded" with a block outside its memory). */
+static void c_nobits_huge(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".data") == 0) {
+      shdrs(e)[i].sh_type = SHT_NOBITS;
+      shdrs(e)[i].sh_size = 0xffffffffffffff9cull;
+    }
+}
 /* .rela.text applied to .comment (not loaded, 20-odd bytes): offsets past
 ** its end were not checked for unloaded sections. */
 static void c_reloc_into_unallocated(unsigned char *e, size_t n) {
@@ -452,6 +464,8 @@ void ojt_case_corrupt_elf(void) {
   CHECK_MSG("symbol 0 is not the null symbol");
   check_corrupt("strtab-first-byte", elf, size, c_strtab_first_byte, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("does not start with a NUL byte");
+  check_corrupt("nobits-huge", elf, size, c_nobits_huge, OJT_S(ORCJIT_EUNSUPPORTED));
+  CHECK_MSG("more than 2 GiB");
   check_corrupt("eh-frame-encoding", elf, size, c_eh_frame_encoding, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("pointer encoding 0x08");
   check_corrupt("reloc-into-unallocated", elf, size, c_reloc_into_unallocated,
