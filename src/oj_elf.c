@@ -391,6 +391,41 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
 
 /* ---- symbols ----------------------------------------------------------- */
 
+/* JITLink 22 puts sections of the same name into one graph section, which
+** is loaded or not as the first of them says: a loaded section named like
+** an earlier unloaded one got no memory, and copying into it crashed
+** (found by fuzz_load).  Sections of one name must agree on SHF_ALLOC. */
+static int oj_elf_name_cmp(const void *a, const void *b, void *ctx) {
+  const oj_elf_ctx *c = ctx;
+  int r = strcmp(oj_elf_secname(c, *(const uint32_t *)a),
+                 oj_elf_secname(c, *(const uint32_t *)b));
+  if (r) return r;
+  return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static int oj_elf_check_same_names(oj_elf_ctx *c) {
+  uint32_t i, n = 0, *v = malloc((size_t)c->shnum * sizeof *v);
+  if (!v) return oj_elf_nomem(c);
+  for (i = 1; i < c->shnum; i++)
+    if (c->sh[i].sh_type != SHT_NULL) v[n++] = i; /* JITLink skips SHT_NULL */
+  qsort_r(v, n, sizeof *v, oj_elf_name_cmp, c);
+  for (i = 1; i < n; i++) {
+    const Elf64_Shdr *a = &c->sh[v[i - 1]], *b = &c->sh[v[i]];
+    if (((a->sh_flags ^ b->sh_flags) & SHF_ALLOC) &&
+        strcmp(oj_elf_secname(c, v[i - 1]), oj_elf_secname(c, v[i])) == 0) {
+      uint32_t x = v[i - 1], y = v[i];
+      free(v);
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s and section %u have the same name, "
+                                        "but only one of them is allocated "
+                                        "(SHF_ALLOC)",
+                         oj_elf_sec(c, x).s, (unsigned)y);
+    }
+  }
+  free(v);
+  return ORCJIT_OK;
+}
+
 static int oj_elf_find_symtab(oj_elf_ctx *c) {
   uint32_t i;
   const Elf64_Shdr *s;
@@ -1220,6 +1255,7 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   if (!data) return oj_elf_fail(&c, ORCJIT_EINVAL, "no data");
   rc = oj_elf_check_header(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_load_sections(&c);
+  if (rc == ORCJIT_OK) rc = oj_elf_check_same_names(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_find_symtab(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_check_symbols(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_check_relocs(&c);
