@@ -11,8 +11,9 @@
 **     tag, init/fini kinds in range;
 **   - the rewritten image is itself accepted by oj_elf_prepare, with the
 **     same number of init/fini sections (it is what JITLink will be given);
-**   - every RELA relocation of an accepted object that targets an allocated
-**     section patches bytes inside that section (JITLink 22 writes wherever
+**   - every RELA relocation of an accepted object patches bytes inside its
+**     target section (allocated or not: a live block can keep an unloaded
+**     one in the link graph) (JITLink 22 writes wherever
 **     r_offset says: an accepted out-of-range r_offset is a wild write in
 **     the host).  FUZZ_ELF_NO_RELOC_CHECK=1 turns this check off, to look
 **     for other bugs while that one is open.
@@ -100,7 +101,6 @@ static void check_reloc_ranges(const unsigned char *d, size_t n) {
     memcpy(&rs, d + eh.e_shoff + i * sizeof rs, sizeof rs);
     if (rs.sh_type != SHT_RELA || rs.sh_info >= shnum) continue;
     memcpy(&ts, d + eh.e_shoff + (uint64_t)rs.sh_info * sizeof ts, sizeof ts);
-    if (!(ts.sh_flags & SHF_ALLOC)) continue;
     if (rs.sh_offset > n || rs.sh_size > n - rs.sh_offset) continue;
     for (uint64_t k = 0; k + sizeof(Elf64_Rela) <= rs.sh_size; k += sizeof(Elf64_Rela)) {
       Elf64_Rela r;

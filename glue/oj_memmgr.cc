@@ -539,6 +539,14 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
           failed = true;
           break;
         }
+        /* The core's ELF pre-pass bounds this; a segment this large would
+        ** wrap the sizes below around zero. */
+        if (Seg.ContentSize > kSpanLimit || Seg.ZeroFillSize > kSpanLimit - Seg.ContentSize) {
+          why = "a segment of " + std::to_string(Seg.ContentSize) + " + " +
+                std::to_string(Seg.ZeroFillSize) + " bytes is larger than 2 GiB";
+          failed = true;
+          break;
+        }
         size_t size = roundUp(std::max<size_t>(Seg.ContentSize + Seg.ZeroFillSize, 1), PageSize);
         int prot = toProt(AG.getMemProt());
         unsigned cls = protClass(prot);

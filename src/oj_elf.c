@@ -328,6 +328,29 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
                            (unsigned)i);
   }
   c->names_ok = 1;
+  /* What the loaded sections need must fit in a session's JIT memory (one
+  ** 2 GiB window).  Zero-fill sizes are not bounded by the file: a .bss of
+  ** nearly 2^64 bytes wrapped JITLink's layout and the memory manager's
+  ** sizes around zero (found by fuzz_load: a block laid out past its
+  ** segment, and a corrupted free list). */
+  {
+    uint64_t need = 0;
+    for (i = 1; i < c->shnum; i++) {
+      const Elf64_Shdr *s = &c->sh[i];
+      if (!(s->sh_flags & SHF_ALLOC)) continue;
+      if (s->sh_size > ((uint64_t)1 << 31) - need) {
+        need = UINT64_MAX;
+        break;
+      }
+      need += s->sh_size;
+    }
+    if (need > ((uint64_t)1 << 31))
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "its loaded sections need more than 2 GiB of memory "
+                         "(the total passes 2 GiB at %s, of %llu bytes); a "
+                         "session's JIT memory spans at most 2 GiB",
+                         oj_elf_sec(c, i).s, (unsigned long long)c->sh[i].sh_size);
+  }
   /* Section 0 holds the extended counts, not a section, and must have type
   ** SHT_NULL: JITLink reads a section 0 of type SHT_RELA as relocations,
   ** which the checks below (from section 1) would never have seen. */
@@ -375,6 +398,41 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
 }
 
 /* ---- symbols ----------------------------------------------------------- */
+
+/* JITLink 22 puts sections of the same name into one graph section, which
+** is loaded or not as the first of them says: a loaded section named like
+** an earlier unloaded one got no memory, and copying into it crashed
+** (found by fuzz_load).  Sections of one name must agree on SHF_ALLOC. */
+static int oj_elf_name_cmp(const void *a, const void *b, void *ctx) {
+  const oj_elf_ctx *c = ctx;
+  int r = strcmp(oj_elf_secname(c, *(const uint32_t *)a),
+                 oj_elf_secname(c, *(const uint32_t *)b));
+  if (r) return r;
+  return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static int oj_elf_check_same_names(oj_elf_ctx *c) {
+  uint32_t i, n = 0, *v = malloc((size_t)c->shnum * sizeof *v);
+  if (!v) return oj_elf_nomem(c);
+  for (i = 1; i < c->shnum; i++)
+    if (c->sh[i].sh_type != SHT_NULL) v[n++] = i; /* JITLink skips SHT_NULL */
+  qsort_r(v, n, sizeof *v, oj_elf_name_cmp, c);
+  for (i = 1; i < n; i++) {
+    const Elf64_Shdr *a = &c->sh[v[i - 1]], *b = &c->sh[v[i]];
+    if (((a->sh_flags ^ b->sh_flags) & SHF_ALLOC) &&
+        strcmp(oj_elf_secname(c, v[i - 1]), oj_elf_secname(c, v[i])) == 0) {
+      uint32_t x = v[i - 1], y = v[i];
+      free(v);
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s and section %u have the same name, "
+                                        "but only one of them is allocated "
+                                        "(SHF_ALLOC)",
+                         oj_elf_sec(c, x).s, (unsigned)y);
+    }
+  }
+  free(v);
+  return ORCJIT_OK;
+}
 
 static int oj_elf_find_symtab(oj_elf_ctx *c) {
   uint32_t i;
@@ -433,6 +491,13 @@ static int oj_elf_find_symtab(oj_elf_ctx *c) {
   c->str = (const char *)c->data + c->sh[c->strtab].sh_offset;
   c->strsize = c->sh[c->strtab].sh_size;
   c->strend = oj_elf_strend(c->str, c->strsize);
+  /* Name offset 0 is the empty name: JITLink 22 takes symbol 0 for the
+  ** null symbol only if its name is empty (see oj_elf_check_symbols). */
+  if (c->nsyms && (c->strsize == 0 || c->str[0] != '\0'))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "string table %s does not start with "
+                                      "a NUL byte",
+                       oj_elf_sec(c, c->strtab).s);
   if (c->shndx) {
     s = &c->sh[c->shndx];
     if ((s->sh_entsize != 0 && s->sh_entsize != 4) ||
@@ -463,6 +528,15 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
     uint32_t sec;
     unsigned bind, type, vis, flags = 0;
     memcpy(&sym, base + i * sizeof sym, sizeof sym);
+    /* Symbol 0 is the null symbol, all zero and nameless.  JITLink 22
+    ** makes no graph symbol of one that is not, and a relocation against it
+    ** then makes it dereference a null pointer while formatting its error
+    ** (found by fuzz_load). */
+    if (i == 0 && (sym.st_name || sym.st_info || sym.st_other || sym.st_shndx ||
+                   sym.st_value || sym.st_size))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "symbol 0 is not the null symbol (all "
+                                        "its fields must be zero)");
     if (sym.st_name != 0 && sym.st_name >= c->strend)
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "symbol %llu has a name offset (%u) "
@@ -637,6 +711,117 @@ static uint64_t oj_elf_reloc_width(uint32_t type) {
   }
 }
 
+/* .eh_frame, record by record: each length inside the section, and each
+** FDE's CIE pointer at the start of a CIE record before it.  JITLink 22
+** follows a CIE pointer that points elsewhere (for example into the middle
+** of a record) and reads out of bounds (SEGV in EHFrameEdgeFixer::
+** processFDE, found by fuzz_load).  The contents of the records are left
+** to JITLink, which reads them with bounds checks. */
+/* Reads a LEB128 at *at in p[0..n); 0 if it does not end inside. */
+static int oj_elf_leb(const unsigned char *p, uint64_t n, uint64_t *at) {
+  while (*at < n)
+    if (!(p[(*at)++] & 0x80)) return 1;
+  return 0;
+}
+
+/* The pointer encodings of a CIE (body p[0..n), after its id): JITLink 22
+** reads an FDE's pointers with any encoding its CIE names and reaches
+** llvm_unreachable (a trap) on a size it does not know, found by fuzz_load.
+** Returns the first unusable encoding, or -1.  A CIE that does not parse
+** is left to JITLink, whose reads are bounds-checked. */
+static int oj_elf_cie_bad_encoding(const unsigned char *p, uint64_t n) {
+  uint64_t at = 1; /* after the version byte */
+  const char *z;
+  if (n < 2) return -1;
+  z = (const char *)p + 1;
+  while (at < n && p[at]) at++;
+  if (at++ >= n || z[0] != 'z') return -1;
+  if (strstr(z, "eh")) at += 8;
+  /* code and data alignment factors, the return address register (one
+  ** byte, as JITLink reads it), the augmentation data length */
+  if (!oj_elf_leb(p, n, &at) || !oj_elf_leb(p, n, &at)) return -1;
+  at++;
+  if (!oj_elf_leb(p, n, &at)) return -1;
+  for (z++; *z; z++) {
+    unsigned enc;
+    if (*z == 'e' || *z == 'h') continue;
+    if (*z != 'L' && *z != 'P' && *z != 'R') return -1;
+    if (at >= n) return -1;
+    enc = p[at++];
+    if (enc == 0xff) continue; /* DW_EH_PE_omit */
+    switch (enc & 0x0f) {
+    case 0x0: case 0x3: case 0x4: case 0xb: case 0xc: break; /* 4 or 8 bytes */
+    default: return (int)enc;
+    }
+    if (*z == 'P') at += (enc & 0x0f) == 0x3 || (enc & 0x0f) == 0xb ? 4 : 8;
+  }
+  return -1;
+}
+
+static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
+  const Elf64_Shdr *s = &c->sh[i];
+  const unsigned char *p = c->data + s->sh_offset;
+  uint64_t n = s->sh_size, off = 0;
+  unsigned char *cie;
+  if (s->sh_type == SHT_NOBITS)
+    return n ? oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s has no contents (SHT_NOBITS)",
+                           oj_elf_sec(c, i).s)
+             : ORCJIT_OK;
+  cie = calloc((size_t)(n / 8 + 1), 1); /* a bit per offset: a CIE starts there */
+  if (!cie) return oj_elf_nomem(c);
+  while (off < n) {
+    uint32_t len32, id;
+    uint64_t len, hdr = 4;
+    if (n - off < 4) goto bad;
+    memcpy(&len32, p + off, 4);
+    len = len32;
+    if (len32 == 0) { /* a terminator */
+      off += 4;
+      continue;
+    }
+    if (len32 == 0xffffffffu) { /* 64-bit length */
+      if (n - off < 12) goto bad;
+      memcpy(&len, p + off + 4, 8);
+      hdr = 12;
+    }
+    if (len < 4 || len > n - off - hdr) goto bad;
+    memcpy(&id, p + off + hdr, 4);
+    if (id == 0) {
+      int enc = oj_elf_cie_bad_encoding(p + off + hdr + 4, len - 4);
+      if (enc >= 0) {
+        free(cie);
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s: the CIE at offset %llu has "
+                                          "pointer encoding 0x%02x, which "
+                                          "has no size",
+                           oj_elf_sec(c, i).s, (unsigned long long)off, enc);
+      }
+      cie[off / 8] |= (unsigned char)(1u << (off % 8));
+    } else {
+      uint64_t at = off + hdr; /* the CIE pointer counts back from here */
+      uint64_t target = at - id;
+      if (id > at || !(cie[target / 8] & (1u << (target % 8)))) {
+        free(cie);
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s: the FDE at offset %llu points to "
+                                          "no CIE (CIE pointer %u)",
+                           oj_elf_sec(c, i).s, (unsigned long long)off,
+                           (unsigned)id);
+      }
+    }
+    off += hdr + len;
+  }
+  free(cie);
+  return ORCJIT_OK;
+bad:
+  free(cie);
+  return oj_elf_fail(c, ORCJIT_EFORMAT,
+                     OJ_ELF_CORRUPT "%s: the record at offset %llu extends past "
+                                    "the end of the section",
+                     oj_elf_sec(c, i).s, (unsigned long long)off);
+}
+
 static int oj_elf_check_relocs(const oj_elf_ctx *c, oj_elf_object *out) {
   uint32_t i;
   uint64_t k, n;
@@ -690,8 +875,9 @@ static int oj_elf_check_relocs(const oj_elf_ctx *c, oj_elf_object *out) {
              sizeof info);
       memcpy(&roff, p + k * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_offset),
              sizeof roff);
-      if ((c->sh[s->sh_info].sh_flags & SHF_ALLOC) &&
-          (roff > tsize || tsize - roff < oj_elf_reloc_width(ELF64_R_TYPE(info))))
+      /* Unloaded sections too: a live block of code that refers to one
+      ** keeps it in the link graph, and its fixups are applied. */
+      if (roff > tsize || tsize - roff < oj_elf_reloc_width(ELF64_R_TYPE(info)))
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "relocation %llu of %s has offset "
                                           "%llu outside its section (%llu bytes)",
@@ -1311,9 +1497,12 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   if (!data) return oj_elf_fail(&c, ORCJIT_EINVAL, "no data");
   rc = oj_elf_check_header(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_load_sections(&c);
+  if (rc == ORCJIT_OK) rc = oj_elf_check_same_names(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_find_symtab(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_check_symbols(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_check_relocs(&c, out);
+  for (uint32_t i = 1; rc == ORCJIT_OK && i < c.shnum; i++)
+    if (strcmp(oj_elf_secname(&c, i), ".eh_frame") == 0) rc = oj_elf_check_eh_frame(&c, i);
   if (rc == ORCJIT_OK) rc = oj_elf_make_markers(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_tls(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_check_tls_relocs(&c, out);

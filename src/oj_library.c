@@ -304,8 +304,9 @@ static int oj_library_add_image(orcjit_library *lib, const void *image, size_t s
   return ORCJIT_OK;
 }
 
-/* Gives the library its runtime object (__dso_handle, atexit). */
-static int oj_library_add_runtime(orcjit_library *lib) {
+/* Gives the library its runtime object (__dso_handle, atexit), which
+** `what` needs. */
+static int oj_library_add_runtime(orcjit_library *lib, const char *what) {
   size_t size;
   const unsigned char *image = oj_rtobj_image(&size);
   LLVMOrcResourceTrackerRef rt;
@@ -317,8 +318,10 @@ static int oj_library_add_runtime(orcjit_library *lib) {
   oj_llvm_errors_reset();
   LLVMErrorRef err = oj_lookup_run(lib, &name, &req, 1, &addr);
   if (err) {
-    oj_error_from_llvm(ORCJIT_ELINK, err, "library '%s': cannot link the runtime object",
-                       lib->name);
+    oj_error_from_llvm(ORCJIT_ELINK, err,
+                       "library '%s': %s: cannot link the runtime object it needs "
+                       "(__dso_handle, atexit)",
+                       lib->name, what);
     oj_tracker_drop(rt);
     return ORCJIT_ELINK;
   }
@@ -489,7 +492,7 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
       oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 1);
       newly_low = 1;
     }
-  if (!lib->dso_handle && need_rt && (rc = oj_library_add_runtime(lib)) != ORCJIT_OK) {
+  if (!lib->dso_handle && need_rt && (rc = oj_library_add_runtime(lib, what)) != ORCJIT_OK) {
     oj_library_unlow(lib, newly_low);
     return rc;
   }

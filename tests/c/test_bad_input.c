@@ -238,6 +238,88 @@ static void c_eh_frame_unallocated(unsigned char *e, size_t n) {
       shdrs(e)[i].sh_flags &= ~(uint64_t)SHF_ALLOC;
 }
 
+/* The second record of .eh_frame (the first FDE) points one byte past its
+** CIE (found by fuzz_load: JITLink read out of bounds). */
+static void c_eh_frame_cie_pointer(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++) {
+    if (strcmp(names + shdrs(e)[i].sh_name, ".eh_frame") != 0) continue;
+    unsigned char *p = e + shdrs(e)[i].sh_offset;
+    uint32_t len, id;
+    memcpy(&len, p, 4);
+    memcpy(&id, p + 4 + len + 4, 4);
+    id += 1;
+    memcpy(p + 4 + len + 4, &id, 4);
+  }
+}
+/* The CIE's FDE pointer encoding ("zR", byte 16 of the record in clang's
+** and gcc's output) set to 0x08, a size DWARF does not define: JITLink 22
+** reached llvm_unreachable (found by fuzz_load). */
+static void c_eh_frame_encoding(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".eh_frame") == 0) {
+      unsigned char *p = e + shdrs(e)[i].sh_offset;
+      if (memcmp(p + 9, "zR", 3) == 0) p[16] = 0x08;
+    }
+}
+/* Symbol 0 given a value, and a relocation of an unknown type against it:
+** JITLink 22 dereferenced a null pointer formatting its error (found by
+** fuzz_load). */
+static void c_symbol0_value(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *syms = (Elf64_Sym *)(e + st->sh_offset);
+  Elf64_Shdr *rs = find_section(e, SHT_RELA);
+  Elf64_Rela *r = (Elf64_Rela *)(e + rs->sh_offset);
+  syms[0].st_value = 0x0600000000000000ull;
+  r[0].r_info = ELF64_R_INFO(0, 0x01000002u);
+}
+/* The symbol string table's first byte made nonzero (symbol 0 then has a
+** name), and a relocation of an unknown type against symbol 0: the same
+** JITLink null dereference (found by fuzz_load). */
+static void c_strtab_first_byte(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Shdr *rs = find_section(e, SHT_RELA);
+  Elf64_Rela *r = (Elf64_Rela *)(e + rs->sh_offset);
+  e[shdrs(e)[st->sh_link].sh_offset] = 'x';
+  r[0].r_info = ELF64_R_INFO(0, 0x502u);
+}
+/* .data turned into a zero-fill section of nearly 2^64 bytes: JITLink's
+** layout and the memory manager's sizes wrapped around zero (found by
+** fuzz_load: an object "loaded" with a block outside its memory). */
+static void c_nobits_huge(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".data") == 0) {
+      shdrs(e)[i].sh_type = SHT_NOBITS;
+      shdrs(e)[i].sh_size = 0xffffffffffffff9cull;
+    }
+}
+/* .comment (not loaded) renamed .data: JITLink merges sections by name,
+** and the loaded one then got no memory (found by fuzz_load). */
+static void c_same_name(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  int data = -1, comment = -1;
+  for (int i = 0; i < h->e_shnum; i++) {
+    if (strcmp(names + shdrs(e)[i].sh_name, ".data") == 0) data = i;
+    if (strcmp(names + shdrs(e)[i].sh_name, ".comment") == 0) comment = i;
+  }
+  if (data > 0 && comment > 0) shdrs(e)[comment].sh_name = shdrs(e)[data].sh_name;
+}
+/* .rela.text applied to .comment (not loaded, 20-odd bytes): offsets past
+** its end were not checked for unloaded sections. */
+static void c_reloc_into_unallocated(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, ".comment") == 0)
+      find_section(e, SHT_RELA)->sh_info = (uint32_t)i;
+}
+
 static uint64_t xorshift(uint64_t *s) {
   *s ^= *s << 13;
   *s ^= *s >> 7;
@@ -387,6 +469,22 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("eh-frame-unallocated", elf, size, c_eh_frame_unallocated,
                 OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG(".eh_frame");
+  check_corrupt("eh-frame-cie-pointer", elf, size, c_eh_frame_cie_pointer,
+                OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("points to no CIE");
+  check_corrupt("symbol0-value", elf, size, c_symbol0_value, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("symbol 0 is not the null symbol");
+  check_corrupt("strtab-first-byte", elf, size, c_strtab_first_byte, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("does not start with a NUL byte");
+  check_corrupt("nobits-huge", elf, size, c_nobits_huge, OJT_S(ORCJIT_EUNSUPPORTED));
+  CHECK_MSG("more than 2 GiB");
+  check_corrupt("same-name", elf, size, c_same_name, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("have the same name");
+  check_corrupt("eh-frame-encoding", elf, size, c_eh_frame_encoding, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("pointer encoding 0x08");
+  check_corrupt("reloc-into-unallocated", elf, size, c_reloc_into_unallocated,
+                OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("outside its section");
   CHECK_STILL_WORKS(g_lib);
 
   /* ---- byte-flip fuzz: any status, never a crash ---- */
