@@ -22,17 +22,14 @@
 ** _GLOBAL_OFFSET_TABLE_), and the host lookup (dlsym(RTLD_DEFAULT)).
 */
 #include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "oj_archive.h"
 #include "oj_elf.h"
 #include "oj_error.h"
+#include "oj_file.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
 #define OJ_INSPECT_FFI_PREFIX "__tvm_ffi_"
@@ -165,36 +162,9 @@ int orcjit_inspect_file(const char *path, unsigned flags, orcjit_inspection **ou
   *out = NULL;
   if (!path || !*path) return oj_error_set(ORCJIT_EINVAL, "orcjit_inspect_file: empty path");
   /* The same checks and messages as orcjit_library_add_file. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return oj_error_set(ORCJIT_EIO, "cannot open '%s': %s", path, strerror(errno));
-  struct stat st;
-  const char *bad = NULL;
-  if (fstat(fd, &st) != 0) bad = strerror(errno);
-  else if (S_ISDIR(st.st_mode)) bad = "is a directory";
-  else if (!S_ISREG(st.st_mode)) bad = "not a regular file";
-  if (bad) {
-    close(fd);
-    return oj_error_set(ORCJIT_EIO, "cannot load '%s': %s", path, bad);
-  }
-  size_t size = (size_t)st.st_size, got = 0;
-  unsigned char *buf = malloc(size ? size : 1);
-  if (!buf) {
-    close(fd);
-    return oj_error_set(ORCJIT_ENOMEM, "%s: out of memory (%zu bytes)", path, size);
-  }
-  while (got < size) {
-    ssize_t r = read(fd, buf + got, size - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  int e = errno;
-  close(fd);
-  if (got != size) {
-    free(buf);
-    return oj_error_set(ORCJIT_EIO, "cannot read '%s': %s", path,
-                        got < size ? "short read" : strerror(e));
-  }
+  unsigned char *buf;
+  size_t size;
+  if (oj_file_read(path, &buf, &size) != ORCJIT_OK) return oj_error_status();
   int rc = orcjit_inspect_memory(buf, size, path, flags, out);
   free(buf);
   return rc;

@@ -9,6 +9,7 @@
 **   oj_rtobj.c     the per-library runtime object (__dso_handle, atexit)
 **   oj_tls.c       thread-local storage of loaded objects, thread_local dtors
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
+**   oj_file.c      reading an input file whole
 **   oj_error.c     the per-thread last error
 **
 ** Locking: a session's `lock` guards its library list and JITDylib pool; a
@@ -31,6 +32,7 @@
 
 #include "oj_elf.h"
 #include "oj_error.h"
+#include "oj_file.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
 /* Makes room for `need` elements of size `elem` in *arr (capacity *cap),

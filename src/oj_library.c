@@ -13,13 +13,9 @@
 ** Releasing a library runs its destructors, clears its JITDylib and puts
 ** the JITDylib back in the session's pool.
 */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <tvm/ffi/c_api.h>
 
@@ -842,57 +838,11 @@ int orcjit_library_add_file(orcjit_library *lib, const char *path) {
   if (oj_lib_check(lib, "orcjit_library_add_file")) return ORCJIT_EINVAL;
   if (!path || !*path)
     return oj_error_set(ORCJIT_EINVAL, "library '%s': empty path", lib->name);
-  /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
-  ** refused as not a regular file); no effect on regular files. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    return oj_error_set(ORCJIT_EIO, "library '%s': cannot open '%s': %s", lib->name, path,
-                        strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return oj_error_set(ORCJIT_EIO, "library '%s': cannot stat '%s': %s", lib->name, path,
-                        strerror(e));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    close(fd);
-    return oj_error_set(ORCJIT_EIO, "library '%s': cannot load '%s': is a directory",
-                        lib->name, path);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return oj_error_set(ORCJIT_EIO, "library '%s': cannot load '%s': not a regular file",
-                        lib->name, path);
-  }
-  if ((uint64_t)st.st_size > ORCJIT_MAX_INPUT_SIZE) {
-    close(fd);
-    return oj_error_set(ORCJIT_EFORMAT,
-                        "library '%s': cannot load '%s': file too large (%llu bytes; the "
-                        "limit is %zu, ORCJIT_MAX_INPUT_SIZE)",
-                        lib->name, path, (unsigned long long)st.st_size,
-                        (size_t)ORCJIT_MAX_INPUT_SIZE);
-  }
-  size_t size = (size_t)st.st_size;
-  unsigned char *buf = malloc(size ? size : 1);
-  if (!buf) {
-    close(fd);
-    return oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory (%zu bytes)",
-                        lib->name, path, size);
-  }
-  size_t got = 0;
-  while (got < size) {
-    ssize_t r = read(fd, buf + got, size - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  int e = errno;
-  close(fd);
-  if (got != size) {
-    free(buf);
-    return oj_error_set(ORCJIT_EIO, "library '%s': cannot read '%s': %s", lib->name, path,
-                        got < size ? "short read" : strerror(e));
+  unsigned char *buf;
+  size_t size;
+  if (oj_file_read(path, &buf, &size) != ORCJIT_OK) {
+    oj_error_prefix("library '%s'", lib->name);
+    return oj_error_status();
   }
   int rc = oj_library_add(lib, buf, size, path);
   free(buf);

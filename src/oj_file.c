@@ -1,0 +1,65 @@
+/*
+** oj_file.c: reading an input file whole, for orcjit_library_add_file and
+** orcjit_inspect_file, with one set of checks and messages: it must open
+** (without waiting: a FIFO is refused, not read), be a regular file, and
+** be at most ORCJIT_MAX_INPUT_SIZE bytes, checked before anything is read.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "oj_error.h"
+#include "oj_file.h"
+#include "tvm_ffi_orcjit/orcjit.h"
+
+int oj_file_read(const char *path, unsigned char **out, size_t *out_size) {
+  *out = NULL;
+  *out_size = 0;
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+  ** refused as not a regular file); no effect on regular files. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return oj_error_set(ORCJIT_EIO, "cannot open '%s': %s", path, strerror(errno));
+  struct stat st;
+  int rc = ORCJIT_OK;
+  if (fstat(fd, &st) != 0)
+    rc = oj_error_set(ORCJIT_EIO, "cannot stat '%s': %s", path, strerror(errno));
+  else if (S_ISDIR(st.st_mode))
+    rc = oj_error_set(ORCJIT_EIO, "cannot load '%s': is a directory", path);
+  else if (!S_ISREG(st.st_mode))
+    rc = oj_error_set(ORCJIT_EIO, "cannot load '%s': not a regular file", path);
+  else if ((uint64_t)st.st_size > ORCJIT_MAX_INPUT_SIZE)
+    rc = oj_error_set(ORCJIT_EFORMAT,
+                      "cannot load '%s': file too large (%llu bytes; the limit is %zu, "
+                      "ORCJIT_MAX_INPUT_SIZE)",
+                      path, (unsigned long long)st.st_size, (size_t)ORCJIT_MAX_INPUT_SIZE);
+  if (rc != ORCJIT_OK) {
+    close(fd);
+    return rc;
+  }
+  size_t size = (size_t)st.st_size, got = 0;
+  unsigned char *buf = malloc(size ? size : 1);
+  if (!buf) {
+    close(fd);
+    return oj_error_set(ORCJIT_ENOMEM, "%s: out of memory (%zu bytes)", path, size);
+  }
+  while (got < size) {
+    ssize_t r = read(fd, buf + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  int e = errno;
+  close(fd);
+  if (got != size) {
+    free(buf);
+    return oj_error_set(ORCJIT_EIO, "cannot read '%s': %s", path,
+                        got < size ? "short read" : strerror(e));
+  }
+  *out = buf;
+  *out_size = size;
+  return ORCJIT_OK;
+}
