@@ -394,7 +394,10 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
 /* JITLink 22 puts sections of the same name into one graph section, which
 ** is loaded or not as the first of them says: a loaded section named like
 ** an earlier unloaded one got no memory, and copying into it crashed
-** (found by fuzz_load).  Sections of one name must agree on SHF_ALLOC. */
+** (found by fuzz_load).  So a loaded section may not follow an unloaded
+** one of its name.  (The reverse only loads bytes nobody reads, and is
+** what the symbol table added by this pre-pass looks like when an object
+** without one has a loaded section named .strtab.) */
 static int oj_elf_name_cmp(const void *a, const void *b, void *ctx) {
   const oj_elf_ctx *c = ctx;
   int r = strcmp(oj_elf_secname(c, *(const uint32_t *)a),
@@ -404,22 +407,23 @@ static int oj_elf_name_cmp(const void *a, const void *b, void *ctx) {
 }
 
 static int oj_elf_check_same_names(oj_elf_ctx *c) {
-  uint32_t i, n = 0, *v = malloc((size_t)c->shnum * sizeof *v);
+  uint32_t i, first, n = 0, *v = malloc((size_t)c->shnum * sizeof *v);
   if (!v) return oj_elf_nomem(c);
   for (i = 1; i < c->shnum; i++)
     if (c->sh[i].sh_type != SHT_NULL) v[n++] = i; /* JITLink skips SHT_NULL */
   qsort_r(v, n, sizeof *v, oj_elf_name_cmp, c);
-  for (i = 1; i < n; i++) {
-    const Elf64_Shdr *a = &c->sh[v[i - 1]], *b = &c->sh[v[i]];
-    if (((a->sh_flags ^ b->sh_flags) & SHF_ALLOC) &&
-        strcmp(oj_elf_secname(c, v[i - 1]), oj_elf_secname(c, v[i])) == 0) {
-      uint32_t x = v[i - 1], y = v[i];
+  for (i = 1, first = 0; i < n; i++) {
+    if (strcmp(oj_elf_secname(c, v[i - 1]), oj_elf_secname(c, v[i])) != 0) {
+      first = i; /* the first section of this name (sorted by index) */
+      continue;
+    }
+    if (!(c->sh[v[first]].sh_flags & SHF_ALLOC) && (c->sh[v[i]].sh_flags & SHF_ALLOC)) {
+      uint32_t x = v[first], y = v[i];
       free(v);
       return oj_elf_fail(c, ORCJIT_EFORMAT,
-                         OJ_ELF_CORRUPT "%s and section %u have the same name, "
-                                        "but only one of them is allocated "
-                                        "(SHF_ALLOC)",
-                         oj_elf_sec(c, x).s, (unsigned)y);
+                         OJ_ELF_CORRUPT "section %u is allocated (SHF_ALLOC) but "
+                                        "has the name of %s, which is not",
+                         (unsigned)y, oj_elf_sec(c, x).s);
     }
   }
   free(v);
