@@ -699,7 +699,9 @@ static uint64_t oj_elf_reloc_width(uint32_t type) {
   case R_X86_64_64: case R_X86_64_PC64: case R_X86_64_GOTOFF64: case R_X86_64_GOTPC64:
   case R_X86_64_GOT64: case R_X86_64_GOTPCREL64: case R_X86_64_PLTOFF64:
   case R_X86_64_DTPMOD64: case R_X86_64_DTPOFF64: case R_X86_64_TPOFF64:
-  case R_X86_64_SIZE64:
+  case R_X86_64_SIZE64: case R_X86_64_GLOB_DAT: case R_X86_64_JUMP_SLOT:
+  case R_X86_64_RELATIVE: case R_X86_64_IRELATIVE: case R_X86_64_RELATIVE64:
+  case R_X86_64_GOTPLT64:
     return 8;
   case R_X86_64_16: case R_X86_64_PC16: return 2;
   case R_X86_64_8: case R_X86_64_PC8: return 1;
@@ -707,12 +709,6 @@ static uint64_t oj_elf_reloc_width(uint32_t type) {
   }
 }
 
-/* .eh_frame, record by record: each length inside the section, and each
-** FDE's CIE pointer at the start of a CIE record before it.  JITLink 22
-** follows a CIE pointer that points elsewhere (for example into the middle
-** of a record) and reads out of bounds (SEGV in EHFrameEdgeFixer::
-** processFDE, found by fuzz_load).  The contents of the records are left
-** to JITLink, which reads them with bounds checks. */
 /* Reads a LEB128 at *at in p[0..n); 0 if it does not end inside. */
 static int oj_elf_leb(const unsigned char *p, uint64_t n, uint64_t *at) {
   while (*at < n)
@@ -754,6 +750,13 @@ static int oj_elf_cie_bad_encoding(const unsigned char *p, uint64_t n) {
   return -1;
 }
 
+/* .eh_frame, record by record: each length inside the section, each
+** FDE's CIE pointer at the start of a CIE record before it, and each CIE's
+** pointer encodings.  JITLink 22 follows a CIE pointer that points
+** elsewhere (for example into the middle of a record) and reads out of
+** bounds (SEGV in EHFrameEdgeFixer::processFDE, found by fuzz_load).  The
+** rest of the records is left to JITLink, which reads them with bounds
+** checks. */
 static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
   const Elf64_Shdr *s = &c->sh[i];
   const unsigned char *p = c->data + s->sh_offset;
