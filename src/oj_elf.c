@@ -727,16 +727,18 @@ static int oj_elf_cie_bad_encoding(const unsigned char *p, uint64_t n) {
   if (n < 2) return -1;
   z = (const char *)p + 1;
   while (at < n && p[at]) at++;
-  if (at++ >= n || z[0] != 'z') return -1;
+  /* JITLink reads the fields of L, P and R in their order whenever the
+  ** string has a 'z' anywhere ("Rz" too). */
+  if (at++ >= n || !strchr(z, 'z')) return -1;
   if (strstr(z, "eh")) at += 8;
   /* code and data alignment factors, the return address register (one
   ** byte, as JITLink reads it), the augmentation data length */
   if (!oj_elf_leb(p, n, &at) || !oj_elf_leb(p, n, &at)) return -1;
   at++;
   if (!oj_elf_leb(p, n, &at)) return -1;
-  for (z++; *z; z++) {
+  for (; *z; z++) {
     unsigned enc;
-    if (*z == 'e' || *z == 'h') continue;
+    if (*z == 'z' || *z == 'e' || *z == 'h') continue;
     if (*z != 'L' && *z != 'P' && *z != 'R') return -1;
     if (at >= n) return -1;
     enc = p[at++];
