@@ -50,11 +50,13 @@ bench: bootstrap
 bench-profile: bootstrap
 	@PY=$(PY) bash bench/profile.sh
 
-# ASan+UBSan+LSan C tests and leak loop (build-asan/), TSan stress (build-tsan/).
+# ASan+UBSan: C tests and Python tests (build-asan/); LeakSanitizer leak loop;
+# TSan stress (build-tsan/).  Fails on any sanitizer report.
 test-sanitize: bootstrap
 	@PY=$(PY) bash tests/sanitize/run.sh all
 
-# The ELF pre-pass under libFuzzer for FUZZ_SECONDS; FUZZ_LOAD_SECONDS=N adds fuzz_load.
+# The ELF pre-pass under libFuzzer for FUZZ_SECONDS; FUZZ_LOAD_SECONDS=N adds
+# fuzz_load (the whole load path).  fuzz/regressions/ are replayed first.
 fuzz: bootstrap
 	@PY=$(PY) bash fuzz/run.sh $(FUZZ_SECONDS)
 

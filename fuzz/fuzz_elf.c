@@ -74,6 +74,8 @@ static uint64_t reloc_width(uint32_t type) {
   case R_X86_64_GOTPC64: case R_X86_64_GOTPCREL64: case R_X86_64_GOT64:
   case R_X86_64_PLTOFF64: case R_X86_64_DTPMOD64: case R_X86_64_DTPOFF64:
   case R_X86_64_TPOFF64: case R_X86_64_SIZE64: case R_X86_64_RELATIVE:
+  case R_X86_64_GLOB_DAT: case R_X86_64_JUMP_SLOT: case R_X86_64_IRELATIVE:
+  case R_X86_64_RELATIVE64: case R_X86_64_GOTPLT64:
     return 8;
   case R_X86_64_16: case R_X86_64_PC16: return 2;
   case R_X86_64_8: case R_X86_64_PC8: return 1;

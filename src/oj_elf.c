@@ -402,7 +402,10 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
 /* JITLink 22 puts sections of the same name into one graph section, which
 ** is loaded or not as the first of them says: a loaded section named like
 ** an earlier unloaded one got no memory, and copying into it crashed
-** (found by fuzz_load).  Sections of one name must agree on SHF_ALLOC. */
+** (found by fuzz_load).  So a loaded section may not follow an unloaded
+** one of its name.  (The reverse only loads bytes nobody reads, and is
+** what the symbol table added by this pre-pass looks like when an object
+** without one has a loaded section named .strtab.) */
 static int oj_elf_name_cmp(const void *a, const void *b, void *ctx) {
   const oj_elf_ctx *c = ctx;
   int r = strcmp(oj_elf_secname(c, *(const uint32_t *)a),
@@ -412,32 +415,23 @@ static int oj_elf_name_cmp(const void *a, const void *b, void *ctx) {
 }
 
 static int oj_elf_check_same_names(oj_elf_ctx *c) {
-  uint32_t i, n = 0, *v = malloc((size_t)c->shnum * sizeof *v);
+  uint32_t i, first, n = 0, *v = malloc((size_t)c->shnum * sizeof *v);
   if (!v) return oj_elf_nomem(c);
-  for (i = 1; i < c->shnum; i++) {
-    uint32_t t = c->sh[i].sh_type;
-    if (t == SHT_NULL) continue; /* JITLink skips SHT_NULL */
-    /* Unallocated tables never become blocks (and the rewritten image may
-    ** add its own .symtab/.strtab next to an allocated section of that
-    ** name, found by fuzz_elf). */
-    if (!(c->sh[i].sh_flags & SHF_ALLOC) &&
-        (t == SHT_SYMTAB || t == SHT_STRTAB || t == SHT_RELA || t == SHT_REL ||
-         t == SHT_SYMTAB_SHNDX || t == SHT_GROUP))
-      continue;
-    v[n++] = i;
-  }
+  for (i = 1; i < c->shnum; i++)
+    if (c->sh[i].sh_type != SHT_NULL) v[n++] = i; /* JITLink skips SHT_NULL */
   qsort_r(v, n, sizeof *v, oj_elf_name_cmp, c);
-  for (i = 1; i < n; i++) {
-    const Elf64_Shdr *a = &c->sh[v[i - 1]], *b = &c->sh[v[i]];
-    if (((a->sh_flags ^ b->sh_flags) & SHF_ALLOC) &&
-        strcmp(oj_elf_secname(c, v[i - 1]), oj_elf_secname(c, v[i])) == 0) {
-      uint32_t x = v[i - 1], y = v[i];
+  for (i = 1, first = 0; i < n; i++) {
+    if (strcmp(oj_elf_secname(c, v[i - 1]), oj_elf_secname(c, v[i])) != 0) {
+      first = i; /* the first section of this name (sorted by index) */
+      continue;
+    }
+    if (!(c->sh[v[first]].sh_flags & SHF_ALLOC) && (c->sh[v[i]].sh_flags & SHF_ALLOC)) {
+      uint32_t x = v[first], y = v[i];
       free(v);
       return oj_elf_fail(c, ORCJIT_EFORMAT,
-                         OJ_ELF_CORRUPT "%s and section %u have the same name, "
-                                        "but only one of them is allocated "
-                                        "(SHF_ALLOC)",
-                         oj_elf_sec(c, x).s, (unsigned)y);
+                         OJ_ELF_CORRUPT "section %u is allocated (SHF_ALLOC) but "
+                                        "has the name of %s, which is not",
+                         (unsigned)y, oj_elf_sec(c, x).s);
     }
   }
   free(v);
@@ -713,7 +707,9 @@ static uint64_t oj_elf_reloc_width(uint32_t type) {
   case R_X86_64_64: case R_X86_64_PC64: case R_X86_64_GOTOFF64: case R_X86_64_GOTPC64:
   case R_X86_64_GOT64: case R_X86_64_GOTPCREL64: case R_X86_64_PLTOFF64:
   case R_X86_64_DTPMOD64: case R_X86_64_DTPOFF64: case R_X86_64_TPOFF64:
-  case R_X86_64_SIZE64:
+  case R_X86_64_SIZE64: case R_X86_64_GLOB_DAT: case R_X86_64_JUMP_SLOT:
+  case R_X86_64_RELATIVE: case R_X86_64_IRELATIVE: case R_X86_64_RELATIVE64:
+  case R_X86_64_GOTPLT64:
     return 8;
   case R_X86_64_16: case R_X86_64_PC16: return 2;
   case R_X86_64_8: case R_X86_64_PC8: return 1;
@@ -721,12 +717,6 @@ static uint64_t oj_elf_reloc_width(uint32_t type) {
   }
 }
 
-/* .eh_frame, record by record: each length inside the section, and each
-** FDE's CIE pointer at the start of a CIE record before it.  JITLink 22
-** follows a CIE pointer that points elsewhere (for example into the middle
-** of a record) and reads out of bounds (SEGV in EHFrameEdgeFixer::
-** processFDE, found by fuzz_load).  The contents of the records are left
-** to JITLink, which reads them with bounds checks. */
 /* Reads a LEB128 at *at in p[0..n); 0 if it does not end inside. */
 static int oj_elf_leb(const unsigned char *p, uint64_t n, uint64_t *at) {
   while (*at < n)
@@ -745,16 +735,18 @@ static int oj_elf_cie_bad_encoding(const unsigned char *p, uint64_t n) {
   if (n < 2) return -1;
   z = (const char *)p + 1;
   while (at < n && p[at]) at++;
-  if (at++ >= n || z[0] != 'z') return -1;
+  /* JITLink reads the fields of L, P and R in their order whenever the
+  ** string has a 'z' anywhere ("Rz" too). */
+  if (at++ >= n || !strchr(z, 'z')) return -1;
   if (strstr(z, "eh")) at += 8;
   /* code and data alignment factors, the return address register (one
   ** byte, as JITLink reads it), the augmentation data length */
   if (!oj_elf_leb(p, n, &at) || !oj_elf_leb(p, n, &at)) return -1;
   at++;
   if (!oj_elf_leb(p, n, &at)) return -1;
-  for (z++; *z; z++) {
+  for (; *z; z++) {
     unsigned enc;
-    if (*z == 'e' || *z == 'h') continue;
+    if (*z == 'z' || *z == 'e' || *z == 'h') continue;
     if (*z != 'L' && *z != 'P' && *z != 'R') return -1;
     if (at >= n) return -1;
     enc = p[at++];
@@ -768,16 +760,25 @@ static int oj_elf_cie_bad_encoding(const unsigned char *p, uint64_t n) {
   return -1;
 }
 
+/* .eh_frame, record by record: each length inside the section, each
+** FDE's CIE pointer at the start of a CIE record before it, and each CIE's
+** pointer encodings.  JITLink 22 follows a CIE pointer that points
+** elsewhere (for example into the middle of a record) and reads out of
+** bounds (SEGV in EHFrameEdgeFixer::processFDE, found by fuzz_load).  The
+** rest of the records is left to JITLink, which reads them with bounds
+** checks. */
 static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
   const Elf64_Shdr *s = &c->sh[i];
-  const unsigned char *p = c->data + s->sh_offset;
+  const unsigned char *p;
   uint64_t n = s->sh_size, off = 0;
   unsigned char *cie;
+  /* A zero-fill section's sh_offset is unchecked: no pointer from it. */
   if (s->sh_type == SHT_NOBITS)
     return n ? oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s has no contents (SHT_NOBITS)",
                            oj_elf_sec(c, i).s)
              : ORCJIT_OK;
+  p = c->data + s->sh_offset;
   cie = calloc((size_t)(n / 8 + 1), 1); /* a bit per offset: a CIE starts there */
   if (!cie) return oj_elf_nomem(c);
   while (off < n) {
