@@ -249,6 +249,60 @@ static int oj_elf_check_header(oj_elf_ctx *c) {
 
 /* ---- sections ---------------------------------------------------------- */
 
+/* Section contents may not overlap each other, the ELF header or the
+** section header table.  No compiler or assembler writes such a file, and
+** the pre-pass edits relocations and resolved TLS offsets in place: an edit
+** through one section would change another one, or the header, after it
+** was checked (found by fuzz_elf: a DTPOFF32 resolved into a .text.startup
+** at offset 0 overwrote the ELF magic). */
+typedef struct oj_elf_span {
+  uint64_t off, end;
+  uint32_t sec; /* section index; UINT32_MAX: the ELF header, 0: the table */
+} oj_elf_span;
+
+static int oj_elf_span_cmp(const void *a, const void *b) {
+  const oj_elf_span *x = a, *y = b;
+  return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static oj_elf_desc oj_elf_spandesc(const oj_elf_ctx *c, uint32_t sec) {
+  oj_elf_desc d;
+  if (sec == UINT32_MAX) snprintf(d.s, sizeof d.s, "the ELF header");
+  else if (sec == 0) snprintf(d.s, sizeof d.s, "the section header table");
+  else d = oj_elf_sec(c, sec);
+  return d;
+}
+
+static int oj_elf_check_overlaps(const oj_elf_ctx *c) {
+  oj_elf_span *v = malloc(((size_t)c->shnum + 1) * sizeof *v), *wide;
+  uint32_t i, n = 0;
+  if (!v) return oj_elf_nomem(c);
+  v[n++] = (oj_elf_span){0, sizeof(Elf64_Ehdr), UINT32_MAX};
+  if (c->shnum)
+    v[n++] = (oj_elf_span){c->eh.e_shoff,
+                           c->eh.e_shoff + (uint64_t)c->shnum * sizeof(Elf64_Shdr), 0};
+  for (i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    if (s->sh_type == SHT_NOBITS || s->sh_type == SHT_NULL || s->sh_size == 0)
+      continue; /* (bounds checked by the caller) */
+    v[n++] = (oj_elf_span){s->sh_offset, s->sh_offset + s->sh_size, i};
+  }
+  qsort(v, n, sizeof *v, oj_elf_span_cmp);
+  for (wide = v, i = 1; i < n; i++) { /* wide: the span reaching furthest */
+    if (v[i].off < wide->end) {
+      int rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s overlaps %s in the file",
+                           oj_elf_spandesc(c, v[i].sec).s,
+                           oj_elf_spandesc(c, wide->sec).s);
+      free(v);
+      return rc;
+    }
+    if (v[i].end > wide->end) wide = &v[i];
+  }
+  free(v);
+  return ORCJIT_OK;
+}
+
 static int oj_elf_load_sections(oj_elf_ctx *c) {
   uint64_t shoff = c->eh.e_shoff, n = c->eh.e_shnum;
   uint32_t strndx = c->eh.e_shstrndx, i;
@@ -1518,6 +1572,9 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   if (rc == ORCJIT_OK) rc = oj_elf_make_tls(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_check_tls_relocs(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_lists(&c, out);
+  /* Last of the checks (each earlier one still meets the inputs it was
+  ** written for), but before anything is edited. */
+  if (rc == ORCJIT_OK) rc = oj_elf_check_overlaps(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_make_image(&c, out);
   free(c.cand);
   free(c.sh);
