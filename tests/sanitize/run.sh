@@ -112,11 +112,13 @@ if [ "$what" = asan ] || [ "$what" = all ]; then
   # C programs against the library without the ASan runtime).
   asan_rt=$($CC -print-file-name=libclang_rt.asan-x86_64.so)
   if [ -f "$asan_rt" ]; then
-    LD_PRELOAD=$asan_rt ASAN_OPTIONS="$asan:detect_leaks=0" \
+    # (From the root: --deselect matches the start of a node id, which is
+    # relative to it; an absolute path matches nothing.)
+    (cd "$root" && LD_PRELOAD=$asan_rt ASAN_OPTIONS="$asan:detect_leaks=0" \
       PYTHONPATH="$root/python" TVM_FFI_ORCJIT_LIBRARY="$b/libtvm_ffi_orcjit.so" \
-      timeout 1200 "$PY" -m pytest -q -p no:cacheprovider "$root/tests/python" \
-        --ignore="$root/tests/python/test_cuda.py" \
-        --deselect "$root/tests/python/test_guide.py::test_guide_console_examples" \
+      timeout 1200 "$PY" -m pytest -q -p no:cacheprovider tests/python \
+        --ignore=tests/python/test_cuda.py \
+        --deselect tests/python/test_guide.py::test_guide_console_examples) \
         > "$b.pytest.log" 2>&1
     rc=$?
     tail -n 3 "$b.pytest.log"
