@@ -20,6 +20,8 @@ inc=()
 if d=$($PY -m tvm_ffi.config --includedir 2>/dev/null); then inc+=(-I"$d"); fi
 if d=$($PY -m tvm_ffi.config --dlpack-includedir 2>/dev/null); then inc+=(-I"$d"); fi
 inc+=(-I"$root/tests/sources")
+# The same bytes from every checkout (paths in -g variants and __FILE__).
+inc+=(-ffile-prefix-map="$root/=")
 # Some test sources are templates built with a -D value by the tests.
 inc+=(-DOJ_BASE=1 -DOJ_DUP=1 -DOJ_PROBE=3 -DOJ_VERSION=1 -DOJ_WEAK=1)
 

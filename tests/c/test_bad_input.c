@@ -320,6 +320,22 @@ static void c_reloc_into_unallocated(unsigned char *e, size_t n) {
     if (strcmp(names + shdrs(e)[i].sh_name, ".comment") == 0)
       find_section(e, SHT_RELA)->sh_info = (uint32_t)i;
 }
+/* .comment moved onto the ELF header, then onto the section header table:
+** no tool writes overlapping sections, and the pre-pass edits its copy in
+** place (found by fuzz_elf: a resolved DTPOFF32 overwrote the ELF magic). */
+static Elf64_Shdr *find_named(unsigned char *e, const char *name) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  const char *names = (const char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  for (int i = 0; i < h->e_shnum; i++)
+    if (strcmp(names + shdrs(e)[i].sh_name, name) == 0) return &shdrs(e)[i];
+  return NULL;
+}
+static void c_overlap_header(unsigned char *e, size_t n) {
+  find_named(e, ".comment")->sh_offset = 16;
+}
+static void c_overlap_table(unsigned char *e, size_t n) {
+  find_named(e, ".comment")->sh_offset = ((Elf64_Ehdr *)e)->e_shoff;
+}
 
 static uint64_t xorshift(uint64_t *s) {
   *s ^= *s << 13;
@@ -486,6 +502,11 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("reloc-into-unallocated", elf, size, c_reloc_into_unallocated,
                 OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("outside its section");
+  check_corrupt("overlap-header", elf, size, c_overlap_header, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("overlaps the ELF header");
+  check_corrupt("overlap-table", elf, size, c_overlap_table, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("overlaps");
+  CHECK_MSG("section header table");
   CHECK_STILL_WORKS(g_lib);
 
   /* ---- byte-flip fuzz: any status, never a crash ---- */
