@@ -635,8 +635,17 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
                          (unsigned)c->shnum);
     }
     bind = ELF64_ST_BIND(sym.st_info);
-    if (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE)
-      continue;
+    /* JITLink 22 fails to build the graph on any other binding, and ORC's
+    ** cleanup of that failure released one of the object's interned names
+    ** once too often (found by fuzz_load: a later add of the same name
+    ** tripped SymbolStringPtr's zero-count assertion). */
+    if (bind != STB_LOCAL && bind != STB_GLOBAL && bind != STB_WEAK &&
+        bind != STB_GNU_UNIQUE)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s has binding %u (st_info), not "
+                                        "local, global, weak or unique",
+                         oj_elf_symdesc(c, i, sym.st_name).s, bind);
+    if (bind == STB_LOCAL) continue;
     if (sym.st_name == 0 || c->str[sym.st_name] == '\0') continue;
     type = ELF64_ST_TYPE(sym.st_info);
     vis = ELF64_ST_VISIBILITY(sym.st_other);

@@ -15,8 +15,41 @@
 static _Thread_local int oj_err_status;
 static _Thread_local char oj_err_msg[OJ_ERROR_MAX];
 
+/* Messages quote names from the input, ours printable already but LLVM's
+** (section and symbol names in its link errors) raw; Python decodes the
+** message as UTF-8.  So every message is made valid UTF-8 without control
+** characters: a byte that does not belong to a well-formed sequence, or is
+** a control character other than a newline or a tab, becomes '?'.  (A cut
+** at the buffer's end may also have split a sequence.) */
+static void oj_error_clean(char *s) {
+  unsigned char *p = (unsigned char *)s;
+  while (*p) {
+    unsigned c = *p, n, i, cp;
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\n' && c != '\t') *p = '?';
+      if (c == 0x7f) *p = '?';
+      p++;
+      continue;
+    }
+    n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? (c < 0xf0 ? 2 : 0) : c >= 0xc2 ? 1 : 0;
+    cp = n == 3 ? c & 0x07 : n == 2 ? c & 0x0f : c & 0x1f;
+    for (i = 1; i <= n; i++) {
+      if ((p[i] & 0xc0) != 0x80) break;
+      cp = cp << 6 | (p[i] & 0x3f);
+    }
+    /* complete, shortest form, not a surrogate, at most U+10FFFF */
+    if (n == 0 || i <= n || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+      *p++ = '?';
+      continue;
+    }
+    p += n + 1;
+  }
+}
+
 static void oj_error_ellipsis(int n) {
   if (n >= OJ_ERROR_MAX) memcpy(oj_err_msg + OJ_ERROR_MAX - 4, "...", 4);
+  oj_error_clean(oj_err_msg);
 }
 
 int oj_error_setv(int status, const char *fmt, va_list ap) {

@@ -136,7 +136,11 @@ static LLVMErrorRef oj_lookup_run(orcjit_library *lib, const char *const *names,
   oj_resolve_adding_pop(&adding);
   pthread_mutex_destroy(&lk.m);
   pthread_cond_destroy(&lk.c);
-  for (size_t i = 0; i < n; i++) LLVMOrcReleaseSymbolStringPoolEntry(lk.names[i]);
+  /* No release of lk.names: LLVMOrcExecutionSessionLookup takes over the
+  ** reference each element of set carries (llvm-c/Orc.h).  Releasing them
+  ** here too (as this did until a fuzz_load find) wrapped every looked-up
+  ** name's count below zero once per add, so the pool never freed it and a
+  ** later add of the name could assert or use a freed entry. */
   free(lk.names);
   free(lk.index);
   free(set);
