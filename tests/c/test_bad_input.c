@@ -19,6 +19,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "oj_test.h"
 
@@ -787,6 +789,24 @@ void ojt_case_bad_files(void) {
 ** and a message naming it, or accepted (some inputs found a bug in a
 ** harness, not in the loader); never a crash.  Nothing of it is called.
 ** Then the library still links and runs a real object. */
+/* Whether msg is valid UTF-8 without control characters other than a
+** newline or a tab (Python decodes it; some inputs have names of raw bytes
+** that LLVM quotes).  Checked with the C library's UTF-8 decoder. */
+static int printable_utf8(const char *msg) {
+  mbstate_t st;
+  const char *p = msg;
+  memset(&st, 0, sizeof st);
+  for (const unsigned char *q = (const unsigned char *)msg; *q; q++)
+    if ((*q < 0x20 && *q != '\n' && *q != '\t') || *q == 0x7f) return 0;
+  locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+  if (!utf8) return 1; /* no UTF-8 locale to check with */
+  locale_t old = uselocale(utf8);
+  size_t n = mbsrtowcs(NULL, &p, 0, &st);
+  uselocale(old);
+  freelocale(utf8);
+  return n != (size_t)-1;
+}
+
 static void replay_one(orcjit_session *s, const char *path, const char *name,
                        const void *data, size_t size) {
   static const unsigned known = DEEP | OJT_S(ORCJIT_EUNRESOLVED) | OJT_S(ORCJIT_EDUPLICATE);
@@ -802,6 +822,8 @@ static void replay_one(orcjit_session *s, const char *path, const char *name,
     CHECK_STATUS_IN(rc, known);
     CHECK_MSG(what);
     CHECK_MSG(orcjit_library_name(lib));
+    if (!printable_utf8(ojt_captured_msg()))
+      ojt_fail(__FILE__, __LINE__, "the message is not printable UTF-8");
   } else {
     static const char *const names[] = {"__tvm_ffi_add", "oj_add_counter", "main"};
     void *p;
