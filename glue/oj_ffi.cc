@@ -142,6 +142,12 @@ static std::string LastErrorMessage(int status, const char* what) {
   ThrowKind(KindForStatus(status, path), LastErrorMessage(status, what));
 }
 
+/* The name of the index-th of count inputs given as bytes. */
+static std::string MemoryNameOf(size_t index, size_t count) {
+  if (count <= 1) return "<memory>";
+  return "<memory #" + std::to_string(index) + ">";
+}
+
 /* ---- session ----------------------------------------------------------- */
 
 class SessionObj : public Object {
@@ -410,14 +416,11 @@ class OrcJITModuleObj final : public ModuleObj {
     return CallStringGetter(std::string(ffi::symbol::tvm_ffi_doc_prefix) + std::string(name));
   }
 
-  /* Adds one object (a path, or the bytes of an object) to the library.
-  ** Returns ORCJIT_OK, or ORCJIT_EUNRESOLVED without throwing when
-  ** allow_unresolved is set (the add changed nothing and may be retried once
-  ** more objects are in); throws on every other failure.  *other_root
-  ** receives the root of an embedded import tree whose root is not this
-  ** module (rare). */
-  int Add(const Any& input, const std::string& memory_name, bool allow_unresolved = false,
-          Optional<Module>* other_root = nullptr) {
+  /* Adds one object (a path, or the bytes of an object) to the library;
+  ** throws on failure.  *other_root receives the root of an embedded import
+  ** tree whose root is not this module (rare). */
+  void Add(const Any& input, const std::string& memory_name,
+           Optional<Module>* other_root = nullptr) {
     int rc;
     const char* path = nullptr;
     std::string path_storage;
@@ -436,12 +439,47 @@ class OrcJITModuleObj final : public ModuleObj {
         std::lock_guard<std::mutex> lock(mutex_);
         pending_bins_.clear();
       }
-      if (rc == ORCJIT_EUNRESOLVED && allow_unresolved) return rc;
       ThrowStatus(rc, "orcjit_library_add", path);
     }
     Optional<Module> root = ExpandPendingBins();
     if (other_root != nullptr && root.has_value()) *other_root = root;
-    return ORCJIT_OK;
+  }
+
+  /* Adds several objects (paths or bytes) as one link: they may refer to
+  ** each other in any direction (orcjit_library_add_many).  Throws on
+  ** failure, which leaves the library as it was. */
+  void AddMany(const std::vector<Any>& items, Optional<Module>* other_root) {
+    std::vector<orcjit_input> in(items.size());
+    std::vector<std::string> strings(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (auto bytes = items[i].as<Bytes>()) {
+        strings[i] = MemoryNameOf(i, items.size());
+        in[i] = orcjit_input{nullptr, bytes->data(), bytes->size(), strings[i].c_str()};
+      } else if (auto str = items[i].as<String>()) {
+        strings[i] = std::string(*str);
+        in[i] = orcjit_input{strings[i].c_str(), nullptr, 0, nullptr};
+      } else {
+        ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be given as a path (str) or as "
+                               "its content (bytes), got " + items[i].GetTypeKey());
+      }
+    }
+    int rc = orcjit_library_add_many(lib_, in.data(), in.size());
+    if (rc != ORCJIT_OK) {
+      if (rc != ORCJIT_EBUSY) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        pending_bins_.clear();
+      }
+      // The path for the error's kind (a missing file: FileNotFoundError):
+      // the one the message starts with, if any.
+      const char* path = nullptr;
+      std::string msg = orcjit_last_error();
+      for (size_t i = 0; i < in.size() && !path; ++i)
+        if (in[i].path && msg.find(std::string(": ") + in[i].path + ":") != std::string::npos)
+          path = in[i].path;
+      ThrowStatus(rc, "orcjit_library_add_many", path);
+    }
+    Optional<Module> root = ExpandPendingBins();
+    if (other_root != nullptr && root.has_value()) *other_root = root;
   }
 
   void SetLinkOrder(const std::vector<Module>& libs) {
@@ -679,11 +717,6 @@ static Module CreateModule(const Session& session, const std::string& name) {
   return Module(obj);
 }
 
-static std::string MemoryName(size_t index, size_t count) {
-  if (count <= 1) return "<memory>";
-  return "<memory #" + std::to_string(index) + ">";
-}
-
 /* One new library holding all the objects.  `objects` is an Array of
 ** str/bytes, or a single str/bytes. */
 static Module SessionLoadModule(const Session& session, const Any& objects, const String& name) {
@@ -696,25 +729,12 @@ static Module SessionLoadModule(const Session& session, const Any& objects, cons
   Module mod = CreateModule(session, std::string(name));
   OrcJITModuleObj* obj = OrcJITModuleObj::Downcast(mod);
   Optional<Module> root;
-  // Like a static linker, the objects may refer to each other in any order:
-  // an object whose undefined symbols are not there yet is retried after the
-  // others, until a round makes no progress; then its error is raised.
-  std::vector<size_t> pending(items.size());
-  for (size_t i = 0; i < items.size(); ++i) pending[i] = i;
-  while (!pending.empty()) {
-    std::vector<size_t> retry;
-    for (size_t i : pending) {
-      bool last_chance = pending.size() == 1;
-      if (obj->Add(items[i], MemoryName(i, items.size()), !last_chance, &root) != ORCJIT_OK) {
-        retry.push_back(i);
-      }
-    }
-    if (retry.size() == pending.size()) {
-      // no progress: raise the error of the first object that cannot link
-      obj->Add(items[retry[0]], MemoryName(retry[0], items.size()), false, &root);
-      retry.erase(retry.begin());
-    }
-    pending.swap(retry);
+  // Like a static linker, as one link: the objects may refer to each other
+  // in any order and any direction.
+  if (items.size() == 1) {
+    obj->Add(items[0], MemoryNameOf(0, 1), &root);
+  } else {
+    obj->AddMany(items, &root);
   }
   return root.has_value() ? *root : mod;
 }

@@ -460,6 +460,18 @@ static int oj_library_select(orcjit_library *lib, oj_unit **units, size_t *nunit
   return ORCJIT_OK;
 }
 
+/* The unit that needs the first name of missing ("a, b, ..."), for the
+** message; the last unit (what the caller asked for) if none says so. */
+static const char *oj_units_needing(const oj_unit *units, size_t n, const char *missing) {
+  size_t len = strcspn(missing, ",");
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < units[i].obj.nundefined; j++) {
+      const char *u = units[i].obj.undefined[j].name;
+      if (strncmp(u, missing, len) == 0 && u[len] == '\0') return units[i].what;
+    }
+  return units[n - 1].what;
+}
+
 /* A failed add of -fno-pic objects leaves the library where it was. */
 static void oj_library_unlow(orcjit_library *lib, int newly_low) {
   if (!newly_low) return;
@@ -535,11 +547,12 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   if (err) {
     if (oj_resolve_missing_count() > 0) {
       LLVMConsumeError(err);
+      const char *needer = oj_units_needing(units, n, oj_resolve_missing());
       rc = oj_error_set(ORCJIT_EUNRESOLVED,
                         "library '%s': %s: unresolved symbol%s: %s (needed by '%s'; not "
                         "defined in the library, its link order or the process)",
-                        lib->name, what, oj_resolve_missing_count() > 1 ? "s" : "",
-                        oj_resolve_missing(), what);
+                        lib->name, needer, oj_resolve_missing_count() > 1 ? "s" : "",
+                        oj_resolve_missing(), needer);
     } else {
       rc = oj_error_from_llvm(ORCJIT_ELINK, err, "library '%s': cannot link '%s'",
                               lib->name, what);
@@ -822,18 +835,25 @@ static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
   return rc;
 }
 
-int orcjit_library_add_memory(orcjit_library *lib, const void *data, size_t size,
-                              const char *name) {
-  oj_error_clear();
-  if (oj_lib_check(lib, "orcjit_library_add_memory")) return ORCJIT_EINVAL;
-  if (!name || !*name) name = "<memory>";
-  if (!data && size) return oj_error_set(ORCJIT_EINVAL, "library '%s': %s: data is NULL",
-                                         lib->name, name);
+/* The checks of an input given as memory; nonzero (error set) if bad. */
+static int oj_memory_check(const orcjit_library *lib, const void *data, size_t size,
+                           const char *name) {
+  if (!data && size)
+    return oj_error_set(ORCJIT_EINVAL, "library '%s': %s: data is NULL", lib->name, name);
   if (size > ORCJIT_MAX_INPUT_SIZE)
     return oj_error_set(ORCJIT_EFORMAT,
                         "library '%s': %s: input too large (%zu bytes; the limit is %zu, "
                         "ORCJIT_MAX_INPUT_SIZE)",
                         lib->name, name, size, (size_t)ORCJIT_MAX_INPUT_SIZE);
+  return 0;
+}
+
+int orcjit_library_add_memory(orcjit_library *lib, const void *data, size_t size,
+                              const char *name) {
+  oj_error_clear();
+  if (oj_lib_check(lib, "orcjit_library_add_memory")) return ORCJIT_EINVAL;
+  if (!name || !*name) name = "<memory>";
+  if (oj_memory_check(lib, data, size, name)) return oj_error_status();
   return oj_library_add(lib, data ? data : "", size, name);
 }
 
@@ -850,6 +870,131 @@ int orcjit_library_add_file(orcjit_library *lib, const char *path) {
   }
   int rc = oj_library_add(lib, buf, size, path);
   free(buf);
+  return rc;
+}
+
+/* ---- several inputs as one link ----------------------------------------- */
+
+static int oj_pending_from(const oj_symtab_entry *e, void *ctx) {
+  return e->object >= *(const size_t *)ctx;
+}
+
+/* Forgets the archive members registered from index `from` on. */
+static void oj_library_forget_pending(orcjit_library *lib, size_t from) {
+  pthread_mutex_lock(&lib->lock);
+  oj_symtab_remove_if(&lib->pending_index, oj_pending_from, &from);
+  while (lib->npending > from) {
+    oj_pending *p = &lib->pending[--lib->npending];
+    free(p->bytes);
+    free(p->what);
+  }
+  pthread_mutex_unlock(&lib->lock);
+}
+
+/* Reads input i into *data and *size (*buf: what to free) and names it. */
+static int oj_input_load(orcjit_library *lib, const orcjit_input *in, size_t i,
+                         char *name, size_t cap, const void **data, size_t *size,
+                         unsigned char **buf) {
+  *buf = NULL;
+  if (in->path) {
+    snprintf(name, cap, "%s", in->path);
+    if (!*in->path)
+      return oj_error_set(ORCJIT_EINVAL, "library '%s': input %zu: empty path", lib->name, i);
+    if (oj_file_read(in->path, buf, size) != ORCJIT_OK) {
+      oj_error_prefix("library '%s'", lib->name);
+      return oj_error_status();
+    }
+    *data = *buf;
+    return ORCJIT_OK;
+  }
+  if (in->name && *in->name) snprintf(name, cap, "%s", in->name);
+  else snprintf(name, cap, "<memory #%zu>", i);
+  if (oj_memory_check(lib, in->data, in->size, name)) return oj_error_status();
+  *data = in->data ? in->data : "";
+  *size = in->size;
+  return ORCJIT_OK;
+}
+
+/* One input, read. */
+typedef struct oj_loaded {
+  const void *data;
+  size_t size;
+  unsigned char *buf; /* what to free, or NULL */
+  char *name;
+} oj_loaded;
+
+/* Archives first (their members then serve every object), then every
+** object prepared into one batch of units with the members they need. */
+static int oj_library_add_batch(orcjit_library *lib, const orcjit_input *inputs, size_t n) {
+  size_t pending_before = lib->npending, nu = 0, cap = n + 4, i;
+  oj_loaded *in = calloc(n, sizeof *in);
+  oj_unit *units = calloc(cap, sizeof *units);
+  int rc = in && units ? ORCJIT_OK
+                       : oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  for (i = 0; i < n && rc == ORCJIT_OK; i++) {
+    char name[1024];
+    rc = oj_input_load(lib, &inputs[i], i, name, sizeof name, &in[i].data, &in[i].size,
+                       &in[i].buf);
+    if (rc == ORCJIT_OK && !(in[i].name = strdup(name)))
+      rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  }
+  for (i = 0; i < n && rc == ORCJIT_OK; i++)
+    if (oj_elf_classify(in[i].data, in[i].size) == OJ_ELF_KIND_ARCHIVE)
+      rc = oj_library_add_archive(lib, in[i].data, in[i].size, in[i].name);
+  for (i = 0; i < n && rc == ORCJIT_OK; i++) {
+    if (oj_elf_classify(in[i].data, in[i].size) == OJ_ELF_KIND_ARCHIVE) continue;
+    char tag[48];
+    snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects + nu);
+    rc = oj_elf_prepare(in[i].data, in[i].size, in[i].name, tag, &units[nu].obj);
+    if (rc != ORCJIT_OK) {
+      oj_error_prefix("library '%s'", lib->name);
+    } else {
+      units[nu].what = in[i].name; /* the unit owns it now */
+      in[i].name = NULL;
+      nu++;
+    }
+  }
+  size_t nobj = nu;
+  if (rc == ORCJIT_OK && nu && lib->npending) rc = oj_library_select(lib, &units, &nu, &cap);
+  if (rc == ORCJIT_OK && nu > nobj) {
+    /* Members first: linked and constructed before the objects needing them. */
+    oj_unit *tmp = malloc(nobj * sizeof *tmp);
+    if (!tmp) {
+      rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+    } else {
+      memcpy(tmp, units, nobj * sizeof *tmp);
+      memmove(units, units + nobj, (nu - nobj) * sizeof *units);
+      memcpy(units + (nu - nobj), tmp, nobj * sizeof *tmp);
+      free(tmp);
+    }
+  }
+  if (rc == ORCJIT_OK && nu) rc = oj_library_link_units(lib, units, nu);
+  if (rc != ORCJIT_OK) {
+    if (nu > nobj) oj_library_untake(lib, units, nu);
+    oj_library_forget_pending(lib, pending_before);
+  }
+  if (units) oj_units_free(units, nu);
+  for (i = 0; in && i < n; i++) {
+    free(in[i].buf);
+    free(in[i].name);
+  }
+  free(in);
+  return rc;
+}
+
+int orcjit_library_add_many(orcjit_library *lib, const orcjit_input *inputs, size_t n) {
+  oj_error_clear();
+  if (oj_lib_check(lib, "orcjit_library_add_many")) return ORCJIT_EINVAL;
+  if (n && !inputs)
+    return oj_error_set(ORCJIT_EINVAL, "library '%s': inputs array is NULL", lib->name);
+  if (n == 0) return ORCJIT_OK;
+  if (atomic_flag_test_and_set(&lib->busy))
+    return oj_error_set(ORCJIT_EBUSY,
+                        "library '%s': another add into this library is in progress "
+                        "on another thread",
+                        lib->name);
+  int rc = oj_library_add_batch(lib, inputs, n);
+  atomic_flag_clear(&lib->busy);
   return rc;
 }
 

@@ -160,6 +160,27 @@ ORCJIT_API int orcjit_library_add_file(orcjit_library *lib, const char *path);
 ORCJIT_API int orcjit_library_add_memory(orcjit_library *lib, const void *data,
                                          size_t size, const char *name);
 
+/* One input of orcjit_library_add_many: the file at path, or (path NULL)
+** size bytes at data, called name in messages (NULL: "<memory #i>"). */
+typedef struct orcjit_input {
+  const char *path;
+  const void *data;
+  size_t size;
+  const char *name;
+} orcjit_input;
+
+/* Adds n objects and archives as one link, as a static linker links the
+** files of one command line: the objects may refer to each other in any
+** direction (a calls b and b calls a), which separate adds cannot do
+** since each add resolves all of its object's symbols.  Archives among
+** the inputs are added first, then the objects are linked together with
+** the archive members they need; constructors run member first, then the
+** objects in the order given.  All or nothing: on failure no object of
+** the call stays linked, its archives are forgotten, and the error names
+** the input at fault.  n == 0 does nothing. */
+ORCJIT_API int orcjit_library_add_many(orcjit_library *lib, const orcjit_input *inputs,
+                                       size_t n);
+
 /* Sets the libraries searched, in order, after lib itself and before the
 ** host process.  Replaces an earlier link order; it applies to symbols not
 ** yet resolved.  lib keeps a reference to every library named here. */

@@ -184,6 +184,7 @@ typedef struct ojt_case {
   X(duplicate, 1)                                                            \
   X(unresolved, 1)                                                           \
   X(archive, 1)                                                              \
+  X(add_many, 1)                                                             \
   X(reload, 1)                                                               \
   X(ctors, 1)                                                                \
   X(lifetime, 1)                                                             \

@@ -263,3 +263,89 @@ void ojt_case_archive(void) {
   orcjit_library_release(lib);
   orcjit_session_release(s);
 }
+
+/* orcjit_library_add_many: objects that call each other link as one; the
+** archives among the inputs serve them; a failure leaves nothing behind. */
+void ojt_case_add_many(void) {
+  orcjit_session *s = ojt_new_session();
+  void *p = NULL;
+  /* ojt_obj's buffers are reused: the inputs keep their own copies */
+  char ping_o[4096], pong_o[4096], user_o[4096], arch_a[4096], unres_o[4096];
+  snprintf(ping_o, sizeof ping_o, "%s", ojt_obj("ping.o"));
+  snprintf(pong_o, sizeof pong_o, "%s", ojt_obj("pong.o"));
+  snprintf(user_o, sizeof user_o, "%s", ojt_obj("arch_user.o"));
+  snprintf(arch_a, sizeof arch_a, "%s", ojt_obj("libojarch.a"));
+  snprintf(unres_o, sizeof unres_o, "%s", ojt_obj("unres.o"));
+
+  ojt_step("ping.o and pong.o call each other: separate adds cannot link them");
+  orcjit_library *one = ojt_new_library(s, "one_by_one");
+  CHECK_STATUS(orcjit_library_add_file(one, ojt_obj("ping.o")), ORCJIT_EUNRESOLVED);
+  CHECK_MSG("oj_pong");
+  CHECK_STATUS(orcjit_library_add_file(one, ojt_obj("pong.o")), ORCJIT_EUNRESOLVED);
+  CHECK_MSG("oj_ping");
+  orcjit_library_release(one);
+
+  ojt_step("one add_many: both link, constructors in the order given");
+  orcjit_library *lib = ojt_new_library(s, "pingpong");
+  size_t size;
+  void *pong = ojt_read_file(ojt_obj("pong.o"), &size);
+  orcjit_input in[2] = {{ping_o, NULL, 0, NULL}, {NULL, pong, size, "pong-in-memory.o"}};
+  REQUIRE_OK(orcjit_library_add_many(lib, in, 2));
+  CHECK_EQ(OJT_GETCALL1(lib, "ping", 7), 7);
+  CHECK_EQ(OJT_GETCALL1(lib, "pp_order", 0), 12);
+  orcjit_library_release(lib);
+
+  ojt_step("the other order runs pong.o's constructor first");
+  lib = ojt_new_library(s, "pongping");
+  orcjit_input rev[2] = {in[1], in[0]};
+  REQUIRE_OK(orcjit_library_add_many(lib, rev, 2));
+  CHECK_EQ(OJT_GETCALL1(lib, "pp_order", 0), 21);
+  CHECK_EQ(OJT_GETCALL1(lib, "ping", 4), 4);
+  orcjit_library_release(lib);
+
+  ojt_step("an archive among the inputs serves the objects, given in any order");
+  lib = ojt_new_library(s, "with_archive");
+  orcjit_input ar[2] = {{user_o, NULL, 0, NULL},
+                        {arch_a, NULL, 0, NULL}};
+  REQUIRE_OK(orcjit_library_add_many(lib, ar, 2));
+  CHECK_EQ(OJT_GETCALL1(lib, "arch_user", 1), 12 + 34);
+  CHECK(orcjit_library_lookup(lib, "oj_arch_bad", &p) != ORCJIT_OK);
+  orcjit_library_release(lib);
+
+  ojt_step("a failure leaves nothing: no symbol, no constructor, no archive");
+  lib = ojt_new_library(s, "all_or_nothing");
+  REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("add.o")));
+  orcjit_input bad[4] = {{arch_a, NULL, 0, NULL},
+                         {ping_o, NULL, 0, NULL},
+                         {unres_o, NULL, 0, NULL},
+                         {pong_o, NULL, 0, NULL}};
+  CHECK_STATUS(orcjit_library_add_many(lib, bad, 4), ORCJIT_EUNRESOLVED);
+  CHECK_MSG("all_or_nothing");
+  CHECK_MSG("unres.o"); /* the object that needs the missing name */
+  CHECK(orcjit_library_lookup(lib, "oj_ping", &p) == ORCJIT_ENOTFOUND);
+  CHECK(orcjit_library_lookup(lib, "__tvm_ffi_ping", &p) == ORCJIT_ENOTFOUND);
+  /* the archive was forgotten: its user cannot link now */
+  CHECK_STATUS(orcjit_library_add_file(lib, ojt_obj("arch_user.o")), ORCJIT_EUNRESOLVED);
+  CHECK_MSG("oj_arch_a");
+  /* and the pair still links into the same library afterwards */
+  REQUIRE_OK(orcjit_library_add_many(lib, in, 2));
+  CHECK_EQ(OJT_GETCALL1(lib, "ping", 5), 5);
+  CHECK_EQ(OJT_GETCALL1(lib, "pp_order", 0), 12); /* each constructor ran once */
+  CHECK_STILL_WORKS(lib);
+
+  ojt_step("bad inputs name themselves");
+  orcjit_input missing[2] = {{ping_o, NULL, 0, NULL},
+                             {"/nonexistent/pong.o", NULL, 0, NULL}};
+  CHECK_STATUS(orcjit_library_add_many(lib, missing, 2), ORCJIT_EIO);
+  CHECK_MSG("/nonexistent/pong.o");
+  orcjit_input nul = {NULL, NULL, 5, NULL};
+  CHECK_STATUS(orcjit_library_add_many(lib, &nul, 1), ORCJIT_EINVAL);
+  CHECK_MSG("<memory #0>");
+  CHECK_STATUS(orcjit_library_add_many(lib, NULL, 1), ORCJIT_EINVAL);
+  CHECK_OK(orcjit_library_add_many(lib, NULL, 0));
+  CHECK_STILL_WORKS(lib);
+
+  orcjit_library_release(lib);
+  free(pong);
+  orcjit_session_release(s);
+}

@@ -453,6 +453,24 @@ def test_list_input(objs, session):
     assert mod.call_helper(4, 5) == 21
 
 
+def test_list_input_mutual(objs, session):
+    """Objects that call each other link when loaded together (one link,
+    like a static linker's command line), not one at a time."""
+    lib = session.create_library("one_at_a_time")
+    with pytest.raises(RuntimeError, match="mutual_is_odd"):
+        lib.add(objs["mutual_even"])
+    mod = session.load_module([objs["mutual_even"], objs.read("mutual_odd")], name="mutual")
+    assert mod.is_even(10) == 1
+    assert mod.is_odd(7) == 1
+    assert mod.is_even(7) == 0
+    # a failed list load leaves nothing: the name is free, the pair loads again
+    with pytest.raises(RuntimeError, match="orcjit_test_undefined_symbol"):
+        session.load_module([objs["mutual_even"], objs["mutual_odd"], objs["unresolved"]],
+                            name="mutual3")
+    mod = session.load_module([objs["mutual_odd"], objs["mutual_even"]], name="mutual3")
+    assert mod.is_odd(9) == 1
+
+
 def test_tvm_ffi_load_module(objs, oj):
     mod = tvm_ffi.load_module(str(objs["basic"]))
     assert mod.kind == "orcjit"
