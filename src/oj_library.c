@@ -479,6 +479,33 @@ static void oj_library_unlow(orcjit_library *lib, int newly_low) {
   oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 0);
 }
 
+/* Duplicates among the units of one batch (orcjit_library_add_many, or
+** an object with the archive members it pulls): the same message as
+** oj_library_check_dups, before LLVM would word it its own way. */
+static int oj_units_check_dups(orcjit_library *lib, const oj_unit *units, size_t n) {
+  if (n < 2) return ORCJIT_OK;
+  oj_symtab seen = {0};
+  int rc = ORCJIT_OK;
+  for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
+    const oj_elf_object *o = &units[i].obj;
+    for (size_t j = 0; j < o->ndefined && rc == ORCJIT_OK; j++) {
+      if (o->defined[j].flags & OJ_ELF_SYM_WEAK) continue;
+      int created;
+      oj_symtab_entry *e = oj_symtab_insert(&seen, o->defined[j].name, &created);
+      if (!e)
+        rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+      else if (created)
+        e->object = (uint32_t)i;
+      else
+        rc = oj_error_set(ORCJIT_EDUPLICATE,
+                          "library '%s': duplicate symbol '%s': defined in '%s' and in '%s'",
+                          lib->name, o->defined[j].name, units[e->object].what, units[i].what);
+    }
+  }
+  oj_symtab_free(&seen);
+  return rc;
+}
+
 /* Links units[0..n) into lib: the last one is what the caller asked for,
 ** the others archive members it needs. */
 static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
@@ -492,6 +519,7 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
     shadow |= sh;
     need_rt |= oj_obj_needs_runtime(&units[i].obj);
   }
+  if (rc == ORCJIT_OK) rc = oj_units_check_dups(lib, units, n);
   if (rc != ORCJIT_OK) return rc;
   if (shadow) oj_library_drop_imports(lib);
   /* -fno-pic code addresses its library's symbols, the runtime object's

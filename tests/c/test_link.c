@@ -333,6 +333,18 @@ void ojt_case_add_many(void) {
   CHECK_EQ(OJT_GETCALL1(lib, "pp_order", 0), 12); /* each constructor ran once */
   CHECK_STILL_WORKS(lib);
 
+  ojt_step("two inputs of one batch defining one name: the duplicate names both");
+  orcjit_library *dup = ojt_new_library(s, "batch_dup");
+  orcjit_input twice[2] = {{ping_o, NULL, 0, NULL}, {ping_o, NULL, 0, NULL}};
+  CHECK_STATUS(orcjit_library_add_many(dup, twice, 2), ORCJIT_EDUPLICATE);
+  CHECK_MSG("batch_dup");
+  CHECK_MSG("duplicate symbol");
+  CHECK_MSG("ping.o' and in '");
+  CHECK(orcjit_library_lookup(dup, "oj_ping", &p) == ORCJIT_ENOTFOUND);
+  REQUIRE_OK(orcjit_library_add_many(dup, in, 2)); /* still usable */
+  CHECK_EQ(OJT_GETCALL1(dup, "ping", 3), 3);
+  orcjit_library_release(dup);
+
   ojt_step("bad inputs name themselves");
   orcjit_input missing[2] = {{ping_o, NULL, 0, NULL},
                              {"/nonexistent/pong.o", NULL, 0, NULL}};
