@@ -124,6 +124,8 @@ log "C: load large.o ($N_LARGE)";     "$B" load large large.o large.so f0 "$N_LA
 for r in $(seq "$REPEAT"); do
   log "C: 10,000 load/release cycles (run $r/$REPEAT)"
   "$B" cycles small.o 500 10000 > "$RAW/c_cycles_$r.txt"
+  log "C: 10,000 load/release cycles, a new name in each (run $r/$REPEAT)"
+  "$B" cycles small.o 500 10000 renamed > "$RAW/c_cycles_renamed_$r.txt"
   log "C: 1,000 live libraries (run $r/$REPEAT)"
   "$B" libs small.o 1000 > "$RAW/c_libs_$r.txt"
 done

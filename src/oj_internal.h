@@ -121,6 +121,7 @@ struct orcjit_session {
   oj_symtab lib_names;         /* their names (for create's uniqueness test) */
   unsigned next_lib_id;
   unsigned nslots;
+  size_t dropped;       /* objects dropped since ORC's string pool was cleared */
   size_t slab_size;
   unsigned flags;       /* ORCJIT_SESSION_* (options | environment) */
   struct oj_memmgr *mm; /* glue/oj_memmgr.cc: one +-2 GiB window of JIT memory */
@@ -172,6 +173,9 @@ struct orcjit_library {
 /* oj_session.c */
 int oj_session_slot_acquire(orcjit_session *s, oj_slot **out);
 void oj_session_slot_release(orcjit_session *s, oj_slot *slot);
+/* n objects were removed from the session's JITDylibs (release or a failed
+** add): clears ORC's dead symbol names now and then. */
+void oj_session_objects_dropped(orcjit_session *s, size_t n);
 /* The LLVM error text collected for this thread since the last reset. */
 void oj_llvm_errors_reset(void);
 const char *oj_llvm_errors(void);

@@ -235,6 +235,7 @@ static void oj_library_destroy(orcjit_library *lib) {
   oj_memmgr_set_dylib_low(s->mm, lib->slot->jd, 0);
   for (size_t i = 0; i < lib->ntrackers; i++) LLVMOrcReleaseResourceTracker(lib->trackers[i]);
   oj_session_slot_release(s, lib->slot);
+  oj_session_objects_dropped(s, lib->ntrackers);
   oj_resolve_free_copies(lib);
 
   for (size_t i = 0; i < lib->nheld; i++) orcjit_library_release(lib->held[i]);
@@ -298,6 +299,7 @@ static int oj_library_add_image(orcjit_library *lib, const void *image, size_t s
                  lib->name, what, msg);
     LLVMDisposeErrorMessage(msg);
     LLVMOrcReleaseResourceTracker(rt);
+    oj_session_objects_dropped(lib->session, 1);
     return oj_error_status();
   }
   *out_rt = rt;
@@ -700,6 +702,7 @@ out_remove:
     oj_tracker_drop(units[i].rt);
     units[i].rt = NULL;
   }
+  if (added) oj_session_objects_dropped(lib->session, added);
   oj_library_unlow(lib, newly_low);
 out:
   free(names);
