@@ -1289,6 +1289,18 @@ static int oj_elf_check_tls_relocs(const oj_elf_ctx *c, const oj_elf_object *out
                                             "offset %llu outside its section",
                              (unsigned long long)k, oj_elf_sec(c, i).s,
                              (unsigned long long)r.r_offset);
+        /* Only into code or data (.text, .debug_info): patched into an
+        ** unwind table, a symbol, string or relocation table, it would
+        ** change what the checks above have passed (found by fuzz_elf: a
+        ** DTPOFF64 over the first .eh_frame record's length). */
+        if (t->sh_type != SHT_PROGBITS ||
+            strcmp(oj_elf_secname(c, s->sh_info), ".eh_frame") == 0)
+          return oj_elf_fail(c, ORCJIT_EFORMAT,
+                             OJ_ELF_CORRUPT "relocation %llu of %s puts a "
+                                            "thread-local offset into %s, "
+                                            "which is not code or data",
+                             (unsigned long long)k, oj_elf_sec(c, i).s,
+                             oj_elf_sec(c, s->sh_info).s);
       }
       if (oj_elf_dtpoff(c, i, k, ELF64_R_SYM(r.r_info), r.r_addend, &v) != ORCJIT_OK)
         return oj_error_status();
