@@ -61,6 +61,11 @@
 **   - memory freed by deallocate stays committed (and is reused first);
 **     oj_memmgr_clear_free_slabs gives it back and counts resident pages
 **     with mincore, so the figure it returns is what the OS got back.
+**     Pieces of 256 KiB or more are the exception: they are zeroed by
+**     dropping their pages rather than by memset, and dropped again at
+**     deallocate, so a large zero-fill section is resident only while and
+**     where it is used (fuzz_load grew to 2.6 GB from inputs with huge
+**     .bss sections that stayed committed after release).
 */
 #include "oj_memmgr.h"
 #include "oj_link.h"
@@ -98,6 +103,7 @@ using namespace llvm::jitlink;
 namespace {
 
 constexpr size_t kChunk = size_t(1) << 20;              /* 1 MiB */
+constexpr size_t kDropAt = size_t(256) << 10;            /* 256 KiB: see allocate */
 constexpr size_t kDefaultSlab = size_t(256) << 20;      /* 256 MiB */
 constexpr uint64_t kSpanLimit = (uint64_t(1) << 31) - (uint64_t(16) << 20);
 constexpr uint64_t kLowLimit = uint64_t(1) << 31;        /* end of low window */
@@ -587,7 +593,13 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
           inconvertibleErrorCode()));
       return;
     }
-    memset((void *)P.addr, 0, P.size);
+    /* Large pieces are zeroed by dropping their pages (private anonymous
+    ** memory reads back as zero): a big .bss then costs no resident memory
+    ** until the code touches it, as with dlopen. */
+    if (P.size >= kDropAt)
+      madvise((void *)P.addr, P.size, MADV_DONTNEED);
+    else
+      memset((void *)P.addr, 0, P.size);
   }
   if (auto Err = BL.apply()) {
     freePieces(A->low, A->pieces, false, true);
@@ -619,6 +631,10 @@ void MemMgr::deallocate(std::vector<FinalizedAlloc> Allocs,
       }
       A->pieces = std::move(rest);
     }
+    /* Large pieces give their pages back at once; small ones stay
+    ** committed for the next load (the common, fast case). */
+    for (const Piece &P : A->pieces)
+      if (P.size >= kDropAt) madvise((void *)P.addr, P.size, MADV_DONTNEED);
     freePieces(A->low, A->pieces, false, true);
     std::lock_guard<std::mutex> Lock(Mutex);
     Live--;

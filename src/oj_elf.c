@@ -441,6 +441,16 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
                          OJ_ELF_CORRUPT "%s is not allocated (no SHF_ALLOC); "
                                         "unwind tables must be",
                          oj_elf_sec(c, i).s);
+    /* JITLink 22 keeps an unloaded section that live code refers to, and
+    ** before applying fixups copies every unloaded block's contents to
+    ** memory of its own: for a zero-fill block that copy reads from a null
+    ** pointer (SEGV in fixUpBlocks, found by fuzz_load).  A zero-fill
+    ** section that is not loaded has neither bytes nor memory. */
+    if (!(s->sh_flags & SHF_ALLOC) && s->sh_type == SHT_NOBITS && s->sh_size)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is zero-fill (SHT_NOBITS) but "
+                                        "not allocated (no SHF_ALLOC)",
+                         oj_elf_sec(c, i).s);
     if ((s->sh_flags & SHF_ALLOC) && (s->sh_addralign & (s->sh_addralign - 1)))
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s has alignment %llu, not a power "

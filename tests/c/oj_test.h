@@ -186,6 +186,7 @@ typedef struct ojt_case {
   X(archive, 1)                                                              \
   X(add_many, 1)                                                             \
   X(reload, 1)                                                               \
+  X(big_bss, 1)                                                              \
   X(ctors, 1)                                                                \
   X(lifetime, 1)                                                             \
   X(bad_input, 1)                                                            \
