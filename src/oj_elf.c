@@ -560,8 +560,10 @@ static int oj_elf_find_symtab(oj_elf_ctx *c) {
   c->strsize = c->sh[c->strtab].sh_size;
   c->strend = oj_elf_strend(c->str, c->strsize);
   /* Name offset 0 is the empty name: JITLink 22 takes symbol 0 for the
-  ** null symbol only if its name is empty (see oj_elf_check_symbols). */
-  if (c->nsyms && (c->strsize == 0 || c->str[0] != '\0'))
+  ** null symbol only if its name is empty (see oj_elf_check_symbols).
+  ** Also with no symbols: the image may add a null symbol 0 and markers
+  ** that use this table (found by fuzz_elf). */
+  if ((c->nsyms && c->strsize == 0) || (c->strsize && c->str[0] != '\0'))
     return oj_elf_fail(c, ORCJIT_EFORMAT,
                        OJ_ELF_CORRUPT "string table %s does not start with "
                                       "a NUL byte",
