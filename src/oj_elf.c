@@ -349,6 +349,11 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
   c->sh = malloc((size_t)n * sizeof(Elf64_Shdr));
   if (!c->sh) return oj_elf_nomem(c);
   memcpy(c->sh, c->data + shoff, (size_t)n * sizeof(Elf64_Shdr));
+  /* A relocatable object's sections have no address (sh_addr 0), but
+  ** JITLink 22 starts each block at its section's sh_addr: near 2^64 the
+  ** block's range wrapped and EHFrameEdgeFixer crashed (found by
+  ** fuzz_load).  The image gets 0 everywhere (oj_elf_edit). */
+  for (i = 0; i < n; i++) c->sh[i].sh_addr = 0;
 
   /* The section name table first, so that later messages can name
   ** sections. */
@@ -1353,6 +1358,10 @@ static void oj_elf_edit(const oj_elf_ctx *c, unsigned char *img,
                         uint64_t tls_sym) {
   uint32_t i;
   uint64_t k, n;
+  for (i = 0; i < c->shnum; i++) /* no addresses: see oj_elf_load_sections */
+    memset(img + c->eh.e_shoff + (uint64_t)i * sizeof(Elf64_Shdr) +
+               offsetof(Elf64_Shdr, sh_addr),
+           0, sizeof(Elf64_Addr));
   for (i = 1; i < c->shnum; i++) {
     const Elf64_Shdr *s = &c->sh[i];
     if (s->sh_type != SHT_RELA) continue;
