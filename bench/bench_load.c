@@ -280,13 +280,10 @@ static int mode_cycles(int argc, char **argv) {
   double growth = after - before;
   char note[128];
   snprintf(note, sizeof note, "after %d warm-up cycles", warm);
-  if (renamed)
-    fig("cycles_rss_growth_renamed",
-        "RSS growth over 10,000 load/release cycles, a new symbol name in each", "KiB", &growth,
-        1, NULL, NULL, 0, "abs", "<", 1024.0, note);
-  else
-    fig("cycles_rss_growth", "RSS growth over 10,000 load/release cycles", "KiB", &growth, 1,
-        NULL, NULL, 0, "abs", "<", 1024.0, note);
+  fig(renamed ? "cycles_rss_growth_renamed" : "cycles_rss_growth",
+      renamed ? "RSS growth over 10,000 load/release cycles, a new symbol name in each"
+              : "RSS growth over 10,000 load/release cycles",
+      "KiB", &growth, 1, NULL, NULL, 0, "abs", "<", 1024.0, note);
   orcjit_session_release(s);
   free(bytes);
   return 0;

@@ -345,6 +345,14 @@ static int oj_obj_needs_runtime(const oj_elf_object *obj) {
   return 0;
 }
 
+/* The one wording of a duplicate strong definition. */
+static int oj_dup_error(const orcjit_library *lib, const char *name, const char *first,
+                        const char *second) {
+  return oj_error_set(ORCJIT_EDUPLICATE,
+                      "library '%s': duplicate symbol '%s': defined in '%s' and in '%s'",
+                      lib->name, name, first, second);
+}
+
 /* Step 2: duplicates.  Returns ORCJIT_OK, or EDUPLICATE with the message.
 ** *imports_shadowed is set when the object defines a name the library
 ** had imported from elsewhere (those imports must then be dropped). */
@@ -362,9 +370,7 @@ static int oj_library_check_dups(orcjit_library *lib, const oj_elf_object *obj,
       continue;
     }
     if ((d->flags & OJ_ELF_SYM_WEAK) || (e->flags & OJ_SYM_WEAK)) continue;
-    rc = oj_error_set(ORCJIT_EDUPLICATE,
-                      "library '%s': duplicate symbol '%s': defined in '%s' and in '%s'",
-                      lib->name, d->name,
+    rc = oj_dup_error(lib, d->name,
                       e->object < lib->nobjects ? lib->objects[e->object] : "?", what);
   }
   pthread_mutex_unlock(&lib->lock);
@@ -482,8 +488,8 @@ static void oj_library_unlow(orcjit_library *lib, int newly_low) {
 }
 
 /* Duplicates among the units of one batch (orcjit_library_add_many, or
-** an object with the archive members it pulls): the same message as
-** oj_library_check_dups, before LLVM would word it its own way. */
+** an object with the archive members it pulls), in oj_dup_error's words
+** before LLVM would word them its own way. */
 static int oj_units_check_dups(orcjit_library *lib, const oj_unit *units, size_t n) {
   if (n < 2) return ORCJIT_OK;
   oj_symtab seen = {0};
@@ -499,9 +505,7 @@ static int oj_units_check_dups(orcjit_library *lib, const oj_unit *units, size_t
       else if (created)
         e->object = (uint32_t)i;
       else
-        rc = oj_error_set(ORCJIT_EDUPLICATE,
-                          "library '%s': duplicate symbol '%s': defined in '%s' and in '%s'",
-                          lib->name, o->defined[j].name, units[e->object].what, units[i].what);
+        rc = oj_dup_error(lib, o->defined[j].name, units[e->object].what, units[i].what);
     }
   }
   oj_symtab_free(&seen);

@@ -194,13 +194,19 @@ void orcjit_session_release(orcjit_session *s) {
   if (s && atomic_fetch_sub(&s->refs, 1) == 1) oj_session_destroy(s);
 }
 
+/* Frees the names in ORC's string pool that nothing refers to any more
+** (see oj_session_objects_dropped). */
+static void oj_session_clear_dead_names(orcjit_session *s) {
+  LLVMOrcSymbolStringPoolClearDeadEntries(LLVMOrcExecutionSessionGetSymbolStringPool(s->es));
+}
+
 int orcjit_session_clear_free_slabs(orcjit_session *s, size_t *freed_bytes) {
   oj_error_clear();
   if (freed_bytes) *freed_bytes = 0;
   if (!s) return oj_error_set(ORCJIT_EINVAL, "orcjit_session_clear_free_slabs: session is NULL");
   size_t n = oj_memmgr_clear_free_slabs(s->mm);
   if (freed_bytes) *freed_bytes = n;
-  LLVMOrcSymbolStringPoolClearDeadEntries(LLVMOrcExecutionSessionGetSymbolStringPool(s->es));
+  oj_session_clear_dead_names(s);
   return ORCJIT_OK;
 }
 
@@ -219,8 +225,7 @@ void oj_session_objects_dropped(orcjit_session *s, size_t n) {
   int clear = s->dropped >= every;
   if (clear) s->dropped = 0;
   pthread_mutex_unlock(&s->lock);
-  if (clear)
-    LLVMOrcSymbolStringPoolClearDeadEntries(LLVMOrcExecutionSessionGetSymbolStringPool(s->es));
+  if (clear) oj_session_clear_dead_names(s);
 }
 
 /* ---- the JITDylib pool ------------------------------------------------- */
