@@ -23,6 +23,8 @@ PY=${PY:-python3}
 b=$here/build
 crashes=$here/crashes
 mkdir -p "$b/corpus_elf" "$b/corpus_load" "$crashes"
+report=$b/crash_report.txt   # what .ci/run prints last when a fuzzer failed
+rm -f "$report"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
@@ -30,6 +32,25 @@ fail=0
 t0=$(date +%s)
 
 step() { printf '\n== fuzz: %s\n' "$*"; }
+
+# report TARGET LOG ARTIFACT_PREFIX: appends to $report the first stack of
+# LOG (frames only, without addresses) and the newest input the fuzzer wrote
+# under ARTIFACT_PREFIX as one line of gzip+base64, so a failure on a
+# machine we cannot reach can be replayed here:
+#   echo 'B64' | base64 -d | gunzip > input; fuzz/build/TARGET input
+report() {
+  local input
+  {
+    echo "== $1 failed; first stack in $2:"
+    sed -n '/ERROR:\|runtime error:\|deadly signal\|contract violated/,$p' "$2" |
+      grep -E '^ *#[0-9]+ ' | head -n 24 | sed -E 's/^ *(#[0-9]+) 0x[0-9a-f]+ in /\1 /'
+    input=$(ls -t "$3"* 2>/dev/null | head -n 1)
+    if [ -n "$input" ]; then
+      echo "input $(basename "$input"), $(wc -c < "$input") bytes, gzip|base64:"
+      gzip -9c "$input" | base64 -w0; echo
+    fi
+  } >> "$report"
+}
 
 # ---- build fuzz_elf: the pre-pass alone (src/oj_elf.c + src/oj_error.c) ----
 step "build fuzz_elf"
@@ -72,6 +93,7 @@ echo "fuzz_elf: ${execs:-?} executions in ${ran}s of ${secs}s (${ftime:-?}/s, ${
 if [ $rc -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: ' "$b/fuzz_elf.log"; then
   grep -nE 'ERROR:|runtime error:|SUMMARY:|Test unit written|contract violated' "$b/fuzz_elf.log" | head -20
   echo "fuzz: FAIL: fuzz_elf exited $rc (log: $b/fuzz_elf.log; inputs in $crashes/)" >&2
+  report fuzz_elf "$b/fuzz_elf.log" "$crashes/"
   fail=1
 fi
 
@@ -115,6 +137,7 @@ if [ "$load_secs" -gt 0 ] 2>/dev/null; then
   if [ $rc -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: ' "$b/fuzz_load.log"; then
     grep -nE 'ERROR:|runtime error:|SUMMARY:|Test unit written' "$b/fuzz_load.log" | head -20
     echo "fuzz: FAIL: fuzz_load exited $rc (log: $b/fuzz_load.log)" >&2
+    report fuzz_load "$b/fuzz_load.log" "$crashes/load-"
     fail=1
   fi
 fi
