@@ -81,12 +81,15 @@ typedef struct oj_elf_ctx {
   oj_elf_cand *cand;  /* defined at [0, ndef), undefined at the end */
   size_t ndef, nund;
   uint32_t anchor;    /* section of the anchor marker, 0 if none */
+  uint64_t need;      /* bytes of JIT memory the loaded sections ask for */
   uint64_t *tlsvoff;  /* per section: offset in the TLS block, or
                          OJ_ELF_NOTLS; NULL if the object has no TLS */
   uint32_t *tlssec;   /* section of each out->tls entry */
 } oj_elf_ctx;
 
 #define OJ_ELF_NOTLS UINT64_MAX
+/* A session's JIT memory is one 2 GiB window (see glue/oj_memmgr.cc). */
+#define OJ_ELF_JIT_MAX ((uint64_t)1 << 31)
 /* The largest TLS block accepted: every thread gets a copy. */
 #define OJ_ELF_TLS_MAX ((uint64_t)1 << 30)
 
@@ -397,18 +400,19 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
     for (i = 1; i < c->shnum; i++) {
       const Elf64_Shdr *s = &c->sh[i];
       if (!(s->sh_flags & SHF_ALLOC)) continue;
-      if (s->sh_size > ((uint64_t)1 << 31) - need) {
+      if (s->sh_size > OJ_ELF_JIT_MAX - need) {
         need = UINT64_MAX;
         break;
       }
       need += s->sh_size;
     }
-    if (need > ((uint64_t)1 << 31))
+    if (need > OJ_ELF_JIT_MAX)
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                          "its loaded sections need more than 2 GiB of memory "
                          "(the total passes 2 GiB at %s, of %llu bytes); a "
                          "session's JIT memory spans at most 2 GiB",
                          oj_elf_sec(c, i).s, (unsigned long long)c->sh[i].sh_size);
+    c->need = need;
   }
   /* Section 0 holds the extended counts, not a section, and must have type
   ** SHT_NULL: JITLink reads a section 0 of type SHT_RELA as relocations,
@@ -644,6 +648,22 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
                            OJ_ELF_CORRUPT "%s has reserved section index "
                                           "0x%x",
                            oj_elf_symdesc(c, i, sym.st_name).s, (unsigned)sec);
+      /* A common symbol is a zero-fill block JITLink makes of st_size
+      ** bytes aligned to st_value: it counts against the same 2 GiB as the
+      ** sections.  Unchecked, sizes near 2^63 summed past 2^64 in JITLink's
+      ** layout and the segment wrapped to a few bytes. */
+      if (sec == SHN_COMMON &&
+          (sym.st_value > OJ_ELF_JIT_MAX ||
+           sym.st_size > OJ_ELF_JIT_MAX - c->need ||
+           sym.st_value > OJ_ELF_JIT_MAX - c->need - sym.st_size))
+        return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                           "%s is a common symbol of %llu bytes aligned to "
+                           "%llu; with the loaded sections that is more than "
+                           "the 2 GiB of a session's JIT memory",
+                           oj_elf_symdesc(c, i, sym.st_name).s,
+                           (unsigned long long)sym.st_size,
+                           (unsigned long long)sym.st_value);
+      if (sec == SHN_COMMON) c->need += sym.st_size + sym.st_value;
     } else if (sec >= c->shnum) {
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s has section index %u, out of "

@@ -300,6 +300,21 @@ static void c_nobits_huge(unsigned char *e, size_t n) {
       shdrs(e)[i].sh_size = 0xffffffffffffff9cull;
     }
 }
+/* Two global symbols made common, of 2^63 and 2^63 + 8 bytes: the sizes
+** summed past 2^64 in JITLink's layout and the common section wrapped to 8
+** bytes (found by review after the .bss case above). */
+static void c_common_wrap(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *sym = (Elf64_Sym *)(e + st->sh_offset);
+  uint64_t size = 1ull << 63;
+  for (uint64_t i = st->sh_info; i < st->sh_size / sizeof *sym; i++)
+    if (sym[i].st_shndx != SHN_UNDEF && size <= (1ull << 63) + 8) {
+      sym[i].st_shndx = SHN_COMMON;
+      sym[i].st_value = 4; /* the alignment, for a common symbol */
+      sym[i].st_size = size;
+      size += 8;
+    }
+}
 /* .data (loaded) renamed like the first section before it that is not
 ** loaded (.strtab from clang, .rela.text from gcc): JITLink merges sections
 ** by name, and .data then got no memory (found by fuzz_load). */
@@ -497,6 +512,8 @@ void ojt_case_corrupt_elf(void) {
   CHECK_MSG("does not start with a NUL byte");
   check_corrupt("nobits-huge", elf, size, c_nobits_huge, OJT_S(ORCJIT_EUNSUPPORTED));
   CHECK_MSG("more than 2 GiB");
+  check_corrupt("common-wrap", elf, size, c_common_wrap, OJT_S(ORCJIT_EUNSUPPORTED));
+  CHECK_MSG("is a common symbol of 9223372036854775808 bytes");
   check_corrupt("same-name", elf, size, c_same_name, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("has the name of");
   check_corrupt("eh-frame-encoding", elf, size, c_eh_frame_encoding, OJT_S(ORCJIT_EFORMAT));
