@@ -42,6 +42,7 @@ report() {
   local input
   {
     echo "== $1 failed; first stack in $2:"
+    grep -E '^fuzz_(elf|load): |contract violated' "$2" | head -n 5
     sed -n '/ERROR:\|runtime error:\|deadly signal\|contract violated/,$p' "$2" |
       grep -E '^ *#[0-9]+ ' | head -n 24 | sed -E 's/^ *(#[0-9]+) 0x[0-9a-f]+ in /\1 /'
     input=$(ls -t "$3"* 2>/dev/null | head -n 1)
@@ -135,7 +136,7 @@ if [ "$load_secs" -gt 0 ] 2>/dev/null; then
   lcov=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$b/fuzz_load.log" | tail -1 | grep -o 'cov: [0-9]*')
   echo "fuzz_load: ${lexecs:-?} executions in ${ran}s of ${load_secs}s (${lcov:-cov: ?}, corpus $(ls "$b/corpus_load" | wc -l) files)"
   if [ $rc -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: ' "$b/fuzz_load.log"; then
-    grep -nE 'ERROR:|runtime error:|SUMMARY:|Test unit written' "$b/fuzz_load.log" | head -20
+    grep -nE 'ERROR:|runtime error:|SUMMARY:|Test unit written|^fuzz_load: ' "$b/fuzz_load.log" | head -20
     echo "fuzz: FAIL: fuzz_load exited $rc (log: $b/fuzz_load.log)" >&2
     report fuzz_load "$b/fuzz_load.log" "$crashes/load-"
     fail=1
