@@ -682,9 +682,52 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
                          OJ_ELF_CORRUPT "%s has binding %u (st_info), not "
                                         "local, global, weak or unique",
                          oj_elf_symdesc(c, i, sym.st_name).s, bind);
-    if (bind == STB_LOCAL) continue;
-    if (sym.st_name == 0 || c->str[sym.st_name] == '\0') continue;
     type = ELF64_ST_TYPE(sym.st_info);
+    /* LLVM takes any symbol of type STT_COMMON for a common one, wherever
+    ** it is defined: JITLink 22 makes a zero-fill block of st_size for it,
+    ** outside the 2 GiB count above (found by review). */
+    if (type == STT_COMMON && sec != SHN_COMMON)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s has type STT_COMMON but is not "
+                                        "in SHN_COMMON",
+                         oj_elf_symdesc(c, i, sym.st_name).s);
+    /* A symbol must lie inside its section: JITLink 22's own check,
+    ** st_value + st_size against the block size, wraps around 2^64 and
+    ** then places the symbol outside its block (found by review). */
+    if (sec != SHN_UNDEF && sec < SHN_LORESERVE &&
+        (sym.st_value > c->sh[sec].sh_size ||
+         sym.st_size > c->sh[sec].sh_size - sym.st_value))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s (value %llu, size %llu) does not "
+                                        "lie inside %s (%llu bytes)",
+                         oj_elf_symdesc(c, i, sym.st_name).s,
+                         (unsigned long long)sym.st_value,
+                         (unsigned long long)sym.st_size, oj_elf_sec(c, sec).s,
+                         (unsigned long long)c->sh[sec].sh_size);
+    if (bind == STB_LOCAL) continue;
+    /* A global defined in a section that is not loaded has no address,
+    ** yet ORC lists it as a definition of the object: a lookup of it links
+    ** a graph with nothing to allocate, which crashes JITLink 22 on the
+    ** first error (see above).  No compiler makes one.  Nameless ones too:
+    ** ORC lists "" as well. */
+    if (sec != SHN_UNDEF && sym.st_shndx != SHN_ABS && sym.st_shndx != SHN_COMMON &&
+        !(c->sh[sec].sh_flags & SHF_ALLOC))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is defined in %s, which is not "
+                                        "loaded (no SHF_ALLOC)",
+                         oj_elf_symdesc(c, i, sym.st_name).s,
+                         oj_elf_sec(c, sec).s);
+    /* JITLink 22 makes no graph symbol of an absolute one, yet ORC lists a
+    ** global one as a definition of the object: looking it up fails ("missing
+    ** definitions"), and when the object has nothing to allocate JITLink's
+    ** bail-out calls abandon() on a null allocation (SEGV, found by review).
+    ** An assembler makes one from ".globl x; .set x, 5". */
+    if (sym.st_shndx == SHN_ABS)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "%s is a global absolute symbol (SHN_ABS), which is "
+                         "not supported: JITLink 22 does not define them",
+                         oj_elf_symdesc(c, i, sym.st_name).s);
+    if (sym.st_name == 0 || c->str[sym.st_name] == '\0') continue;
     vis = ELF64_ST_VISIBILITY(sym.st_other);
     if (bind == STB_WEAK || bind == STB_GNU_UNIQUE) flags |= OJ_ELF_SYM_WEAK; /* one copy wins */
     if (type == STT_TLS) flags |= OJ_ELF_SYM_TLS;
@@ -695,17 +738,6 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
       c->nund++;
       continue;
     }
-    /* A global defined in a section that is not loaded has no address,
-    ** yet ORC lists it as a definition of the object: a lookup of it links
-    ** a graph with nothing to allocate, which crashes JITLink 22 on the
-    ** first error (see above).  No compiler makes one. */
-    if (sym.st_shndx != SHN_ABS && sym.st_shndx != SHN_COMMON &&
-        !(c->sh[sec].sh_flags & SHF_ALLOC))
-      return oj_elf_fail(c, ORCJIT_EFORMAT,
-                         OJ_ELF_CORRUPT "%s is defined in %s, which is not "
-                                        "loaded (no SHF_ALLOC)",
-                         oj_elf_symdesc(c, i, sym.st_name).s,
-                         oj_elf_sec(c, sec).s);
     if (vis == STV_HIDDEN || vis == STV_INTERNAL) flags |= OJ_ELF_SYM_HIDDEN;
     if (type == STT_FUNC || type == STT_GNU_IFUNC) flags |= OJ_ELF_SYM_FUNC;
     c->cand[c->ndef].s = c->str + sym.st_name;
@@ -824,31 +856,45 @@ static int oj_elf_leb(const unsigned char *p, uint64_t n, uint64_t *at) {
   return 0;
 }
 
-/* The pointer encodings of a CIE (body p[0..n), after its id): JITLink 22
-** reads an FDE's pointers with any encoding its CIE names and reaches
-** llvm_unreachable (a trap) on a size it does not know, found by fuzz_load.
-** Returns the first unusable encoding, or -1.  A CIE that does not parse
-** is left to JITLink, whose reads are bounds-checked. */
-static int oj_elf_cie_bad_encoding(const unsigned char *p, uint64_t n) {
+/* What oj_elf_cie_check finds wrong with a CIE. */
+#define OJ_ELF_CIE_OK (-1)
+#define OJ_ELF_CIE_LETTERS 256 /* else: a pointer encoding without a size */
+
+/* A CIE (body p[0..n), after its id).  JITLink 22 copies each L, P and R
+** of the augmentation string into an array of four bytes without a bounds
+** check, with or without a 'z' and before it knows where the string ends:
+** more letters overwrite its stack (found by review: "z" and 64 'R's
+** ended in __stack_chk_fail), and four leave the array unterminated.  It
+** then reads an FDE's pointers with any encoding the CIE names and reaches
+** llvm_unreachable (a trap) on a size it does not know (found by
+** fuzz_load).  Returns OJ_ELF_CIE_LETTERS when L, P or R occurs twice, the
+** first unusable encoding, or OJ_ELF_CIE_OK.  The rest of a CIE is left to
+** JITLink, whose reads are bounds-checked. */
+static int oj_elf_cie_check(const unsigned char *p, uint64_t n) {
   uint64_t at = 1; /* after the version byte */
+  unsigned seen = 0;
   const char *z;
-  if (n < 2) return -1;
-  z = (const char *)p + 1;
-  while (at < n && p[at]) at++;
+  for (; at < n && p[at]; at++) {
+    unsigned bit = p[at] == 'L' ? 1u : p[at] == 'P' ? 2u : p[at] == 'R' ? 4u : 0u;
+    if (seen & bit) return OJ_ELF_CIE_LETTERS;
+    seen |= bit;
+  }
   /* JITLink reads the fields of L, P and R in their order whenever the
   ** string has a 'z' anywhere ("Rz" too). */
-  if (at++ >= n || !strchr(z, 'z')) return -1;
+  if (n < 2) return OJ_ELF_CIE_OK;
+  z = (const char *)p + 1;
+  if (at++ >= n || !strchr(z, 'z')) return OJ_ELF_CIE_OK;
   if (strstr(z, "eh")) at += 8;
   /* code and data alignment factors, the return address register (one
   ** byte, as JITLink reads it), the augmentation data length */
-  if (!oj_elf_leb(p, n, &at) || !oj_elf_leb(p, n, &at)) return -1;
+  if (!oj_elf_leb(p, n, &at) || !oj_elf_leb(p, n, &at)) return OJ_ELF_CIE_OK;
   at++;
-  if (!oj_elf_leb(p, n, &at)) return -1;
+  if (!oj_elf_leb(p, n, &at)) return OJ_ELF_CIE_OK;
   for (; *z; z++) {
     unsigned enc;
     if (*z == 'z' || *z == 'e' || *z == 'h') continue;
-    if (*z != 'L' && *z != 'P' && *z != 'R') return -1;
-    if (at >= n) return -1;
+    if (*z != 'L' && *z != 'P' && *z != 'R') return OJ_ELF_CIE_OK;
+    if (at >= n) return OJ_ELF_CIE_OK;
     enc = p[at++];
     if (enc == 0xff) continue; /* DW_EH_PE_omit */
     switch (enc & 0x0f) {
@@ -857,7 +903,7 @@ static int oj_elf_cie_bad_encoding(const unsigned char *p, uint64_t n) {
     }
     if (*z == 'P') at += (enc & 0x0f) == 0x3 || (enc & 0x0f) == 0xb ? 4 : 8;
   }
-  return -1;
+  return OJ_ELF_CIE_OK;
 }
 
 /* .eh_frame, record by record: each length inside the section, each
@@ -899,14 +945,22 @@ static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
     if (len < 4 || len > n - off - hdr) goto bad;
     memcpy(&id, p + off + hdr, 4);
     if (id == 0) {
-      int enc = oj_elf_cie_bad_encoding(p + off + hdr + 4, len - 4);
-      if (enc >= 0) {
+      int bad = oj_elf_cie_check(p + off + hdr + 4, len - 4);
+      if (bad == OJ_ELF_CIE_LETTERS) {
+        free(cie);
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s: the CIE at offset %llu has an "
+                                          "augmentation string that names "
+                                          "L, P or R more than once",
+                           oj_elf_sec(c, i).s, (unsigned long long)off);
+      }
+      if (bad != OJ_ELF_CIE_OK) {
         free(cie);
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s: the CIE at offset %llu has "
                                           "pointer encoding 0x%02x, which "
                                           "has no size",
-                           oj_elf_sec(c, i).s, (unsigned long long)off, enc);
+                           oj_elf_sec(c, i).s, (unsigned long long)off, bad);
       }
       cie[off / 8] |= (unsigned char)(1u << (off % 8));
     } else {

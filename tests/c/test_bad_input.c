@@ -315,6 +315,43 @@ static void c_common_wrap(unsigned char *e, size_t n) {
       size += 8;
     }
 }
+static Elf64_Shdr *find_named(unsigned char *e, const char *name);
+
+/* The first global definition of add.o, edited by the cases below. */
+static Elf64_Sym *first_global_def(unsigned char *e) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *sym = (Elf64_Sym *)(e + st->sh_offset);
+  for (uint64_t i = st->sh_info; i < st->sh_size / sizeof *sym; i++)
+    if (sym[i].st_shndx != SHN_UNDEF) return &sym[i];
+  return NULL;
+}
+/* Made absolute: JITLink 22 defines no absolute symbol, and an object
+** with nothing else to allocate crashed its error path (found by review). */
+static void c_abs_global(unsigned char *e, size_t n) {
+  first_global_def(e)->st_shndx = SHN_ABS;
+}
+/* st_value + st_size wraps past 2^64: JITLink's bounds check wrapped too
+** and placed the symbol outside its block (found by review). */
+static void c_symbol_wraps(unsigned char *e, size_t n) {
+  Elf64_Sym *s = first_global_def(e);
+  s->st_value = 0xfffffffffffffff8ull;
+  s->st_size = 16;
+}
+/* Type STT_COMMON in a normal section: LLVM made it a common block of
+** st_size bytes, outside the 2 GiB count (found by review). */
+static void c_stt_common(unsigned char *e, size_t n) {
+  Elf64_Sym *s = first_global_def(e);
+  s->st_info = ELF64_ST_INFO(STB_GLOBAL, STT_COMMON);
+  s->st_size = 1ull << 62;
+}
+/* The CIE's augmentation "zR" made "RR": JITLink 22 copies L, P and R
+** into a 4-byte array without a bounds check, so a longer string smashed
+** its stack (found by review); a letter twice is refused. */
+static void c_cie_letters(unsigned char *e, size_t n) {
+  Elf64_Shdr *eh = find_named(e, ".eh_frame");
+  unsigned char *p = e + eh->sh_offset;
+  if (p[8] == 1 && p[9] == 'z' && p[10] == 'R') p[9] = 'R'; /* version, "zR" */
+}
 /* .data (loaded) renamed like the first section before it that is not
 ** loaded (.strtab from clang, .rela.text from gcc): JITLink merges sections
 ** by name, and .data then got no memory (found by fuzz_load). */
@@ -514,6 +551,14 @@ void ojt_case_corrupt_elf(void) {
   CHECK_MSG("more than 2 GiB");
   check_corrupt("common-wrap", elf, size, c_common_wrap, OJT_S(ORCJIT_EUNSUPPORTED));
   CHECK_MSG("is a common symbol of 9223372036854775808 bytes");
+  check_corrupt("abs-global", elf, size, c_abs_global, OJT_S(ORCJIT_EUNSUPPORTED));
+  CHECK_MSG("global absolute symbol (SHN_ABS)");
+  check_corrupt("symbol-wraps", elf, size, c_symbol_wraps, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("does not lie inside");
+  check_corrupt("stt-common", elf, size, c_stt_common, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("has type STT_COMMON but is not in SHN_COMMON");
+  check_corrupt("cie-letters", elf, size, c_cie_letters, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("names L, P or R more than once");
   check_corrupt("same-name", elf, size, c_same_name, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("has the name of");
   check_corrupt("eh-frame-encoding", elf, size, c_eh_frame_encoding, OJT_S(ORCJIT_EFORMAT));
