@@ -487,8 +487,26 @@ static int oj_elf_name_cmp(const void *a, const void *b, void *ctx) {
   return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
 }
 
+/* Section names JITLink 22 gives its own sections: its x86-64 GOT, stub
+** and TLS tables, and the section of common symbols.  It looks them up by
+** name and adopts a section of the object that has one: its GOT and stub
+** builders then take the object's blocks for table entries and read edges
+** they do not have (SEGV in registerExistingEntries), and common symbols
+** land in whatever section of the object is called .common, loaded or not
+** (SEGV copying a zero-fill block of an unloaded one).  Found by review. */
+static const char *const oj_elf_reserved_sections[] = {"$__GOT", "$__STUBS",
+                                                       "$__TLSINFO", ".common"};
+
 static int oj_elf_check_same_names(oj_elf_ctx *c) {
-  uint32_t i, first, n = 0, *v = malloc((size_t)c->shnum * sizeof *v);
+  uint32_t i, first, n = 0, *v;
+  for (i = 1; i < c->shnum; i++)
+    for (size_t k = 0; k < sizeof oj_elf_reserved_sections / sizeof *oj_elf_reserved_sections; k++)
+      if (strcmp(oj_elf_secname(c, i), oj_elf_reserved_sections[k]) == 0)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s has a name JITLink 22 keeps for "
+                                          "its own sections",
+                           oj_elf_sec(c, i).s);
+  v = malloc((size_t)c->shnum * sizeof *v);
   if (!v) return oj_elf_nomem(c);
   for (i = 1; i < c->shnum; i++)
     if (c->sh[i].sh_type != SHT_NULL) v[n++] = i; /* JITLink skips SHT_NULL */
@@ -630,6 +648,12 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
                                           "SHT_SYMTAB_SHNDX section",
                            oj_elf_symdesc(c, i, sym.st_name).s);
       memcpy(&sec, xbase + i * 4, 4);
+      /* Index 0 would make it undefined here but defined for LLVM. */
+      if (sec == SHN_UNDEF)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s uses SHN_XINDEX but its "
+                                          "extended section index is 0",
+                           oj_elf_symdesc(c, i, sym.st_name).s);
       if (sec >= c->shnum)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s has section index %u, out of "
@@ -728,6 +752,37 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
                          "not supported: JITLink 22 does not define them",
                          oj_elf_symdesc(c, i, sym.st_name).s);
     if (sym.st_name == 0 || c->str[sym.st_name] == '\0') continue;
+    /* The loader's marker names (oj_elf.h) are looked up in the library:
+    ** an object that defined one of them steered the init/fini or TLS
+    ** ranges recorded for another object, and a lookup then copied a
+    ** thread-local image from the wrong place (found by review). */
+    if (strncmp(c->str + sym.st_name, OJ_ELF_MARKER_PREFIX,
+                sizeof OJ_ELF_MARKER_PREFIX - 1) == 0)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "%s has a name the loader keeps for itself (prefix "
+                         "\"" OJ_ELF_MARKER_PREFIX "\")",
+                         oj_elf_symdesc(c, i, sym.st_name).s);
+    /* A global's type and its section must agree on thread-locality: the
+    ** core gives a TLS symbol's lookup the calling thread's copy, found
+    ** through its section (a TLS symbol elsewhere looked up as NULL), and
+    ** a data or function symbol its address (in a TLS section, that of the
+    ** initial image every thread copies).  Untyped ones are left alone: the
+    ** markers are untyped. */
+    if (sec != SHN_UNDEF && sec < SHN_LORESERVE &&
+        (type == STT_TLS || type == STT_OBJECT || type == STT_FUNC) &&
+        (type == STT_TLS) != ((c->sh[sec].sh_flags & SHF_TLS) != 0))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s %s thread-local (STT_TLS) but %s "
+                                        "%s",
+                         oj_elf_symdesc(c, i, sym.st_name).s,
+                         type == STT_TLS ? "is" : "is not",
+                         oj_elf_sec(c, sec).s,
+                         type == STT_TLS ? "is not (no SHF_TLS)" : "is (SHF_TLS)");
+    if (sec == SHN_UNDEF && bind == STB_GNU_UNIQUE)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is undefined with binding "
+                                        "STB_GNU_UNIQUE",
+                         oj_elf_symdesc(c, i, sym.st_name).s);
     vis = ELF64_ST_VISIBILITY(sym.st_other);
     if (bind == STB_WEAK || bind == STB_GNU_UNIQUE) flags |= OJ_ELF_SYM_WEAK; /* one copy wins */
     if (type == STT_TLS) flags |= OJ_ELF_SYM_TLS;
@@ -1139,8 +1194,8 @@ static int oj_elf_anchor_rank(const oj_elf_ctx *c, uint32_t i) {
 }
 
 static size_t oj_elf_marker_len(const char *tag, uint32_t sec) {
-  int n = sec ? snprintf(NULL, 0, "__orcjit.%s.%u", tag, (unsigned)sec)
-              : snprintf(NULL, 0, "__orcjit.%s.anchor", tag);
+  int n = sec ? snprintf(NULL, 0, OJ_ELF_MARKER_PREFIX "%s.%u", tag, (unsigned)sec)
+              : snprintf(NULL, 0, OJ_ELF_MARKER_PREFIX "%s.anchor", tag);
   return n < 0 ? 0 : (size_t)n;
 }
 
@@ -1182,7 +1237,7 @@ static int oj_elf_make_markers(oj_elf_ctx *c, oj_elf_object *out) {
       e->count = (uint32_t)(c->sh[i].sh_size / 8);
       e->marker = pool;
       len = oj_elf_marker_len(c->tag, i);
-      snprintf(pool, len + 1, "__orcjit.%s.%u", c->tag, (unsigned)i);
+      snprintf(pool, len + 1, OJ_ELF_MARKER_PREFIX "%s.%u", c->tag, (unsigned)i);
       pool += len + 1;
       k++;
     }
@@ -1192,7 +1247,7 @@ static int oj_elf_make_markers(oj_elf_ctx *c, oj_elf_object *out) {
     len = oj_elf_marker_len(c->tag, 0);
     out->anchor = malloc(len + 1);
     if (!out->anchor) return oj_elf_nomem(c);
-    snprintf(out->anchor, len + 1, "__orcjit.%s.anchor", c->tag);
+    snprintf(out->anchor, len + 1, OJ_ELF_MARKER_PREFIX "%s.anchor", c->tag);
   }
   return ORCJIT_OK;
 }
@@ -1267,7 +1322,7 @@ static int oj_elf_make_tls(oj_elf_ctx *c, oj_elf_object *out) {
     e->nobits = c->sh[i].sh_type == SHT_NOBITS;
     e->marker = pool;
     len = oj_elf_marker_len(c->tag, i);
-    snprintf(pool, len + 1, "__orcjit.%s.%u", c->tag, (unsigned)i);
+    snprintf(pool, len + 1, OJ_ELF_MARKER_PREFIX "%s.%u", c->tag, (unsigned)i);
     pool += len + 1;
     c->tlssec[k++] = i;
   }

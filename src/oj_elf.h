@@ -104,6 +104,10 @@ enum {
 };
 int oj_elf_classify(const void *data, size_t size);
 
+/* The prefix of the marker names; an input defining such a name is refused,
+** so the image (which has them) does not pass oj_elf_prepare again. */
+#define OJ_ELF_MARKER_PREFIX "__orcjit."
+
 /*
 ** Validates data[0..size) and fills *out (zeroed first).  Marker names are
 ** "__orcjit.<tag>.<section index>" for init/fini sections and

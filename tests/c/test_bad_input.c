@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -352,6 +353,37 @@ static void c_cie_letters(unsigned char *e, size_t n) {
   unsigned char *p = e + eh->sh_offset;
   if (p[8] == 1 && p[9] == 'z' && p[10] == 'R') p[9] = 'R'; /* version, "zR" */
 }
+/* .comment renamed .common, a name JITLink 22 gives its own section of
+** common symbols (it adopted the object's, loaded or not: found by review). */
+static void c_reserved_section(unsigned char *e, size_t n) {
+  Elf64_Ehdr *h = (Elf64_Ehdr *)e;
+  char *names = (char *)e + shdrs(e)[h->e_shstrndx].sh_offset;
+  Elf64_Shdr *cm = find_named(e, ".comment");
+  if (cm) memcpy(names + cm->sh_name, ".common", sizeof ".common");
+}
+/* The global oj_plain_mul renamed with the loader's marker prefix. */
+static void c_marker_name(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  char *str = (char *)e + shdrs(e)[st->sh_link].sh_offset;
+  size_t len = shdrs(e)[st->sh_link].sh_size;
+  char *at = memmem(str, len, "oj_plain_mul", sizeof "oj_plain_mul");
+  if (at) memcpy(at, "__orcjit.J0", sizeof "__orcjit.J0");
+}
+/* A function made thread-local (STT_TLS) in .text. */
+static void c_tls_type(unsigned char *e, size_t n) {
+  Elf64_Sym *s = first_global_def(e);
+  s->st_info = ELF64_ST_INFO(STB_GLOBAL, STT_TLS);
+}
+/* An undefined symbol given binding STB_GNU_UNIQUE. */
+static void c_undef_unique(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *sym = (Elf64_Sym *)(e + st->sh_offset);
+  for (uint64_t i = st->sh_info; i < st->sh_size / sizeof *sym; i++)
+    if (sym[i].st_shndx == SHN_UNDEF) {
+      sym[i].st_info = ELF64_ST_INFO(STB_GNU_UNIQUE, ELF64_ST_TYPE(sym[i].st_info));
+      break;
+    }
+}
 /* .data (loaded) renamed like the first section before it that is not
 ** loaded (.strtab from clang, .rela.text from gcc): JITLink merges sections
 ** by name, and .data then got no memory (found by fuzz_load). */
@@ -559,6 +591,14 @@ void ojt_case_corrupt_elf(void) {
   CHECK_MSG("has type STT_COMMON but is not in SHN_COMMON");
   check_corrupt("cie-letters", elf, size, c_cie_letters, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("names L, P or R more than once");
+  check_corrupt("reserved-section", elf, size, c_reserved_section, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("(.common) has a name JITLink 22 keeps for its own sections");
+  check_corrupt("marker-name", elf, size, c_marker_name, OJT_S(ORCJIT_EUNSUPPORTED));
+  CHECK_MSG("(__orcjit.J0) has a name the loader keeps for itself");
+  check_corrupt("tls-type", elf, size, c_tls_type, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("is thread-local (STT_TLS) but section");
+  check_corrupt("undef-unique", elf, size, c_undef_unique, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("is undefined with binding STB_GNU_UNIQUE");
   check_corrupt("same-name", elf, size, c_same_name, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("has the name of");
   check_corrupt("eh-frame-encoding", elf, size, c_eh_frame_encoding, OJT_S(ORCJIT_EFORMAT));
