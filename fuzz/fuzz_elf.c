@@ -10,7 +10,8 @@
 **   - on success: an image, every name readable, marker names built from the
 **     tag, init/fini kinds in range;
 **   - the rewritten image is itself accepted by oj_elf_prepare, with the
-**     same number of init/fini sections (it is what JITLink will be given);
+**     same number of init/fini sections (it is what JITLink will be given),
+**     once its marker names are renamed (an input may not use their prefix);
 **   - every RELA relocation of an accepted object patches bytes inside its
 **     target section (allocated or not: a live block can keep an unloaded
 **     one in the link graph) (JITLink 22 writes wherever
