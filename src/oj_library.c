@@ -767,7 +767,11 @@ static int oj_library_pull(orcjit_library *lib, const char *name) {
     pthread_mutex_lock(&lib->lock);
     lib->pending[m].taken = 0;
     pthread_mutex_unlock(&lib->lock);
-    return ORCJIT_EBUSY;
+    return oj_error_set(ORCJIT_EBUSY,
+                        "library '%s': '%s' is defined by an archive member not "
+                        "linked yet, and another add into this library is in "
+                        "progress on another thread",
+                        lib->name, name);
   }
   char tag[48];
   snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects);
@@ -1080,6 +1084,9 @@ int orcjit_library_set_link_order(orcjit_library *lib, orcjit_library *const *li
 
 /* ---- lookups ----------------------------------------------------------- */
 
+/* Finds symbol, linking the archive member that defines it if need be.
+** ORCJIT_ENOTFOUND (no message) when nothing defines it; another status,
+** with its message, when the member that defines it could not be linked. */
 static int oj_library_find(orcjit_library *lib, const char *symbol, void **out) {
   for (int attempt = 0;; attempt++) {
     pthread_mutex_lock(&lib->lock);
@@ -1094,7 +1101,12 @@ static int oj_library_find(orcjit_library *lib, const char *symbol, void **out) 
     /* An archive member that defines it is linked now. */
     if (!pending || attempt > 0) return ORCJIT_ENOTFOUND;
     int rc = oj_library_pull(lib, symbol);
-    if (rc != ORCJIT_OK && rc != ORCJIT_ENOTFOUND) return rc;
+    if (rc != ORCJIT_OK && rc != ORCJIT_ENOTFOUND) {
+      if (rc != ORCJIT_EBUSY)
+        oj_error_prefix("library '%s': '%s' is defined by an archive member that "
+                        "failed to link", lib->name, symbol);
+      return rc;
+    }
   }
 }
 
@@ -1105,10 +1117,11 @@ int orcjit_library_lookup(orcjit_library *lib, const char *symbol, void **out_ad
   if (oj_lib_check(lib, "orcjit_library_lookup")) return ORCJIT_EINVAL;
   if (!symbol || !*symbol)
     return oj_error_set(ORCJIT_EINVAL, "library '%s': empty symbol name", lib->name);
-  if (oj_library_find(lib, symbol, out_addr) != ORCJIT_OK)
+  int rc = oj_library_find(lib, symbol, out_addr);
+  if (rc == ORCJIT_ENOTFOUND)
     return oj_error_set(ORCJIT_ENOTFOUND, "library '%s': symbol '%s' is not defined",
                         lib->name, symbol);
-  return ORCJIT_OK;
+  return rc;
 }
 
 int orcjit_library_get_function(orcjit_library *lib, const char *name, void **out_fn) {
@@ -1124,7 +1137,7 @@ int orcjit_library_get_function(orcjit_library *lib, const char *name, void **ou
   if (!sym) return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   snprintf(sym, len, "%s%s", OJ_FFI_PREFIX, name);
   int rc = oj_library_find(lib, sym, out_fn);
-  if (rc != ORCJIT_OK)
+  if (rc == ORCJIT_ENOTFOUND)
     oj_error_set(ORCJIT_ENOTFOUND,
                  "library '%s': function '%s' not found (no symbol '%s' in its objects)",
                  lib->name, name, sym);
