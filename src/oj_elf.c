@@ -88,8 +88,13 @@ typedef struct oj_elf_ctx {
 } oj_elf_ctx;
 
 #define OJ_ELF_NOTLS UINT64_MAX
-/* A session's JIT memory is one 2 GiB window (see glue/oj_memmgr.cc). */
+
+static void oj_elf_sym_at(const oj_elf_ctx *c, uint64_t i, Elf64_Sym *sym,
+                          uint32_t *sec);
+/* A session's JIT memory is one 2 GiB window of 1 MiB chunks (see
+** glue/oj_memmgr.cc): the most it holds and the largest alignment. */
 #define OJ_ELF_JIT_MAX ((uint64_t)1 << 31)
+#define OJ_ELF_ALIGN_MAX ((uint64_t)1 << 20)
 /* The largest TLS block accepted: every thread gets a copy. */
 #define OJ_ELF_TLS_MAX ((uint64_t)1 << 30)
 
@@ -466,6 +471,13 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
                                         "of two",
                          oj_elf_sec(c, i).s,
                          (unsigned long long)s->sh_addralign);
+    /* JITLink 22 keeps log2 of an alignment in 5 bits: 2^32 became 1 and
+    ** the sections of an object overlapped (found by review). */
+    if ((s->sh_flags & SHF_ALLOC) && s->sh_addralign > OJ_ELF_ALIGN_MAX)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "%s asks for alignment %llu; the most JIT memory "
+                         "gives is 1 MiB",
+                         oj_elf_sec(c, i).s, (unsigned long long)s->sh_addralign);
   }
   return ORCJIT_OK;
 }
@@ -676,6 +688,12 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
       ** bytes aligned to st_value: it counts against the same 2 GiB as the
       ** sections.  Unchecked, sizes near 2^63 summed past 2^64 in JITLink's
       ** layout and the segment wrapped to a few bytes. */
+      if (sec == SHN_COMMON && sym.st_value > OJ_ELF_ALIGN_MAX)
+        return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                           "%s is a common symbol aligned to %llu; the most "
+                           "JIT memory gives is 1 MiB",
+                           oj_elf_symdesc(c, i, sym.st_name).s,
+                           (unsigned long long)sym.st_value);
       if (sec == SHN_COMMON &&
           (sym.st_value > OJ_ELF_JIT_MAX ||
            sym.st_size > OJ_ELF_JIT_MAX - c->need ||
@@ -728,6 +746,19 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
                          (unsigned long long)sym.st_value,
                          (unsigned long long)sym.st_size, oj_elf_sec(c, sec).s,
                          (unsigned long long)c->sh[sec].sh_size);
+    /* Names the loader or JITLink defines: a library's own __dso_handle
+    ** (an object's copy made __cxa_atexit hand its destructors to the C
+    ** library, which ran them after the library's memory was gone), and
+    ** the GOT (JITLink's GOT relocations use its own, GOTPC64 took the
+    ** object's: wild GOT reads).  Found by review. */
+    if (sec != SHN_UNDEF && sym.st_name &&
+        (strcmp(c->str + sym.st_name, "__dso_handle") == 0 ||
+         strcmp(c->str + sym.st_name, "_GLOBAL_OFFSET_TABLE_") == 0))
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "%s is defined in the object; that name is the "
+                         "loader's (__dso_handle, one per library) or "
+                         "JITLink's (_GLOBAL_OFFSET_TABLE_)",
+                         oj_elf_symdesc(c, i, sym.st_name).s);
     if (bind == STB_LOCAL) continue;
     /* A global defined in a section that is not loaded has no address,
     ** yet ORC lists it as a definition of the object: a lookup of it links
@@ -1114,6 +1145,21 @@ static int oj_elf_check_relocs(const oj_elf_ctx *c, oj_elf_object *out) {
                            (unsigned long long)k, oj_elf_sec(c, i).s,
                            (unsigned)ELF64_R_SYM(info),
                            (unsigned long long)c->nsyms);
+      /* The size of a symbol of another library or of the host is not
+      ** known here: JITLink 22 made it 0 without a word. */
+      if (ELF64_R_TYPE(info) == R_X86_64_SIZE32 || ELF64_R_TYPE(info) == R_X86_64_SIZE64) {
+        Elf64_Sym sym;
+        uint32_t sec;
+        oj_elf_sym_at(c, ELF64_R_SYM(info), &sym, &sec);
+        if (sec == SHN_UNDEF)
+          return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                             "relocation %llu of %s asks for the size of %s, "
+                             "which is not defined in the object "
+                             "(R_X86_64_SIZE32/64 of an undefined symbol is "
+                             "not supported)",
+                             (unsigned long long)k, oj_elf_sec(c, i).s,
+                             oj_elf_symdesc(c, ELF64_R_SYM(info), sym.st_name).s);
+      }
     }
   }
   return ORCJIT_OK;
@@ -1177,6 +1223,126 @@ static uint32_t oj_elf_next_initfini(const oj_elf_ctx *c, uint32_t after) {
   for (i = after + 1; i < c->shnum; i++)
     if (oj_elf_is_initfini(c, i, &kind, &prio)) return i;
   return 0;
+}
+
+/* Every entry of the init/fini sections: the core calls each one that is
+** neither 0 nor all ones, so each must be the address of code of this
+** object, not a value JITLink computed from anything else.  An entry is
+** either 0 (or all ones) with no relocation, or patched by one
+** R_X86_64_64 against a function, code label or code section symbol of an
+** executable section of the object, with an addend that stays inside that
+** section.  A weak target is refused: another object can define the name
+** as data.  Compilers emit exactly this; anything else made the loader
+** call garbage, data, the host (an undefined target) or address 0 + addend
+** (found by review). */
+static int oj_elf_check_initfini(const oj_elf_ctx *c) {
+  for (uint32_t i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    int kind;
+    uint32_t prio;
+    if (!oj_elf_is_initfini(c, i, &kind, &prio)) {
+      /* A table the core does not run must not look like one it does:
+      ** ld would run .preinit_array and sort odd names its own way. */
+      static const char *const like[] = {".init_array", ".fini_array", ".ctors",
+                                         ".dtors", ".preinit_array"};
+      const char *name = oj_elf_secname(c, i);
+      int looks = s->sh_type == SHT_INIT_ARRAY || s->sh_type == SHT_FINI_ARRAY ||
+                  s->sh_type == SHT_PREINIT_ARRAY;
+      for (size_t k = 0; k < sizeof like / sizeof *like; k++)
+        if (strncmp(name, like[k], strlen(like[k])) == 0) looks = 1;
+      if (looks && (s->sh_flags & SHF_ALLOC) && s->sh_size)
+        return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                           "%s (type %u) looks like a constructor or "
+                           "destructor table but is not one the loader runs: "
+                           ".init_array, .fini_array, .ctors or .dtors, "
+                           "optionally with a priority .N up to 65535, of "
+                           "type SHT_PROGBITS, SHT_INIT_ARRAY or "
+                           "SHT_FINI_ARRAY (.preinit_array is not supported)",
+                           oj_elf_sec(c, i).s, (unsigned)s->sh_type);
+      continue;
+    }
+    if (s->sh_size % 8 != 0) continue; /* refused by oj_elf_make_markers */
+    uint64_t nslots = s->sh_size / 8;
+    unsigned char *patched = calloc((size_t)(nslots / 8 + 1), 1);
+    if (!patched) return oj_elf_nomem(c);
+    int rc = ORCJIT_OK;
+    for (uint32_t r = 1; r < c->shnum && rc == ORCJIT_OK; r++) {
+      const Elf64_Shdr *rs = &c->sh[r];
+      if (rs->sh_type != SHT_RELA || rs->sh_info != i) continue;
+      const unsigned char *p = c->data + rs->sh_offset;
+      for (uint64_t k = 0; k < rs->sh_size / sizeof(Elf64_Rela) && rc == ORCJIT_OK; k++) {
+        Elf64_Rela rel;
+        Elf64_Sym sym;
+        uint32_t sec;
+        memcpy(&rel, p + k * sizeof rel, sizeof rel);
+        uint32_t type = (uint32_t)ELF64_R_TYPE(rel.r_info);
+        if (type == R_X86_64_NONE) continue;
+        if (type != R_X86_64_64 || rel.r_offset % 8 != 0) {
+          rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "relocation %llu of %s patches "
+                                          "the constructor table %s at offset "
+                                          "%llu with type %u; only R_X86_64_64 "
+                                          "of a whole entry makes a function "
+                                          "address",
+                           (unsigned long long)k, oj_elf_sec(c, r).s,
+                           oj_elf_sec(c, i).s, (unsigned long long)rel.r_offset, type);
+          break;
+        }
+        uint64_t slot = rel.r_offset / 8;
+        if (patched[slot / 8] & (1u << (slot % 8))) {
+          rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "two relocations patch the entry at "
+                                          "offset %llu of %s",
+                           (unsigned long long)rel.r_offset, oj_elf_sec(c, i).s);
+          break;
+        }
+        patched[slot / 8] |= (unsigned char)(1u << (slot % 8));
+        oj_elf_sym_at(c, ELF64_R_SYM(rel.r_info), &sym, &sec);
+        unsigned st = ELF64_ST_TYPE(sym.st_info), sb = ELF64_ST_BIND(sym.st_info);
+        const Elf64_Shdr *ts = sec != SHN_UNDEF && sec < c->shnum ? &c->sh[sec] : NULL;
+        int code = ts && (ts->sh_flags & SHF_ALLOC) && (ts->sh_flags & SHF_EXECINSTR) &&
+                   !(ts->sh_flags & SHF_TLS) && ts->sh_type != SHT_NOBITS &&
+                   (st == STT_FUNC || st == STT_NOTYPE || st == STT_SECTION) &&
+                   sb != STB_WEAK && sb != STB_GNU_UNIQUE;
+        if (!code) {
+          rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "the entry at offset %llu of %s "
+                                          "refers to %s, which is not a "
+                                          "function of this object (a local "
+                                          "or global, not weak, function in "
+                                          "an executable section)",
+                           (unsigned long long)rel.r_offset, oj_elf_sec(c, i).s,
+                           oj_elf_symdesc(c, ELF64_R_SYM(rel.r_info), sym.st_name).s);
+          break;
+        }
+        /* st_value <= sh_size: oj_elf_check_symbols */
+        if (rel.r_addend < 0 || (uint64_t)rel.r_addend >= ts->sh_size - sym.st_value)
+          rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "the entry at offset %llu of %s "
+                                          "points %lld bytes from %s, outside "
+                                          "%s",
+                           (unsigned long long)rel.r_offset, oj_elf_sec(c, i).s,
+                           (long long)rel.r_addend,
+                           oj_elf_symdesc(c, ELF64_R_SYM(rel.r_info), sym.st_name).s,
+                           oj_elf_sec(c, sec).s);
+      }
+    }
+    for (uint64_t slot = 0; slot < nslots && rc == ORCJIT_OK; slot++) {
+      uint64_t v;
+      if (patched[slot / 8] & (1u << (slot % 8))) continue;
+      memcpy(&v, c->data + s->sh_offset + slot * 8, 8);
+      if (v != 0 && v != UINT64_MAX)
+        rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "the entry at offset %llu of %s holds "
+                                        "0x%llx and no relocation patches it: "
+                                        "not a function address",
+                         (unsigned long long)slot * 8, oj_elf_sec(c, i).s,
+                         (unsigned long long)v);
+    }
+    free(patched);
+    if (rc != ORCJIT_OK) return rc;
+  }
+  return ORCJIT_OK;
 }
 
 /* Rank of section i as the anchor's home: 0 unusable, higher is better.
@@ -1740,6 +1906,7 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   for (uint32_t i = 1; rc == ORCJIT_OK && i < c.shnum; i++)
     if (strcmp(oj_elf_secname(&c, i), ".eh_frame") == 0) rc = oj_elf_check_eh_frame(&c, i);
   if (rc == ORCJIT_OK) rc = oj_elf_make_markers(&c, out);
+  if (rc == ORCJIT_OK) rc = oj_elf_check_initfini(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_make_tls(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_check_tls_relocs(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_make_lists(&c, out);

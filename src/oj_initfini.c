@@ -121,6 +121,13 @@ static int oj_initfini_push_fini(orcjit_library *lib, uint32_t prio, void (*fn)(
 
 static int oj_initfini_valid(uint64_t p) { return p != 0 && p != UINT64_MAX; }
 
+/* Entry j of a table at v: an object may align its table to less than 8. */
+static uint64_t oj_initfini_entry(const unsigned char *v, uint32_t j) {
+  uint64_t p;
+  memcpy(&p, v + (size_t)j * 8, 8);
+  return p;
+}
+
 int oj_initfini_run_object(orcjit_library *lib, const oj_elf_object *obj,
                            const uint64_t *addrs, uint32_t seq) {
   size_t n = obj->ninitfini;
@@ -137,10 +144,10 @@ int oj_initfini_run_object(orcjit_library *lib, const oj_elf_object *obj,
   for (size_t k = 0; k < n && rc == ORCJIT_OK; k++) {
     const oj_elf_initfini *s = &obj->initfini[idx[k]];
     if (oj_initfini_is_init(s->kind)) continue;
-    const uint64_t *v = (const uint64_t *)(uintptr_t)addrs[idx[k]];
+    const unsigned char *v = (const unsigned char *)(uintptr_t)addrs[idx[k]];
     for (uint32_t j = 0; j < s->count && rc == ORCJIT_OK; j++) {
       /* .dtors runs first to last: store it reversed in array order. */
-      uint64_t p = s->kind == OJ_ELF_DTORS ? v[s->count - 1 - j] : v[j];
+      uint64_t p = oj_initfini_entry(v, s->kind == OJ_ELF_DTORS ? s->count - 1 - j : j);
       if (oj_initfini_valid(p))
         rc = oj_initfini_push_fini(lib, s->priority, (void (*)(void))(uintptr_t)p);
     }
@@ -151,9 +158,9 @@ int oj_initfini_run_object(orcjit_library *lib, const oj_elf_object *obj,
   for (size_t k = 0; k < n && rc == ORCJIT_OK; k++) {
     const oj_elf_initfini *s = &obj->initfini[idx[k]];
     if (!oj_initfini_is_init(s->kind)) continue;
-    const uint64_t *v = (const uint64_t *)(uintptr_t)addrs[idx[k]];
+    const unsigned char *v = (const unsigned char *)(uintptr_t)addrs[idx[k]];
     for (uint32_t j = 0; j < s->count; j++) {
-      uint64_t p = s->kind == OJ_ELF_CTORS ? v[s->count - 1 - j] : v[j];
+      uint64_t p = oj_initfini_entry(v, s->kind == OJ_ELF_CTORS ? s->count - 1 - j : j);
       if (oj_initfini_valid(p)) ((void (*)(void))(uintptr_t)p)();
     }
   }

@@ -369,6 +369,14 @@ static void c_marker_name(unsigned char *e, size_t n) {
   char *at = memmem(str, len, "oj_plain_mul", sizeof "oj_plain_mul");
   if (at) memcpy(at, "__orcjit.J0", sizeof "__orcjit.J0");
 }
+/* oj_plain_mul renamed __dso_handle (same length): an object's own handle
+** made its atexit handlers outlive the library (found by review). */
+static void c_own_dso_handle(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  char *str = (char *)e + shdrs(e)[st->sh_link].sh_offset;
+  char *at = memmem(str, shdrs(e)[st->sh_link].sh_size, "oj_plain_mul", sizeof "oj_plain_mul");
+  if (at) memcpy(at, "__dso_handle", sizeof "__dso_handle");
+}
 /* A function made thread-local (STT_TLS) in .text. */
 static void c_tls_type(unsigned char *e, size_t n) {
   Elf64_Sym *s = first_global_def(e);
@@ -383,6 +391,39 @@ static void c_undef_unique(unsigned char *e, size_t n) {
       sym[i].st_info = ELF64_ST_INFO(STB_GNU_UNIQUE, ELF64_ST_TYPE(sym[i].st_info));
       break;
     }
+}
+/* The relocation of ctor_host.o's .init_array entry, edited below: each
+** edit made the loader call something that is not a function of the
+** object (found by review: garbage, address 0 + addend, data, the host). */
+static Elf64_Rela *init_rela(unsigned char *e) {
+  Elf64_Shdr *r = find_named(e, ".rela.init_array");
+  return r ? (Elf64_Rela *)(e + r->sh_offset) : NULL;
+}
+static void c_init_no_reloc(unsigned char *e, size_t n) {
+  Elf64_Rela *r = init_rela(e);
+  Elf64_Shdr *ia = find_named(e, ".init_array");
+  uint64_t junk = 0x4141414141ull;
+  if (!r || !ia) return;
+  r->r_info = ELF64_R_INFO(ELF64_R_SYM(r->r_info), R_X86_64_NONE);
+  memcpy(e + ia->sh_offset, &junk, 8);
+}
+static void c_init_pc32(unsigned char *e, size_t n) {
+  Elf64_Rela *r = init_rela(e);
+  if (r) r->r_info = ELF64_R_INFO(ELF64_R_SYM(r->r_info), R_X86_64_PC32);
+}
+static void c_init_addend(unsigned char *e, size_t n) {
+  Elf64_Rela *r = init_rela(e);
+  if (r) r->r_addend = 0x10000000;
+}
+static void c_init_undefined(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *sym = (Elf64_Sym *)(e + st->sh_offset);
+  Elf64_Rela *r = init_rela(e);
+  if (!r) return;
+  const char *str = (const char *)e + shdrs(e)[st->sh_link].sh_offset;
+  for (uint64_t i = st->sh_info; i < st->sh_size / sizeof *sym; i++)
+    if (sym[i].st_shndx == SHN_UNDEF && strcmp(str + sym[i].st_name, "oj_test_host_note") == 0)
+      r->r_info = ELF64_R_INFO(i, R_X86_64_64);
 }
 /* .data (loaded) renamed like the first section before it that is not
 ** loaded (.strtab from clang, .rela.text from gcc): JITLink merges sections
@@ -595,6 +636,8 @@ void ojt_case_corrupt_elf(void) {
   CHECK_MSG("(.common) has a name JITLink 22 keeps for its own sections");
   check_corrupt("marker-name", elf, size, c_marker_name, OJT_S(ORCJIT_EUNSUPPORTED));
   CHECK_MSG("(__orcjit.J0) has a name the loader keeps for itself");
+  check_corrupt("own-dso-handle", elf, size, c_own_dso_handle, OJT_S(ORCJIT_EUNSUPPORTED));
+  CHECK_MSG("(__dso_handle) is defined in the object");
   check_corrupt("tls-type", elf, size, c_tls_type, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("is thread-local (STT_TLS) but section");
   check_corrupt("undef-unique", elf, size, c_undef_unique, OJT_S(ORCJIT_EFORMAT));
@@ -611,6 +654,21 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("overlap-table", elf, size, c_overlap_table, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("overlaps");
   CHECK_MSG("section header table");
+  CHECK_STILL_WORKS(g_lib);
+
+  /* ---- constructor tables that do not hold functions of the object ---- */
+  size_t csize = 0;
+  unsigned char *ctor = ojt_read_file(ojt_obj("ctor_host.o"), &csize);
+  REQUIRE(ctor && init_rela(ctor) != NULL);
+  check_corrupt("init-no-reloc", ctor, csize, c_init_no_reloc, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("holds 0x4141414141 and no relocation patches it");
+  check_corrupt("init-pc32", ctor, csize, c_init_pc32, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("only R_X86_64_64");
+  check_corrupt("init-addend", ctor, csize, c_init_addend, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("points 268435456 bytes from");
+  check_corrupt("init-undefined", ctor, csize, c_init_undefined, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("(oj_test_host_note), which is not a function of this object");
+  free(ctor);
   CHECK_STILL_WORKS(g_lib);
 
   /* ---- byte-flip fuzz: any status, never a crash ---- */
