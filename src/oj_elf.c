@@ -1249,7 +1249,9 @@ static int oj_elf_check_initfini(const oj_elf_ctx *c) {
       int looks = s->sh_type == SHT_INIT_ARRAY || s->sh_type == SHT_FINI_ARRAY ||
                   s->sh_type == SHT_PREINIT_ARRAY;
       for (size_t k = 0; k < sizeof like / sizeof *like; k++)
-        if (strncmp(name, like[k], strlen(like[k])) == 0) looks = 1;
+        if (strncmp(name, like[k], strlen(like[k])) == 0 &&
+            (s->sh_type == SHT_PROGBITS || s->sh_type == SHT_NOBITS))
+          looks = 1;
       if (looks && (s->sh_flags & SHF_ALLOC) && s->sh_size)
         return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                            "%s (type %u) looks like a constructor or "
