@@ -1145,6 +1145,29 @@ static int oj_elf_check_relocs(const oj_elf_ctx *c, oj_elf_object *out) {
                            (unsigned long long)k, oj_elf_sec(c, i).s,
                            (unsigned)ELF64_R_SYM(info),
                            (unsigned long long)c->nsyms);
+      /* JITLink 22 keys GOT entries by the target's name: every nameless
+      ** target (a section symbol, an unnamed local) shared one entry, and
+      ** code read another object's address through it (found by review).
+      ** Compilers give GOT relocations named symbols. */
+      switch (ELF64_R_TYPE(info)) {
+      case R_X86_64_GOT32: case R_X86_64_GOTPCREL: case R_X86_64_GOTPCRELX:
+      case R_X86_64_REX_GOTPCRELX: case R_X86_64_GOT64: case R_X86_64_GOTPCREL64:
+      case R_X86_64_GOTPLT64: {
+        Elf64_Sym sym;
+        uint32_t sec;
+        oj_elf_sym_at(c, ELF64_R_SYM(info), &sym, &sec);
+        if (sym.st_name == 0 || c->str[sym.st_name] == '\0')
+          return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                             "relocation %llu of %s (type %u) asks for a GOT "
+                             "entry of %s, which has no name",
+                             (unsigned long long)k, oj_elf_sec(c, i).s,
+                             (unsigned)ELF64_R_TYPE(info),
+                             oj_elf_symdesc(c, ELF64_R_SYM(info), sym.st_name).s);
+        break;
+      }
+      default:
+        break;
+      }
       /* The size of a symbol of another library or of the host is not
       ** known here: JITLink 22 made it 0 without a word. */
       if (ELF64_R_TYPE(info) == R_X86_64_SIZE32 || ELF64_R_TYPE(info) == R_X86_64_SIZE64) {

@@ -377,6 +377,21 @@ static void c_own_dso_handle(unsigned char *e, size_t n) {
   char *at = memmem(str, shdrs(e)[st->sh_link].sh_size, "oj_plain_mul", sizeof "oj_plain_mul");
   if (at) memcpy(at, "__dso_handle", sizeof "__dso_handle");
 }
+/* The first relocation of .text made a GOTPCREL of a section symbol:
+** JITLink keyed GOT entries by name, so nameless targets shared one
+** (found by review). */
+static void c_got_nameless(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *sym = (Elf64_Sym *)(e + st->sh_offset);
+  Elf64_Shdr *rt = find_named(e, ".rela.text");
+  if (!rt) return;
+  for (uint64_t i = 1; i < st->sh_info; i++)
+    if (ELF64_ST_TYPE(sym[i].st_info) == STT_SECTION) {
+      Elf64_Rela *r = (Elf64_Rela *)(e + rt->sh_offset);
+      r->r_info = ELF64_R_INFO(i, R_X86_64_GOTPCREL);
+      return;
+    }
+}
 /* A function made thread-local (STT_TLS) in .text. */
 static void c_tls_type(unsigned char *e, size_t n) {
   Elf64_Sym *s = first_global_def(e);
@@ -638,6 +653,8 @@ void ojt_case_corrupt_elf(void) {
   CHECK_MSG("(__orcjit.J0) has a name the loader keeps for itself");
   check_corrupt("own-dso-handle", elf, size, c_own_dso_handle, OJT_S(ORCJIT_EUNSUPPORTED));
   CHECK_MSG("(__dso_handle) is defined in the object");
+  check_corrupt("got-nameless", elf, size, c_got_nameless, OJT_S(ORCJIT_EUNSUPPORTED));
+  CHECK_MSG("asks for a GOT entry of symbol");
   check_corrupt("tls-type", elf, size, c_tls_type, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("is thread-local (STT_TLS) but section");
   check_corrupt("undef-unique", elf, size, c_undef_unique, OJT_S(ORCJIT_EFORMAT));
