@@ -956,10 +956,11 @@ static int oj_elf_leb(const unsigned char *p, uint64_t n, uint64_t *at) {
 ** fuzz_load).  Returns OJ_ELF_CIE_LETTERS when L, P or R occurs twice, the
 ** first unusable encoding, or OJ_ELF_CIE_OK.  The rest of a CIE is left to
 ** JITLink, whose reads are bounds-checked. */
-static int oj_elf_cie_check(const unsigned char *p, uint64_t n) {
+static int oj_elf_cie_check(const unsigned char *p, uint64_t n, int *fde_enc) {
   uint64_t at = 1; /* after the version byte */
   unsigned seen = 0;
   const char *z;
+  *fde_enc = 0x00; /* DW_EH_PE_absptr unless 'R' says otherwise */
   for (; at < n && p[at]; at++) {
     unsigned bit = p[at] == 'L' ? 1u : p[at] == 'P' ? 2u : p[at] == 'R' ? 4u : 0u;
     if (seen & bit) return OJ_ELF_CIE_LETTERS;
@@ -988,8 +989,76 @@ static int oj_elf_cie_check(const unsigned char *p, uint64_t n) {
     default: return (int)enc;
     }
     if (*z == 'P') at += (enc & 0x0f) == 0x3 || (enc & 0x0f) == 0xb ? 4 : 8;
+    if (*z == 'R') *fde_enc = (int)enc;
   }
   return OJ_ELF_CIE_OK;
+}
+
+/* A relocation of .eh_frame, by offset. */
+typedef struct oj_elf_ehrel {
+  uint64_t off;
+  uint32_t type, sym;
+  int64_t addend;
+} oj_elf_ehrel;
+
+static int oj_elf_ehrel_cmp(const void *a, const void *b) {
+  const oj_elf_ehrel *x = a, *y = b;
+  return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The FDE of `rec` (its PC-begin field at offset `at` of .eh_frame, its
+** CIE's pointer encoding `enc`): libgcc registers it, and every exception
+** of the process that unwinds through its range uses its rules.  JITLink
+** 22 checks neither its target nor its range: an FDE over a host function
+** (an undefined target) or with a range far past its code (1 GiB) made
+** the next C++ exception thrown anywhere in the process crash (found by
+** review).  So PC-begin must carry one relocation of its encoding's width
+** and kind against code of this object, and the range must end inside
+** that code's section.  NULL if fine, else what is wrong. */
+static const char *oj_elf_fde_bad(const oj_elf_ctx *c, const unsigned char *p, uint64_t n,
+                                  uint64_t at, int enc, const oj_elf_ehrel *rel,
+                                  size_t nrel) {
+  int pcrel = (enc & 0x70) == 0x10;
+  uint64_t width = (enc & 0x0f) == 0x3 || (enc & 0x0f) == 0xb ? 4 : 8;
+  size_t lo = 0, hi = nrel;
+  Elf64_Sym sym;
+  uint32_t sec, want;
+  uint64_t start, range;
+  if (enc == 0xff || (enc & 0x70) > 0x10) return "its CIE gives no usable address encoding";
+  if (at > n || n - at < 2 * width) return "it is too short for its address and range";
+  while (lo < hi) { /* the first relocation at or after `at` */
+    size_t mid = lo + (hi - lo) / 2;
+    if (rel[mid].off < at) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == nrel || rel[lo].off != at) return "its start address has no relocation";
+  if (lo + 1 < nrel && rel[lo + 1].off < at + 2 * width)
+    return "more than one relocation patches its address and range";
+  want = pcrel ? (width == 4 ? R_X86_64_PC32 : R_X86_64_PC64)
+               : (width == 4 ? R_X86_64_32 : R_X86_64_64);
+  if (rel[lo].type != want) return "the relocation of its start address does not match its encoding";
+  oj_elf_sym_at(c, rel[lo].sym, &sym, &sec);
+  if (sec == SHN_UNDEF || sec >= c->shnum || !(c->sh[sec].sh_flags & SHF_ALLOC) ||
+      !(c->sh[sec].sh_flags & SHF_EXECINSTR) || (c->sh[sec].sh_flags & SHF_TLS) ||
+      c->sh[sec].sh_type == SHT_NOBITS ||
+      (ELF64_ST_TYPE(sym.st_info) != STT_SECTION && ELF64_ST_TYPE(sym.st_info) != STT_FUNC &&
+       ELF64_ST_TYPE(sym.st_info) != STT_NOTYPE))
+    return "it does not describe code of this object";
+  /* st_value <= sh_size: oj_elf_check_symbols */
+  if (rel[lo].addend < 0 && (uint64_t)-(rel[lo].addend + 1) >= sym.st_value)
+    return "it starts before its code's section";
+  start = sym.st_value + (uint64_t)rel[lo].addend;
+  if (width == 4) {
+    uint32_t r32;
+    memcpy(&r32, p + at + 4, 4);
+    range = (enc & 0x08) && (r32 & 0x80000000u) ? UINT64_MAX : r32;
+  } else {
+    memcpy(&range, p + at + 8, 8);
+    if ((enc & 0x08) && (range >> 63)) range = UINT64_MAX;
+  }
+  if (start > c->sh[sec].sh_size || range > c->sh[sec].sh_size - start)
+    return "its address range does not end inside its code's section";
+  return NULL;
 }
 
 /* .eh_frame, record by record: each length inside the section, each
@@ -1003,7 +1072,18 @@ static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
   const Elf64_Shdr *s = &c->sh[i];
   const unsigned char *p;
   uint64_t n = s->sh_size, off = 0;
-  unsigned char *cie;
+  unsigned char *cie, *cieenc;
+  oj_elf_ehrel *rel = NULL;
+  size_t nrel = 0;
+  int rc = ORCJIT_OK;
+  /* JITLink merges sections of one name; two CIEs at offset 0 of two
+  ** .eh_frame sections collided in its table, and an FDE was read with the
+  ** other's encoding (found by review).  Compilers make one. */
+  for (uint32_t j = i + 1; j < c->shnum; j++)
+    if (strcmp(oj_elf_secname(c, j), ".eh_frame") == 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s and %s are both named .eh_frame",
+                         oj_elf_sec(c, i).s, oj_elf_sec(c, j).s);
   /* A zero-fill section's sh_offset is unchecked: no pointer from it. */
   if (s->sh_type == SHT_NOBITS)
     return n ? oj_elf_fail(c, ORCJIT_EFORMAT,
@@ -1011,8 +1091,36 @@ static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
                            oj_elf_sec(c, i).s)
              : ORCJIT_OK;
   p = c->data + s->sh_offset;
+  for (uint32_t r = 1; r < c->shnum; r++) { /* its relocations, by offset */
+    const Elf64_Shdr *rs = &c->sh[r];
+    if (rs->sh_type != SHT_RELA || rs->sh_info != i) continue;
+    size_t k, m = (size_t)(rs->sh_size / sizeof(Elf64_Rela));
+    oj_elf_ehrel *grown = realloc(rel, (nrel + m + 1) * sizeof *rel);
+    if (!grown) {
+      free(rel);
+      return oj_elf_nomem(c);
+    }
+    rel = grown;
+    for (k = 0; k < m; k++) {
+      Elf64_Rela ra;
+      memcpy(&ra, c->data + rs->sh_offset + k * sizeof ra, sizeof ra);
+      if (ELF64_R_TYPE(ra.r_info) == R_X86_64_NONE) continue;
+      rel[nrel].off = ra.r_offset;
+      rel[nrel].type = (uint32_t)ELF64_R_TYPE(ra.r_info);
+      rel[nrel].sym = (uint32_t)ELF64_R_SYM(ra.r_info);
+      rel[nrel].addend = ra.r_addend;
+      nrel++;
+    }
+  }
+  if (nrel) qsort(rel, nrel, sizeof *rel, oj_elf_ehrel_cmp);
   cie = calloc((size_t)(n / 8 + 1), 1); /* a bit per offset: a CIE starts there */
-  if (!cie) return oj_elf_nomem(c);
+  cieenc = calloc((size_t)n + 1, 1);    /* its FDE address encoding */
+  if (!cie || !cieenc) {
+    free(cie);
+    free(cieenc);
+    free(rel);
+    return oj_elf_nomem(c);
+  }
   while (off < n) {
     uint32_t len32, id;
     uint64_t len, hdr = 4;
@@ -1031,9 +1139,12 @@ static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
     if (len < 4 || len > n - off - hdr) goto bad;
     memcpy(&id, p + off + hdr, 4);
     if (id == 0) {
-      int bad = oj_elf_cie_check(p + off + hdr + 4, len - 4);
+      int enc, bad = oj_elf_cie_check(p + off + hdr + 4, len - 4, &enc);
+      cieenc[off] = (unsigned char)enc;
       if (bad == OJ_ELF_CIE_LETTERS) {
         free(cie);
+        free(cieenc);
+        free(rel);
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s: the CIE at offset %llu has an "
                                           "augmentation string that names "
@@ -1042,6 +1153,8 @@ static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
       }
       if (bad != OJ_ELF_CIE_OK) {
         free(cie);
+        free(cieenc);
+        free(rel);
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s: the CIE at offset %llu has "
                                           "pointer encoding 0x%02x, which "
@@ -1054,19 +1167,34 @@ static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
       uint64_t target = at - id;
       if (id > at || !(cie[target / 8] & (1u << (target % 8)))) {
         free(cie);
+        free(cieenc);
+        free(rel);
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s: the FDE at offset %llu points to "
                                           "no CIE (CIE pointer %u)",
                            oj_elf_sec(c, i).s, (unsigned long long)off,
                            (unsigned)id);
       }
+      const char *why = oj_elf_fde_bad(c, p, off + hdr + len, at + 4, cieenc[target],
+                                       rel, nrel);
+      if (why) {
+        rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s: the FDE at offset %llu is unusable: "
+                                        "%s",
+                         oj_elf_sec(c, i).s, (unsigned long long)off, why);
+        break;
+      }
     }
     off += hdr + len;
   }
   free(cie);
-  return ORCJIT_OK;
+  free(cieenc);
+  free(rel);
+  return rc;
 bad:
   free(cie);
+  free(cieenc);
+  free(rel);
   return oj_elf_fail(c, ORCJIT_EFORMAT,
                      OJ_ELF_CORRUPT "%s: the record at offset %llu extends past "
                                     "the end of the section",

@@ -392,6 +392,35 @@ static void c_got_nameless(unsigned char *e, size_t n) {
       return;
     }
 }
+/* add.o's first FDE (after one CIE): its PC range made 1 GiB, or its
+** start address relocated against an undefined (host) function.  libgcc
+** registered it, and the next C++ exception of the process crashed
+** (found by review). */
+static uint64_t first_fde(unsigned char *e) {
+  Elf64_Shdr *eh = find_named(e, ".eh_frame");
+  uint32_t len;
+  memcpy(&len, e + eh->sh_offset, 4);
+  return 4 + (uint64_t)len; /* offset of the FDE in .eh_frame */
+}
+static void c_fde_range(unsigned char *e, size_t n) {
+  Elf64_Shdr *eh = find_named(e, ".eh_frame");
+  uint32_t range = 0x40000000u; /* after length, CIE pointer, PC-begin (sdata4) */
+  memcpy(e + eh->sh_offset + first_fde(e) + 12, &range, 4);
+}
+static void c_fde_undefined(unsigned char *e, size_t n) {
+  Elf64_Shdr *st = find_section(e, SHT_SYMTAB);
+  Elf64_Sym *sym = (Elf64_Sym *)(e + st->sh_offset);
+  Elf64_Shdr *rs = find_named(e, ".rela.eh_frame");
+  Elf64_Rela *r = (Elf64_Rela *)(e + rs->sh_offset);
+  uint64_t undef = 0;
+  for (uint64_t i = st->sh_info; i < st->sh_size / sizeof *sym && !undef; i++)
+    if (sym[i].st_shndx == SHN_UNDEF) undef = i;
+  for (uint64_t k = 0; k < rs->sh_size / sizeof *r; k++)
+    if (r[k].r_offset == first_fde(e) + 8) {
+      r[k].r_info = ELF64_R_INFO(undef, ELF64_R_TYPE(r[k].r_info));
+      r[k].r_addend = 0;
+    }
+}
 /* A function made thread-local (STT_TLS) in .text. */
 static void c_tls_type(unsigned char *e, size_t n) {
   Elf64_Sym *s = first_global_def(e);
@@ -655,6 +684,10 @@ void ojt_case_corrupt_elf(void) {
   CHECK_MSG("(__dso_handle) is defined in the object");
   check_corrupt("got-nameless", elf, size, c_got_nameless, OJT_S(ORCJIT_EUNSUPPORTED));
   CHECK_MSG("asks for a GOT entry of symbol");
+  check_corrupt("fde-range", elf, size, c_fde_range, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("its address range does not end inside its code's section");
+  check_corrupt("fde-undefined", elf, size, c_fde_undefined, OJT_S(ORCJIT_EFORMAT));
+  CHECK_MSG("it does not describe code of this object");
   check_corrupt("tls-type", elf, size, c_tls_type, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("is thread-local (STT_TLS) but section");
   check_corrupt("undef-unique", elf, size, c_undef_unique, OJT_S(ORCJIT_EFORMAT));
