@@ -688,24 +688,24 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
       ** bytes aligned to st_value: it counts against the same 2 GiB as the
       ** sections.  Unchecked, sizes near 2^63 summed past 2^64 in JITLink's
       ** layout and the segment wrapped to a few bytes. */
-      if (sec == SHN_COMMON && sym.st_value > OJ_ELF_ALIGN_MAX)
-        return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
-                           "%s is a common symbol aligned to %llu; the most "
-                           "JIT memory gives is 1 MiB",
-                           oj_elf_symdesc(c, i, sym.st_name).s,
-                           (unsigned long long)sym.st_value);
-      if (sec == SHN_COMMON &&
-          (sym.st_value > OJ_ELF_JIT_MAX ||
-           sym.st_size > OJ_ELF_JIT_MAX - c->need ||
-           sym.st_value > OJ_ELF_JIT_MAX - c->need - sym.st_size))
-        return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
-                           "%s is a common symbol of %llu bytes aligned to "
-                           "%llu; with the loaded sections that is more than "
-                           "the 2 GiB of a session's JIT memory",
-                           oj_elf_symdesc(c, i, sym.st_name).s,
-                           (unsigned long long)sym.st_size,
-                           (unsigned long long)sym.st_value);
-      if (sec == SHN_COMMON) c->need += sym.st_size + sym.st_value;
+      if (sec == SHN_COMMON) {
+        if (sym.st_value > OJ_ELF_ALIGN_MAX)
+          return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                             "%s is a common symbol aligned to %llu; the most "
+                             "JIT memory gives is 1 MiB",
+                             oj_elf_symdesc(c, i, sym.st_name).s,
+                             (unsigned long long)sym.st_value);
+        if (sym.st_size > OJ_ELF_JIT_MAX - c->need ||
+            sym.st_value > OJ_ELF_JIT_MAX - c->need - sym.st_size)
+          return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                             "%s is a common symbol of %llu bytes aligned to "
+                             "%llu; with the loaded sections that is more "
+                             "than the 2 GiB of a session's JIT memory",
+                             oj_elf_symdesc(c, i, sym.st_name).s,
+                             (unsigned long long)sym.st_size,
+                             (unsigned long long)sym.st_value);
+        c->need += sym.st_size + sym.st_value;
+      }
     } else if (sec >= c->shnum) {
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s has section index %u, out of "
@@ -994,16 +994,70 @@ static int oj_elf_cie_check(const unsigned char *p, uint64_t n, int *fde_enc) {
   return OJ_ELF_CIE_OK;
 }
 
-/* A relocation of .eh_frame, by offset. */
-typedef struct oj_elf_ehrel {
+/* A relocation that patches one section, as oj_elf_relas_of lists them. */
+typedef struct oj_elf_rel {
   uint64_t off;
   uint32_t type, sym;
   int64_t addend;
-} oj_elf_ehrel;
+  uint64_t idx;  /* its index in its relocation section */
+  uint32_t rsec; /* that section */
+} oj_elf_rel;
 
-static int oj_elf_ehrel_cmp(const void *a, const void *b) {
-  const oj_elf_ehrel *x = a, *y = b;
-  return x->off < y->off ? -1 : x->off > y->off;
+static int oj_elf_rel_cmp(const void *a, const void *b) {
+  const oj_elf_rel *x = a, *y = b;
+  if (x->off != y->off) return x->off < y->off ? -1 : 1;
+  if (x->rsec != y->rsec) return x->rsec < y->rsec ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The relocations (R_X86_64_NONE left out) of every SHT_RELA section that
+** patches section i, sorted by offset, into a malloc'd *out (NULL if none).
+** Their tables were checked by oj_elf_check_relocs. */
+static int oj_elf_relas_of(const oj_elf_ctx *c, uint32_t i, oj_elf_rel **out,
+                           size_t *nout) {
+  oj_elf_rel *rel = NULL;
+  size_t nrel = 0;
+  for (uint32_t r = 1; r < c->shnum; r++) {
+    const Elf64_Shdr *rs = &c->sh[r];
+    if (rs->sh_type != SHT_RELA || rs->sh_info != i) continue;
+    size_t m = (size_t)(rs->sh_size / sizeof(Elf64_Rela));
+    oj_elf_rel *grown = realloc(rel, (nrel + m + 1) * sizeof *rel);
+    if (!grown) {
+      free(rel);
+      return oj_elf_nomem(c);
+    }
+    rel = grown;
+    for (size_t k = 0; k < m; k++) {
+      Elf64_Rela ra;
+      memcpy(&ra, c->data + rs->sh_offset + k * sizeof ra, sizeof ra);
+      if (ELF64_R_TYPE(ra.r_info) == R_X86_64_NONE) continue;
+      rel[nrel].off = ra.r_offset;
+      rel[nrel].type = (uint32_t)ELF64_R_TYPE(ra.r_info);
+      rel[nrel].sym = (uint32_t)ELF64_R_SYM(ra.r_info);
+      rel[nrel].addend = ra.r_addend;
+      rel[nrel].idx = k;
+      rel[nrel].rsec = r;
+      nrel++;
+    }
+  }
+  if (nrel) qsort(rel, nrel, sizeof *rel, oj_elf_rel_cmp);
+  *out = rel;
+  *nout = nrel;
+  return ORCJIT_OK;
+}
+
+/* 1 if sym, defined in section sec, is code of this object: a function,
+** code label or section symbol of a loaded, executable section with
+** contents, not thread-local.  What an FDE or a constructor entry may
+** point at. */
+static int oj_elf_is_code(const oj_elf_ctx *c, const Elf64_Sym *sym, uint32_t sec) {
+  unsigned type = ELF64_ST_TYPE(sym->st_info);
+  const Elf64_Shdr *s;
+  if (sec == SHN_UNDEF || sec >= c->shnum) return 0;
+  s = &c->sh[sec];
+  return (s->sh_flags & SHF_ALLOC) && (s->sh_flags & SHF_EXECINSTR) &&
+         !(s->sh_flags & SHF_TLS) && s->sh_type != SHT_NOBITS &&
+         (type == STT_FUNC || type == STT_NOTYPE || type == STT_SECTION);
 }
 
 /* The FDE of `rec` (its PC-begin field at offset `at` of .eh_frame, its
@@ -1016,7 +1070,7 @@ static int oj_elf_ehrel_cmp(const void *a, const void *b) {
 ** and kind against code of this object, and the range must end inside
 ** that code's section.  NULL if fine, else what is wrong. */
 static const char *oj_elf_fde_bad(const oj_elf_ctx *c, const unsigned char *p, uint64_t n,
-                                  uint64_t at, int enc, const oj_elf_ehrel *rel,
+                                  uint64_t at, int enc, const oj_elf_rel *rel,
                                   size_t nrel) {
   int pcrel = (enc & 0x70) == 0x10;
   uint64_t width = (enc & 0x0f) == 0x3 || (enc & 0x0f) == 0xb ? 4 : 8;
@@ -1038,12 +1092,7 @@ static const char *oj_elf_fde_bad(const oj_elf_ctx *c, const unsigned char *p, u
                : (width == 4 ? R_X86_64_32 : R_X86_64_64);
   if (rel[lo].type != want) return "the relocation of its start address does not match its encoding";
   oj_elf_sym_at(c, rel[lo].sym, &sym, &sec);
-  if (sec == SHN_UNDEF || sec >= c->shnum || !(c->sh[sec].sh_flags & SHF_ALLOC) ||
-      !(c->sh[sec].sh_flags & SHF_EXECINSTR) || (c->sh[sec].sh_flags & SHF_TLS) ||
-      c->sh[sec].sh_type == SHT_NOBITS ||
-      (ELF64_ST_TYPE(sym.st_info) != STT_SECTION && ELF64_ST_TYPE(sym.st_info) != STT_FUNC &&
-       ELF64_ST_TYPE(sym.st_info) != STT_NOTYPE))
-    return "it does not describe code of this object";
+  if (!oj_elf_is_code(c, &sym, sec)) return "it does not describe code of this object";
   /* st_value <= sh_size: oj_elf_check_symbols */
   if (rel[lo].addend < 0 && (uint64_t)-(rel[lo].addend + 1) >= sym.st_value)
     return "it starts before its code's section";
@@ -1073,9 +1122,9 @@ static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
   const unsigned char *p;
   uint64_t n = s->sh_size, off = 0;
   unsigned char *cie, *cieenc;
-  oj_elf_ehrel *rel = NULL;
-  size_t nrel = 0;
-  int rc = ORCJIT_OK;
+  oj_elf_rel *rel;
+  size_t nrel;
+  int rc;
   /* JITLink merges sections of one name; two CIEs at offset 0 of two
   ** .eh_frame sections collided in its table, and an FDE was read with the
   ** other's encoding (found by review).  Compilers make one. */
@@ -1091,28 +1140,8 @@ static int oj_elf_check_eh_frame(const oj_elf_ctx *c, uint32_t i) {
                            oj_elf_sec(c, i).s)
              : ORCJIT_OK;
   p = c->data + s->sh_offset;
-  for (uint32_t r = 1; r < c->shnum; r++) { /* its relocations, by offset */
-    const Elf64_Shdr *rs = &c->sh[r];
-    if (rs->sh_type != SHT_RELA || rs->sh_info != i) continue;
-    size_t k, m = (size_t)(rs->sh_size / sizeof(Elf64_Rela));
-    oj_elf_ehrel *grown = realloc(rel, (nrel + m + 1) * sizeof *rel);
-    if (!grown) {
-      free(rel);
-      return oj_elf_nomem(c);
-    }
-    rel = grown;
-    for (k = 0; k < m; k++) {
-      Elf64_Rela ra;
-      memcpy(&ra, c->data + rs->sh_offset + k * sizeof ra, sizeof ra);
-      if (ELF64_R_TYPE(ra.r_info) == R_X86_64_NONE) continue;
-      rel[nrel].off = ra.r_offset;
-      rel[nrel].type = (uint32_t)ELF64_R_TYPE(ra.r_info);
-      rel[nrel].sym = (uint32_t)ELF64_R_SYM(ra.r_info);
-      rel[nrel].addend = ra.r_addend;
-      nrel++;
-    }
-  }
-  if (nrel) qsort(rel, nrel, sizeof *rel, oj_elf_ehrel_cmp);
+  rc = oj_elf_relas_of(c, i, &rel, &nrel);
+  if (rc != ORCJIT_OK) return rc;
   cie = calloc((size_t)(n / 8 + 1), 1); /* a bit per offset: a CIE starts there */
   cieenc = calloc((size_t)n + 1, 1);    /* its FDE address encoding */
   if (!cie || !cieenc) {
@@ -1273,43 +1302,40 @@ static int oj_elf_check_relocs(const oj_elf_ctx *c, oj_elf_object *out) {
                            (unsigned long long)k, oj_elf_sec(c, i).s,
                            (unsigned)ELF64_R_SYM(info),
                            (unsigned long long)c->nsyms);
-      /* JITLink 22 keys GOT entries by the target's name: every nameless
-      ** target (a section symbol, an unnamed local) shared one entry, and
-      ** code read another object's address through it (found by review).
-      ** Compilers give GOT relocations named symbols. */
+      /* Relocations that need something of their symbol.  GOT: JITLink 22
+      ** keys GOT entries by the target's name, so every nameless target (a
+      ** section symbol, an unnamed local) shared one entry, and code read
+      ** another object's address through it (found by review); compilers
+      ** give GOT relocations named symbols.  SIZE: the size of a symbol of
+      ** another library or of the host is not known here, and JITLink 22
+      ** made it 0 without a word. */
       switch (ELF64_R_TYPE(info)) {
       case R_X86_64_GOT32: case R_X86_64_GOTPCREL: case R_X86_64_GOTPCRELX:
       case R_X86_64_REX_GOTPCRELX: case R_X86_64_GOT64: case R_X86_64_GOTPCREL64:
-      case R_X86_64_GOTPLT64: {
+      case R_X86_64_GOTPLT64: case R_X86_64_SIZE32: case R_X86_64_SIZE64: {
         Elf64_Sym sym;
-        uint32_t sec;
+        uint32_t sec, type = (uint32_t)ELF64_R_TYPE(info);
         oj_elf_sym_at(c, ELF64_R_SYM(info), &sym, &sec);
-        if (sym.st_name == 0 || c->str[sym.st_name] == '\0')
+        if (type == R_X86_64_SIZE32 || type == R_X86_64_SIZE64) {
+          if (sec == SHN_UNDEF)
+            return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                               "relocation %llu of %s asks for the size of %s, "
+                               "which is not defined in the object "
+                               "(R_X86_64_SIZE32/64 of an undefined symbol is "
+                               "not supported)",
+                               (unsigned long long)k, oj_elf_sec(c, i).s,
+                               oj_elf_symdesc(c, ELF64_R_SYM(info), sym.st_name).s);
+        } else if (sym.st_name == 0 || c->str[sym.st_name] == '\0') {
           return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                              "relocation %llu of %s (type %u) asks for a GOT "
                              "entry of %s, which has no name",
-                             (unsigned long long)k, oj_elf_sec(c, i).s,
-                             (unsigned)ELF64_R_TYPE(info),
+                             (unsigned long long)k, oj_elf_sec(c, i).s, (unsigned)type,
                              oj_elf_symdesc(c, ELF64_R_SYM(info), sym.st_name).s);
+        }
         break;
       }
       default:
         break;
-      }
-      /* The size of a symbol of another library or of the host is not
-      ** known here: JITLink 22 made it 0 without a word. */
-      if (ELF64_R_TYPE(info) == R_X86_64_SIZE32 || ELF64_R_TYPE(info) == R_X86_64_SIZE64) {
-        Elf64_Sym sym;
-        uint32_t sec;
-        oj_elf_sym_at(c, ELF64_R_SYM(info), &sym, &sec);
-        if (sec == SHN_UNDEF)
-          return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
-                             "relocation %llu of %s asks for the size of %s, "
-                             "which is not defined in the object "
-                             "(R_X86_64_SIZE32/64 of an undefined symbol is "
-                             "not supported)",
-                             (unsigned long long)k, oj_elf_sec(c, i).s,
-                             oj_elf_symdesc(c, ELF64_R_SYM(info), sym.st_name).s);
       }
     }
   }
@@ -1415,84 +1441,69 @@ static int oj_elf_check_initfini(const oj_elf_ctx *c) {
       continue;
     }
     if (s->sh_size % 8 != 0) continue; /* refused by oj_elf_make_markers */
-    uint64_t nslots = s->sh_size / 8;
-    unsigned char *patched = calloc((size_t)(nslots / 8 + 1), 1);
-    if (!patched) return oj_elf_nomem(c);
-    int rc = ORCJIT_OK;
-    for (uint32_t r = 1; r < c->shnum && rc == ORCJIT_OK; r++) {
-      const Elf64_Shdr *rs = &c->sh[r];
-      if (rs->sh_type != SHT_RELA || rs->sh_info != i) continue;
-      const unsigned char *p = c->data + rs->sh_offset;
-      for (uint64_t k = 0; k < rs->sh_size / sizeof(Elf64_Rela) && rc == ORCJIT_OK; k++) {
-        Elf64_Rela rel;
-        Elf64_Sym sym;
-        uint32_t sec;
-        memcpy(&rel, p + k * sizeof rel, sizeof rel);
-        uint32_t type = (uint32_t)ELF64_R_TYPE(rel.r_info);
-        if (type == R_X86_64_NONE) continue;
-        if (type != R_X86_64_64 || rel.r_offset % 8 != 0) {
-          rc = oj_elf_fail(c, ORCJIT_EFORMAT,
-                           OJ_ELF_CORRUPT "relocation %llu of %s patches "
-                                          "the constructor table %s at offset "
-                                          "%llu with type %u; only R_X86_64_64 "
-                                          "of a whole entry makes a function "
-                                          "address",
-                           (unsigned long long)k, oj_elf_sec(c, r).s,
-                           oj_elf_sec(c, i).s, (unsigned long long)rel.r_offset, type);
-          break;
-        }
-        uint64_t slot = rel.r_offset / 8;
-        if (patched[slot / 8] & (1u << (slot % 8))) {
-          rc = oj_elf_fail(c, ORCJIT_EFORMAT,
-                           OJ_ELF_CORRUPT "two relocations patch the entry at "
-                                          "offset %llu of %s",
-                           (unsigned long long)rel.r_offset, oj_elf_sec(c, i).s);
-          break;
-        }
-        patched[slot / 8] |= (unsigned char)(1u << (slot % 8));
-        oj_elf_sym_at(c, ELF64_R_SYM(rel.r_info), &sym, &sec);
-        unsigned st = ELF64_ST_TYPE(sym.st_info), sb = ELF64_ST_BIND(sym.st_info);
-        const Elf64_Shdr *ts = sec != SHN_UNDEF && sec < c->shnum ? &c->sh[sec] : NULL;
-        int code = ts && (ts->sh_flags & SHF_ALLOC) && (ts->sh_flags & SHF_EXECINSTR) &&
-                   !(ts->sh_flags & SHF_TLS) && ts->sh_type != SHT_NOBITS &&
-                   (st == STT_FUNC || st == STT_NOTYPE || st == STT_SECTION) &&
-                   sb != STB_WEAK && sb != STB_GNU_UNIQUE;
-        if (!code) {
-          rc = oj_elf_fail(c, ORCJIT_EFORMAT,
-                           OJ_ELF_CORRUPT "the entry at offset %llu of %s "
-                                          "refers to %s, which is not a "
-                                          "function of this object (a local "
-                                          "or global, not weak, function in "
-                                          "an executable section)",
-                           (unsigned long long)rel.r_offset, oj_elf_sec(c, i).s,
-                           oj_elf_symdesc(c, ELF64_R_SYM(rel.r_info), sym.st_name).s);
-          break;
-        }
-        /* st_value <= sh_size: oj_elf_check_symbols */
-        if (rel.r_addend < 0 || (uint64_t)rel.r_addend >= ts->sh_size - sym.st_value)
-          rc = oj_elf_fail(c, ORCJIT_EFORMAT,
-                           OJ_ELF_CORRUPT "the entry at offset %llu of %s "
-                                          "points %lld bytes from %s, outside "
-                                          "%s",
-                           (unsigned long long)rel.r_offset, oj_elf_sec(c, i).s,
-                           (long long)rel.r_addend,
-                           oj_elf_symdesc(c, ELF64_R_SYM(rel.r_info), sym.st_name).s,
-                           oj_elf_sec(c, sec).s);
+    oj_elf_rel *rel;
+    size_t nrel, j = 0;
+    int rc = oj_elf_relas_of(c, i, &rel, &nrel);
+    for (size_t k = 0; k < nrel && rc == ORCJIT_OK; k++) {
+      const oj_elf_rel *r = &rel[k];
+      Elf64_Sym sym;
+      uint32_t sec;
+      if (r->type != R_X86_64_64 || r->off % 8 != 0) {
+        rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "relocation %llu of %s patches "
+                                        "the constructor table %s at offset "
+                                        "%llu with type %u; only R_X86_64_64 "
+                                        "of a whole entry makes a function "
+                                        "address",
+                         (unsigned long long)r->idx, oj_elf_sec(c, r->rsec).s,
+                         oj_elf_sec(c, i).s, (unsigned long long)r->off, r->type);
+        break;
       }
+      if (k > 0 && rel[k - 1].off == r->off) {
+        rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "two relocations patch the entry at "
+                                        "offset %llu of %s",
+                         (unsigned long long)r->off, oj_elf_sec(c, i).s);
+        break;
+      }
+      oj_elf_sym_at(c, r->sym, &sym, &sec);
+      if (!oj_elf_is_code(c, &sym, sec) || ELF64_ST_BIND(sym.st_info) == STB_WEAK ||
+          ELF64_ST_BIND(sym.st_info) == STB_GNU_UNIQUE) {
+        rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "the entry at offset %llu of %s "
+                                        "refers to %s, which is not a "
+                                        "function of this object (a local "
+                                        "or global, not weak, function in "
+                                        "an executable section)",
+                         (unsigned long long)r->off, oj_elf_sec(c, i).s,
+                         oj_elf_symdesc(c, r->sym, sym.st_name).s);
+        break;
+      }
+      /* st_value <= sh_size: oj_elf_check_symbols */
+      if (r->addend < 0 || (uint64_t)r->addend >= c->sh[sec].sh_size - sym.st_value)
+        rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "the entry at offset %llu of %s "
+                                        "points %lld bytes from %s, outside "
+                                        "%s",
+                         (unsigned long long)r->off, oj_elf_sec(c, i).s,
+                         (long long)r->addend, oj_elf_symdesc(c, r->sym, sym.st_name).s,
+                         oj_elf_sec(c, sec).s);
     }
-    for (uint64_t slot = 0; slot < nslots && rc == ORCJIT_OK; slot++) {
+    /* Entries no relocation patches (rel is sorted by offset). */
+    for (uint64_t at = 0; at < s->sh_size && rc == ORCJIT_OK; at += 8) {
       uint64_t v;
-      if (patched[slot / 8] & (1u << (slot % 8))) continue;
-      memcpy(&v, c->data + s->sh_offset + slot * 8, 8);
+      while (j < nrel && rel[j].off < at) j++;
+      if (j < nrel && rel[j].off == at) continue;
+      memcpy(&v, c->data + s->sh_offset + at, 8);
       if (v != 0 && v != UINT64_MAX)
         rc = oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "the entry at offset %llu of %s holds "
                                         "0x%llx and no relocation patches it: "
                                         "not a function address",
-                         (unsigned long long)slot * 8, oj_elf_sec(c, i).s,
+                         (unsigned long long)at, oj_elf_sec(c, i).s,
                          (unsigned long long)v);
     }
-    free(patched);
+    free(rel);
     if (rc != ORCJIT_OK) return rc;
   }
   return ORCJIT_OK;
