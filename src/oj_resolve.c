@@ -107,18 +107,25 @@ static uint64_t oj_resolve_host(const char *name) {
   return tls ? tls : (uint64_t)(uintptr_t)p;
 }
 
+/* Never holds two library locks at once: entry i of the link order is read
+** under lib->lock, which is then dropped before dep->lock is taken.  With
+** A linking B and B linking A, adds into A and B on two threads would
+** otherwise take the two locks in opposite orders and wait for each other
+** for good.  dep stays valid without lib->lock: every library ever in
+** lib's link order is held by lib (lib->held) until lib is destroyed. */
 static uint64_t oj_resolve_linked(orcjit_library *lib, const char *name) {
   uint64_t addr = 0;
-  pthread_mutex_lock(&lib->lock);
-  for (size_t i = 0; i < lib->nlink && !addr; i++) {
-    orcjit_library *dep = lib->link[i];
+  for (size_t i = 0; !addr; i++) {
+    pthread_mutex_lock(&lib->lock);
+    orcjit_library *dep = i < lib->nlink ? lib->link[i] : NULL;
+    pthread_mutex_unlock(&lib->lock);
+    if (!dep) break;
     if (dep == lib) continue;
     pthread_mutex_lock(&dep->lock);
     oj_symtab_entry *e = oj_symtab_find(&dep->syms, name);
     if (e && !(e->flags & (OJ_SYM_HIDDEN | OJ_SYM_IMPORTED))) addr = e->addr;
     pthread_mutex_unlock(&dep->lock);
   }
-  pthread_mutex_unlock(&lib->lock);
   return addr;
 }
 
