@@ -413,11 +413,22 @@ static void oj_units_free(oj_unit *u, size_t n) {
 
 /* ---- archives: members wait until something needs them ----------------- */
 
+/* Whether lib has a link order (read under its lock: set_link_order may
+** run on another thread). */
+static int oj_library_links(orcjit_library *lib) {
+  pthread_mutex_lock(&lib->lock);
+  int n = lib->nlink != 0;
+  pthread_mutex_unlock(&lib->lock);
+  return n;
+}
+
 static int oj_library_pull(orcjit_library *lib, const char *name);
+static int oj_library_pull_linked(orcjit_library *lib, const char *name);
 
 /* Adds to *units the pending archive members of lib that define a name
 ** some unit needs and nothing defines yet, until closure.  Members of
-** libraries in the link order are linked into those libraries first. */
+** libraries in the link order are linked into those libraries first
+** (oj_library_pull_linked). */
 static int oj_library_select(orcjit_library *lib, oj_unit **units, size_t *nunits,
                              size_t *cap) {
   for (size_t k = 0; k < *nunits; k++) {
@@ -438,12 +449,8 @@ static int oj_library_select(orcjit_library *lib, oj_unit **units, size_t *nunit
       if (have || pe) {
         if (!take) continue;
       } else {
-        for (size_t l = 0; l < nlink; l++) {
-          pthread_mutex_lock(&lib->lock);
-          orcjit_library *dep = l < lib->nlink ? lib->link[l] : NULL;
-          pthread_mutex_unlock(&lib->lock);
-          if (dep && dep != lib && oj_library_pull(dep, name) == ORCJIT_OK) break;
-        }
+        int rc = nlink ? oj_library_pull_linked(lib, name) : ORCJIT_OK;
+        if (rc != ORCJIT_OK) return rc;
         continue;
       }
       if (oj_grow((void **)units, cap, *nunits + 1, sizeof **units))
@@ -740,7 +747,8 @@ static int oj_library_link_object(orcjit_library *lib, oj_elf_object *obj, const
   units[0].obj = *obj;
   units[0].what = w;
   memset(obj, 0, sizeof *obj);
-  int rc = lib->npending ? oj_library_select(lib, &units, &n, &cap) : ORCJIT_OK;
+  int rc = lib->npending || oj_library_links(lib) ? oj_library_select(lib, &units, &n, &cap)
+                                                 : ORCJIT_OK;
   if (rc == ORCJIT_OK && n > 1) {
     /* The caller's object goes last: members are linked (and constructed)
     ** before the object that needs them, as in a static link. */
@@ -786,6 +794,40 @@ static int oj_library_pull(orcjit_library *lib, const char *name) {
   }
   atomic_flag_clear(&lib->busy);
   return rc;
+}
+
+/* name is needed by an add into lib and lib does not define it: the first
+** library of lib's link order that exports it serves it, as the search at
+** link time does (oj_resolve.c); if that library has it only in an
+** archive member not linked yet, the member is linked into that library
+** now, as its own lookup of name would, before lib's objects are linked
+** (so no ORC lookup ever runs inside another one's link).  ORCJIT_OK when
+** it was found, pulled or is defined nowhere in the link order (the link
+** then reports it if it is required); the status of a member that failed
+** to link, with its message, otherwise. */
+static int oj_library_pull_linked(orcjit_library *lib, const char *name) {
+  for (size_t i = 0;; i++) {
+    pthread_mutex_lock(&lib->lock);
+    orcjit_library *dep = i < lib->nlink ? lib->link[i] : NULL;
+    pthread_mutex_unlock(&lib->lock);
+    if (!dep) return ORCJIT_OK;
+    if (dep == lib) continue;
+    pthread_mutex_lock(&dep->lock);
+    oj_symtab_entry *e = oj_symtab_find(&dep->syms, name);
+    int defined = e && !(e->flags & (OJ_SYM_HIDDEN | OJ_SYM_IMPORTED));
+    int pending = !defined && dep->npending && oj_symtab_find(&dep->pending_index, name);
+    pthread_mutex_unlock(&dep->lock);
+    if (defined) return ORCJIT_OK;
+    if (!pending) continue;
+    int rc = oj_library_pull(dep, name);
+    if (rc == ORCJIT_OK) return ORCJIT_OK;
+    if (rc != ORCJIT_ENOTFOUND) {
+      oj_error_prefix("library '%s': '%s' is defined by an archive member of '%s' in its "
+                      "link order, which could not be linked",
+                      lib->name, name, dep->name);
+      return rc;
+    }
+  }
 }
 
 static int oj_library_add_object(orcjit_library *lib, const void *data, size_t size,
@@ -994,7 +1036,8 @@ static int oj_library_add_batch(orcjit_library *lib, const orcjit_input *inputs,
     }
   }
   size_t nobj = nu;
-  if (rc == ORCJIT_OK && nu && lib->npending) rc = oj_library_select(lib, &units, &nu, &cap);
+  if (rc == ORCJIT_OK && nu && (lib->npending || oj_library_links(lib)))
+    rc = oj_library_select(lib, &units, &nu, &cap);
   if (rc == ORCJIT_OK && nu > nobj) {
     /* Members first: linked and constructed before the objects needing them. */
     oj_unit *tmp = malloc(nobj * sizeof *tmp);
