@@ -176,9 +176,10 @@ static int oj_fini_cmp(const void *a, const void *b) {
   return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Exactly once per library, whoever comes first: its release, or the exit
+** hook (which holds a reference meanwhile). */
 void oj_initfini_finalize(orcjit_library *lib) {
-  if (lib->finalized) return;
-  lib->finalized = 1;
+  if (atomic_exchange(&lib->finalized, 1)) return;
   /* C++ runs a thread's thread_local destructors before static ones. */
   oj_tls_finalize(lib->dso_handle);
   /* Handlers may register more handlers: take them one at a time. */
@@ -206,20 +207,37 @@ void oj_initfini_finalize(orcjit_library *lib) {
   lib->capatexit = 0;
 }
 
-/* At process exit: finalise every live library, newest first, while its
-** code is still mapped.  Their memory goes with the process. */
+/* At process exit: finalise every live library of every session, newest
+** first, while its code is still mapped (oj_library_finalize_all, under a
+** reference to each library and session).  Their memory goes with the
+** process.  Passes repeat while destructors made new libraries. */
 void oj_initfini_atexit_hook(void) {
-  for (;;) {
-    orcjit_library *victim = NULL;
+  for (int pass = 0; pass < 16; pass++) {
     pthread_mutex_lock(&oj_global_lock);
-    for (orcjit_session *s = oj_global_sessions; s && !victim; s = s->next_global) {
-      pthread_mutex_lock(&s->lock);
-      for (orcjit_library *l = s->libs; l && !victim; l = l->next)
-        if (!l->finalized) victim = l;
-      pthread_mutex_unlock(&s->lock);
+    size_t n = 0, k = 0;
+    for (orcjit_session *s = oj_global_sessions; s; s = s->next_global) n++;
+    orcjit_session **v = malloc((n ? n : 1) * sizeof *v);
+    for (orcjit_session *s = oj_global_sessions; s && v; s = s->next_global) {
+      /* A session whose count is 0 is being destroyed: none of its own. */
+      int r = atomic_load(&s->refs);
+      while (r > 0 && !atomic_compare_exchange_weak(&s->refs, &r, r + 1)) {
+      }
+      if (r > 0) v[k++] = s;
     }
     pthread_mutex_unlock(&oj_global_lock);
-    if (!victim) break;
-    oj_initfini_finalize(victim);
+    if (!v) return;
+    size_t done = 0;
+    for (size_t i = 0; i < k; i++) {
+      done += oj_library_finalize_all(v[i]);
+      orcjit_session_release(v[i]);
+    }
+    free(v);
+    if (!done) return;
   }
+}
+
+void oj_initfini_fork_lock(int how) {
+  if (how == OJ_FORK_LOCK) pthread_mutex_lock(&oj_dso_lock);
+  else if (how == OJ_FORK_UNLOCK) pthread_mutex_unlock(&oj_dso_lock);
+  else pthread_mutex_init(&oj_dso_lock, NULL);
 }

@@ -2,7 +2,9 @@
 ** oj_internal.h: the structures shared by the files of the C core.
 **
 **   oj_session.c   sessions: the LLJIT, the error reporter, the JITDylib pool
-**   oj_library.c   libraries: create, add, lookup, link order, release
+**   oj_library.c   libraries: create, add, lookup, link order, freeing
+**   oj_lifetime.c  library references, link-order cycles, release
+**   oj_fork.c      fork() while other threads are inside the loader
 **   oj_symtab.c    the string -> address hash table of a library
 **   oj_resolve.c   the definition generator: link order, host, runtime shims
 **   oj_initfini.c  constructors, destructors, atexit handlers per library
@@ -12,10 +14,28 @@
 **   oj_file.c      reading an input file whole
 **   oj_error.c     the per-thread last error
 **
-** Locking: a session's `lock` guards its library list and JITDylib pool; a
-** library's `lock` guards its symbol table, link order, fini list and
-** atexit list.  The order is session lock, then library lock; a library
-** lock is never held while calling into LLVM or into JIT code.
+** Locking.  The locks, and what each guards:
+**   oj_fork.c's read-write lock   taken shared (recursively per thread) by
+**       every C API path that enters ORC, JITLink or the memory manager or
+**       takes the locks below: create, add, lookup, set_link_order, the
+**       release that destroys, session create/destroy/clear; exclusive
+**       only by fork()'s prepare handler;
+**   oj_global_lock                the process-wide list of sessions;
+**   a session's `lock`            its library list and names, the JITDylib
+**       pool, the dropped-object count;
+**   a session's `links_lock`      every library's held[]/linkrefs/cyclic/
+**       dying/gc_* fields and the 1 -> 0 drop of a library's refs
+**       (oj_lifetime.c);
+**   a library's `lock`            its symbol table, objects, trackers, link
+**       order (link[]), pending members, fini and atexit lists, TLS modules,
+**       low pages and link callback;
+**   oj_dso_lock (oj_initfini.c), oj_tls_lock (oj_tls.c)   leaves.
+** Order: fork lock, then global, then session lock, then links_lock, then
+** one library lock, then a leaf.  Never two library locks at once (a link
+** order is read entry by entry, then the linked library locked alone: link
+** orders may form cycles).  No lock but the fork lock is held while
+** calling into LLVM or JIT code.  A library's `busy` flag (one add at a
+** time) is only ever tried, never waited for.
 */
 #ifndef OJ_INTERNAL_H
 #define OJ_INTERNAL_H
@@ -127,16 +147,19 @@ struct orcjit_session {
   struct oj_memmgr *mm; /* glue/oj_memmgr.cc: one +-2 GiB window of JIT memory */
   struct orcjit_session *next_global; /* in the process-wide list */
   struct orcjit_session *prev_global;
+  pthread_mutex_t links_lock; /* link-order references (oj_lifetime.c) */
+  unsigned gc_epoch;          /* marks of the trial deletions, under links_lock */
+  unsigned fork_epoch;        /* oj_fork.c's epoch when it was created */
 };
 
 struct orcjit_library {
-  atomic_int refs;
+  atomic_int refs;  /* external: handles, retains, Functions (oj_lifetime.c) */
   orcjit_session *session;
   oj_slot *slot;
   char *name;
   unsigned id;
   atomic_flag busy; /* an add is running */
-  int finalized;    /* destructors already ran (process exit) */
+  atomic_int finalized; /* destructors ran (at release or process exit) */
   _Atomic int low;  /* lives below 2 GiB (it has -fno-pic objects) */
   struct oj_lowpage *lowcopies; /* host read-only data copied below 2 GiB */
   struct oj_lowpage *lowstubs;  /* jumps below 2 GiB to host functions */
@@ -149,8 +172,17 @@ struct orcjit_library {
   size_t ntrackers, captrackers;
   struct orcjit_library **link; /* current link order */
   size_t nlink;
+  /* Under the session's links_lock (oj_lifetime.c): */
   struct orcjit_library **held; /* every library ever in the link order */
   size_t nheld, capheld;
+  size_t linkrefs;              /* libraries holding this one in their held */
+  unsigned char cyclic;         /* may be on a link-order cycle */
+  unsigned char dying;          /* garbage: being destroyed */
+  unsigned char gc_live;        /* trial deletion marks */
+  unsigned gc_epoch;
+  size_t gc_internal;
+  struct orcjit_library *gc_next; /* in a garbage list */
+
   oj_fini *fini;
   size_t nfini, capfini;
   uint32_t fini_seq;
@@ -246,8 +278,28 @@ void oj_tls_finalize(uint64_t dso);
 /* oj_rtobj.c: the bytes of the per-library runtime object. */
 const unsigned char *oj_rtobj_image(size_t *size);
 
-/* oj_library.c */
-void oj_library_finalize_all(orcjit_session *s);
+/* oj_library.c: frees a library that is garbage (oj_lifetime.c decided,
+** its destructors ran, its link-order references were dropped). */
+void oj_library_free(orcjit_library *lib);
+
+/* oj_lifetime.c */
+/* Adds libs[0..n) to lib's held libraries (a link-order reference each). */
+int oj_lifetime_hold(orcjit_library *lib, orcjit_library *const *libs, size_t n);
+/* At process exit: runs the destructors of every live library of s, newest
+** first, each under a reference; returns how many it finalized. */
+size_t oj_library_finalize_all(orcjit_session *s);
+
+/* oj_fork.c */
+void oj_fork_init(void);
+unsigned oj_fork_current_epoch(void);
+/* Enters the loader (the fork lock shared); s may be NULL.  An error (and
+** the lock not held) if s was inherited unusable through fork(). */
+int oj_fork_enter(const orcjit_session *s);
+void oj_fork_leave(void);
+/* The process-wide leaf mutexes of oj_initfini.c and oj_tls.c, for fork. */
+enum { OJ_FORK_LOCK, OJ_FORK_UNLOCK, OJ_FORK_REINIT };
+void oj_initfini_fork_lock(int how);
+void oj_tls_fork_lock(int how);
 
 /* Process-wide list of sessions (for finalisation at exit). */
 extern pthread_mutex_t oj_global_lock;

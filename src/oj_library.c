@@ -153,12 +153,20 @@ static int oj_session_has_lib(orcjit_session *s, const char *name) {
   return oj_symtab_find(&s->lib_names, name) != NULL;
 }
 
+static int oj_library_create(orcjit_session *s, const char *name, orcjit_library **out);
+
 int orcjit_library_create(orcjit_session *s, const char *name, orcjit_library **out) {
   oj_error_clear();
   if (!out) return oj_error_set(ORCJIT_EINVAL, "orcjit_library_create: out is NULL");
   *out = NULL;
   if (!s) return oj_error_set(ORCJIT_EINVAL, "orcjit_library_create: session is NULL");
+  if (oj_fork_enter(s) != ORCJIT_OK) return oj_error_status();
+  int rc = oj_library_create(s, name, out);
+  oj_fork_leave();
+  return rc;
+}
 
+static int oj_library_create(orcjit_session *s, const char *name, orcjit_library **out) {
   orcjit_library *lib = calloc(1, sizeof *lib);
   if (!lib) return oj_error_set(ORCJIT_ENOMEM, "cannot create library: out of memory");
   atomic_init(&lib->refs, 1);
@@ -210,11 +218,9 @@ fail:
   return rc;
 }
 
-void orcjit_library_retain(orcjit_library *lib) {
-  if (lib) atomic_fetch_add(&lib->refs, 1);
-}
-
-static void oj_library_destroy(orcjit_library *lib) {
+/* Retain and release are in oj_lifetime.c, which calls this once the
+** library is garbage. */
+void oj_library_free(orcjit_library *lib) {
   orcjit_session *s = lib->session;
   pthread_mutex_lock(&s->lock);
   oj_symtab_remove(&s->lib_names, lib->name);
@@ -238,7 +244,6 @@ static void oj_library_destroy(orcjit_library *lib) {
   oj_session_objects_dropped(s, lib->ntrackers);
   oj_resolve_free_copies(lib);
 
-  for (size_t i = 0; i < lib->nheld; i++) orcjit_library_release(lib->held[i]);
   for (size_t i = 0; i < lib->nobjects; i++) free(lib->objects[i]);
   free(lib->objects);
   free(lib->trackers);
@@ -257,10 +262,6 @@ static void oj_library_destroy(orcjit_library *lib) {
   free(lib->name);
   free(lib);
   orcjit_session_release(s);
-}
-
-void orcjit_library_release(orcjit_library *lib) {
-  if (lib && atomic_fetch_sub(&lib->refs, 1) == 1) oj_library_destroy(lib);
 }
 
 const char *orcjit_library_name(const orcjit_library *lib) { return lib ? lib->name : ""; }
@@ -935,7 +936,10 @@ int orcjit_library_add_memory(orcjit_library *lib, const void *data, size_t size
   if (oj_lib_check(lib, "orcjit_library_add_memory")) return ORCJIT_EINVAL;
   if (!name || !*name) name = "<memory>";
   if (oj_memory_check(lib, data, size, name)) return oj_error_status();
-  return oj_library_add(lib, data ? data : "", size, name);
+  if (oj_fork_enter(lib->session) != ORCJIT_OK) return oj_error_status();
+  int rc = oj_library_add(lib, data ? data : "", size, name);
+  oj_fork_leave();
+  return rc;
 }
 
 int orcjit_library_add_file(orcjit_library *lib, const char *path) {
@@ -949,7 +953,11 @@ int orcjit_library_add_file(orcjit_library *lib, const char *path) {
     oj_error_prefix("library '%s'", lib->name);
     return oj_error_status();
   }
-  int rc = oj_library_add(lib, buf, size, path);
+  int rc = oj_fork_enter(lib->session);
+  if (rc == ORCJIT_OK) {
+    rc = oj_library_add(lib, buf, size, path);
+    oj_fork_leave();
+  }
   free(buf);
   return rc;
 }
@@ -1070,13 +1078,18 @@ int orcjit_library_add_many(orcjit_library *lib, const orcjit_input *inputs, siz
   if (n && !inputs)
     return oj_error_set(ORCJIT_EINVAL, "library '%s': inputs array is NULL", lib->name);
   if (n == 0) return ORCJIT_OK;
-  if (atomic_flag_test_and_set(&lib->busy))
-    return oj_error_set(ORCJIT_EBUSY,
-                        "library '%s': another add into this library is in progress "
-                        "on another thread",
-                        lib->name);
-  int rc = oj_library_add_batch(lib, inputs, n);
-  atomic_flag_clear(&lib->busy);
+  if (oj_fork_enter(lib->session) != ORCJIT_OK) return oj_error_status();
+  int rc;
+  if (atomic_flag_test_and_set(&lib->busy)) {
+    rc = oj_error_set(ORCJIT_EBUSY,
+                      "library '%s': another add into this library is in progress "
+                      "on another thread",
+                      lib->name);
+  } else {
+    rc = oj_library_add_batch(lib, inputs, n);
+    atomic_flag_clear(&lib->busy);
+  }
+  oj_fork_leave();
   return rc;
 }
 
@@ -1101,28 +1114,24 @@ int orcjit_library_set_link_order(orcjit_library *lib, orcjit_library *const *li
   orcjit_library **nl = malloc((n ? n : 1) * sizeof *nl);
   if (!nl) return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   if (n) memcpy(nl, libs, n * sizeof *nl);
-
-  pthread_mutex_lock(&lib->lock);
-  int oom = oj_grow((void **)&lib->held, &lib->capheld, lib->nheld + n, sizeof *lib->held);
-  if (!oom) {
-    for (size_t i = 0; i < n; i++) {
-      size_t j = 0;
-      while (j < lib->nheld && lib->held[j] != libs[i]) j++;
-      if (j == lib->nheld && libs[i] != lib) {
-        orcjit_library_retain(libs[i]);
-        lib->held[lib->nheld++] = libs[i];
-      }
-    }
+  if (oj_fork_enter(lib->session) != ORCJIT_OK) {
+    free(nl);
+    return oj_error_status();
+  }
+  /* Every library ever in the link order stays alive with lib
+  ** (oj_lifetime.c), link orders that form cycles included. */
+  int rc = oj_lifetime_hold(lib, libs, n);
+  if (rc == ORCJIT_OK) {
+    pthread_mutex_lock(&lib->lock);
     free(lib->link);
     lib->link = nl;
     lib->nlink = n;
-  }
-  pthread_mutex_unlock(&lib->lock);
-  if (oom) {
+    pthread_mutex_unlock(&lib->lock);
+  } else {
     free(nl);
-    return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   }
-  return ORCJIT_OK;
+  oj_fork_leave();
+  return rc;
 }
 
 /* ---- lookups ----------------------------------------------------------- */
@@ -1130,7 +1139,7 @@ int orcjit_library_set_link_order(orcjit_library *lib, orcjit_library *const *li
 /* Finds symbol, linking the archive member that defines it if need be.
 ** ORCJIT_ENOTFOUND (no message) when nothing defines it; another status,
 ** with its message, when the member that defines it could not be linked. */
-static int oj_library_find(orcjit_library *lib, const char *symbol, void **out) {
+static int oj_library_find_in(orcjit_library *lib, const char *symbol, void **out) {
   for (int attempt = 0;; attempt++) {
     pthread_mutex_lock(&lib->lock);
     oj_symtab_entry *e = oj_symtab_find(&lib->syms, symbol);
@@ -1151,6 +1160,13 @@ static int oj_library_find(orcjit_library *lib, const char *symbol, void **out) 
       return rc;
     }
   }
+}
+
+static int oj_library_find(orcjit_library *lib, const char *symbol, void **out) {
+  if (oj_fork_enter(lib->session) != ORCJIT_OK) return oj_error_status();
+  int rc = oj_library_find_in(lib, symbol, out);
+  oj_fork_leave();
+  return rc;
 }
 
 int orcjit_library_lookup(orcjit_library *lib, const char *symbol, void **out_addr) {

@@ -78,6 +78,7 @@ static void oj_process_init(void) {
   /* Libraries still alive at exit are finalised while their code is still
   ** mapped: their destructors run before the process's own. */
   atexit(oj_initfini_atexit_hook);
+  oj_fork_init();
 }
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -96,17 +97,32 @@ static unsigned oj_session_env_flags(void) {
   return flags;
 }
 
+static int oj_session_create(const orcjit_session_options *opts, orcjit_session **out);
+
 int orcjit_session_create(const orcjit_session_options *opts,
                           orcjit_session **out) {
   oj_error_clear();
   if (!out) return oj_error_set(ORCJIT_EINVAL, "orcjit_session_create: out is NULL");
   *out = NULL;
   pthread_once(&oj_once, oj_process_init);
+  oj_fork_enter(NULL);
+  int rc = oj_session_create(opts, out);
+  oj_fork_leave();
+  return rc;
+}
 
+static void oj_session_free_locks(orcjit_session *s) {
+  pthread_mutex_destroy(&s->lock);
+  pthread_mutex_destroy(&s->links_lock);
+}
+
+static int oj_session_create(const orcjit_session_options *opts, orcjit_session **out) {
   orcjit_session *s = calloc(1, sizeof *s);
   if (!s) return oj_error_set(ORCJIT_ENOMEM, "cannot create session: out of memory");
   atomic_init(&s->refs, 1);
   pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&s->links_lock, NULL);
+  s->fork_epoch = oj_fork_current_epoch();
   if (opts) {
     /* Read only the fields the caller's struct_size covers. */
     size_t n = opts->struct_size ? opts->struct_size : sizeof *opts;
@@ -123,7 +139,7 @@ int orcjit_session_create(const orcjit_session_options *opts,
   ** between libraries never overflow, and -fno-pic objects below 2 GiB. */
   s->mm = oj_memmgr_create(s->slab_size);
   if (!s->mm) {
-    pthread_mutex_destroy(&s->lock);
+    oj_session_free_locks(s);
     free(s);
     return oj_error_set(ORCJIT_ENOMEM, "cannot create session: out of memory");
   }
@@ -135,7 +151,7 @@ int orcjit_session_create(const orcjit_session_options *opts,
     oj_llvm_errors_reset();
     oj_error_from_llvm(ORCJIT_ELINK, err, "cannot create LLVM JIT");
     oj_memmgr_destroy(s->mm);
-    pthread_mutex_destroy(&s->lock);
+    oj_session_free_locks(s);
     free(s);
     return ORCJIT_ELINK;
   }
@@ -146,7 +162,7 @@ int orcjit_session_create(const orcjit_session_options *opts,
     err = LLVMOrcDisposeLLJIT(s->jit);
     if (err) LLVMConsumeError(err);
     oj_memmgr_destroy(s->mm);
-    pthread_mutex_destroy(&s->lock);
+    oj_session_free_locks(s);
     free(s);
     return rc;
   }
@@ -186,12 +202,16 @@ static void oj_session_destroy(orcjit_session *s) {
     slot = next;
   }
   oj_symtab_free(&s->lib_names);
-  pthread_mutex_destroy(&s->lock);
+  oj_session_free_locks(s);
   free(s);
 }
 
 void orcjit_session_release(orcjit_session *s) {
-  if (s && atomic_fetch_sub(&s->refs, 1) == 1) oj_session_destroy(s);
+  if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
+  /* Inherited unusable through fork(): left alone (oj_fork.c). */
+  if (oj_fork_enter(s) != ORCJIT_OK) return;
+  oj_session_destroy(s);
+  oj_fork_leave();
 }
 
 /* Frees the names in ORC's string pool that nothing refers to any more
@@ -204,9 +224,11 @@ int orcjit_session_clear_free_slabs(orcjit_session *s, size_t *freed_bytes) {
   oj_error_clear();
   if (freed_bytes) *freed_bytes = 0;
   if (!s) return oj_error_set(ORCJIT_EINVAL, "orcjit_session_clear_free_slabs: session is NULL");
+  if (oj_fork_enter(s) != ORCJIT_OK) return oj_error_status();
   size_t n = oj_memmgr_clear_free_slabs(s->mm);
   if (freed_bytes) *freed_bytes = n;
   oj_session_clear_dead_names(s);
+  oj_fork_leave();
   return ORCJIT_OK;
 }
 

@@ -420,3 +420,9 @@ void oj_tls_finalize(uint64_t dso) {
     free(d);
   }
 }
+
+void oj_tls_fork_lock(int how) {
+  if (how == OJ_FORK_LOCK) pthread_mutex_lock(&oj_tls_lock);
+  else if (how == OJ_FORK_UNLOCK) pthread_mutex_unlock(&oj_tls_lock);
+  else pthread_mutex_init(&oj_tls_lock, NULL);
+}

@@ -207,7 +207,13 @@ typedef struct ojt_case {
   X(unsupported, 1)                                                          \
   X(bad_files, 1)                                                            \
   X(fuzz_regressions, 1)                                                     \
-  X(failed_add, 1)
+  X(failed_add, 1)                                                           \
+  X(link_cycle_threads, 1)                                                   \
+  X(archive_linked, 1)                                                       \
+  X(deep_release, 1)                                                         \
+  X(link_cycles, 1)                                                          \
+  X(fork_load, 1)                                                            \
+  X(fork_in_ctor, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)
