@@ -24,15 +24,33 @@
 **   Sessions and libraries are reference counted.  *_create returns one
 **   reference that the caller owns; *_release drops one.  A library holds
 **   a reference to its session and to every library it was ever linked
-**   against, so nothing it needs can go away under it.  Releasing the last
-**   reference to a library runs its destructors (fini arrays, atexit and
-**   __cxa_atexit handlers registered by its code) and frees its memory.
+**   against, so nothing it needs can go away under it.  A library goes
+**   away when nothing refers to it: no reference of the caller's (handles,
+**   retains, Functions) and no library linking against it that is still
+**   alive.  Link orders may form cycles (a links b, b links a, or a
+**   itself): a cycle goes away as a whole once nothing outside it refers
+**   to any of its libraries.  Going away runs the library's destructors
+**   (fini arrays, atexit and __cxa_atexit handlers registered by its code;
+**   for a cycle, those of all its libraries, newest library first) and
+**   then frees its memory and its name.  Release never recurses: a chain
+**   of link orders of any depth is freed in constant stack.
 **
 ** Threads
 **   All functions are thread-safe.  Adds into different sessions run in
 **   parallel.  Two adds into the same library at the same time are refused
-**   (ORCJIT_EBUSY) rather than serialised.  Calling a function obtained
-**   from a library takes no lock of this library.
+**   (ORCJIT_EBUSY) rather than serialised.  Adds into different libraries
+**   never wait for each other's locks, whatever their link orders.
+**   Calling a function obtained from a library takes no lock of this
+**   library.
+**
+** fork()
+**   fork() waits until no other thread is inside a call of this API that
+**   loads, links or frees (pthread_atfork), so a child can use the sessions
+**   it inherits.  If the thread calling fork() is itself inside such a call
+**   (fork() from a constructor or a link callback), or another thread does
+**   not leave the loader within 30 seconds, the sessions the child
+**   inherits fail every call at once with ORCJIT_EINVAL ("inherited through
+**   fork()"); new sessions made in the child work.
 */
 #ifndef TVM_FFI_ORCJIT_ORCJIT_H
 #define TVM_FFI_ORCJIT_ORCJIT_H
@@ -183,7 +201,11 @@ ORCJIT_API int orcjit_library_add_many(orcjit_library *lib, const orcjit_input *
 
 /* Sets the libraries searched, in order, after lib itself and before the
 ** host process.  Replaces an earlier link order; it applies to symbols not
-** yet resolved.  lib keeps a reference to every library named here. */
+** yet resolved.  lib keeps a reference to every library named here (cycles
+** are allowed, and freed as a whole: see Ownership).  An object added to
+** lib that needs a symbol which the first library of the order exporting
+** it has only in an archive member not linked yet links that member into
+** that library first, as its own lookup would. */
 ORCJIT_API int orcjit_library_set_link_order(orcjit_library *lib,
                                              orcjit_library *const *libs,
                                              size_t n);

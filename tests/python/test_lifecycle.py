@@ -2,7 +2,11 @@
 
 - archive members of a linked-to library serve the libraries linking it;
 - link-order cycles are freed once nothing outside refers to them
-  (destructors run, names free, memory back);
+  (destructors run, names free, memory back): true of the C API
+  (tests/c/test_lifecycle.c, link_cycles), not yet through Python, where a
+  module also holds the modules of its link order (glue/oj_ffi.cc,
+  link_deps_), a TVM-FFI reference cycle: those tests are strict xfails
+  until the glue stops holding them;
 - fork() while another thread loads: the child's load into the same
   session works.
 """
@@ -39,6 +43,13 @@ def test_archive_member_serves_linking_library(objs, session, tmp_path):
     assert base.get_function("add_int")(2, 3) == 5
 
 
+GLUE_CYCLE = pytest.mark.xfail(
+    strict=True,
+    reason="glue/oj_ffi.cc: a module holds the modules of its link order (link_deps_), "
+    "so a link-order cycle is a TVM-FFI reference cycle that is never freed",
+)
+
+
 def _counted_pair(session, objs, counter, names):
     """Libraries each holding ctor_unres.c (a constructor and a destructor
     counted in `counter`), linked in a ring in the order of `names`."""
@@ -51,6 +62,7 @@ def _counted_pair(session, objs, counter, names):
     return libs
 
 
+@GLUE_CYCLE
 @pytest.mark.parametrize("size", [1, 2, 3])
 def test_link_order_cycle_is_freed(objs, session, size):
     counter = session.create_library("counter")
@@ -76,6 +88,7 @@ def test_link_order_cycle_is_freed(objs, session, size):
         session.create_library(n)
 
 
+@GLUE_CYCLE
 def test_link_order_cycle_with_outside_holder(objs, session):
     counter = session.create_library("counter")
     counter.add(objs["ctor_counter"])
@@ -103,6 +116,7 @@ def _rss_kib() -> int:
     return 0
 
 
+@GLUE_CYCLE
 def test_dropped_cycles_give_memory_back(objs, session):
     path = str(objs["basic"])
 

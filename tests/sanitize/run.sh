@@ -12,11 +12,14 @@
 #         and the Python tests against the ASan library (runtime preloaded)
 #   tsan  configure build-tsan/ (-fsanitize=thread through CMAKE_*_FLAGS),
 #         build, run stress.c (8 threads on one session + 2 on their own)
+#         and cycles.c (link-order cycles: adds, lookups, link orders and
+#         releases from 6 threads; TSan's deadlock detector is on)
 #   all   both (default)
 # Exits nonzero if any step fails or any sanitizer reports.  Prints the
 # time of each step.
 #
-# Environment: LOOP_ITERS (2000), STRESS_ITERS (200), JOBS (2), PY (python3).
+# Environment: LOOP_ITERS (2000), STRESS_ITERS (200), CYCLES_ITERS (100), JOBS (2),
+# PY (python3).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -25,6 +28,7 @@ PY=${PY:-python3}
 JOBS=${JOBS:-2}
 LOOP_ITERS=${LOOP_ITERS:-2000}
 STRESS_ITERS=${STRESS_ITERS:-200}
+CYCLES_ITERS=${CYCLES_ITERS:-100}
 CC=clang-22
 CXX=clang++-22
 tinc=$($PY -m tvm_ffi.config --includedir) && dinc=$($PY -m tvm_ffi.config --dlpack-includedir) &&
@@ -42,12 +46,14 @@ done_step() { # name status
 # A log counts as failed if a sanitizer wrote a report into it.
 reported() { grep -qE '(ERROR|WARNING): (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|runtime error:|SUMMARY: (Address|Leak|Thread|UndefinedBehavior)Sanitizer' "$1"; }
 
-# Test objects for loop.c and stress.c: loop_obj.c as loop_obj0..7.o.
+# Test objects for loop.c, stress.c and cycles.c: loop_obj.c as
+# loop_obj0..7.o, and weakrefs.o.
 objects() { # dir
   mkdir -p "$1"
   for i in 0 1 2 3 4 5 6 7; do
     $CC -c -O2 -fPIC -DLOOP_ID=$i -I"$tinc" -I"$dinc" "$here/loop_obj.c" -o "$1/loop_obj$i.o" || return 1
   done
+  $CC -c -O2 -fPIC "$root/tests/sources/weakrefs.c" -o "$1/weakrefs.o" || return 1
   $CXX -std=c++17 -c -O2 -fPIC -I"$tinc" -I"$dinc" "$root/tests/sources/cpp_add.cc" -o "$1/cpp_add.o"
 }
 
@@ -179,6 +185,21 @@ if [ "$what" = tsan ] || [ "$what" = all ]; then
     else done_step "tsan: stress" FAIL; fi
   else
     done_step "tsan: stress (build)" FAIL
+  fi
+  step "ThreadSanitizer link-order cycles: 6 threads x $CYCLES_ITERS iterations"
+  if [ -f "$b/libtvm_ffi_orcjit.so" ] && [ -f "$o/weakrefs.o" ] &&
+     $CC -g -O1 -std=c11 $tflags -Wall -I"$root/include" -I"$tinc" -I"$dinc" \
+       "$here/cycles.c" -o "$o/cycles" "$b/libtvm_ffi_orcjit.so" "$tlib/libtvm_ffi.so" \
+       -lpthread -Wl,-rpath,"$b:$tlib"; then
+    TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:history_size=4" \
+      "$o/cycles" "$CYCLES_ITERS" "$o" > "$o/cycles.log" 2>&1
+    rc=$?
+    grep -c 'WARNING: ThreadSanitizer' "$o/cycles.log" | sed 's/^/tsan reports: /'
+    tail -n 60 "$o/cycles.log"
+    if [ $rc -eq 0 ] && ! reported "$o/cycles.log"; then done_step "tsan: cycles" ok
+    else done_step "tsan: cycles" FAIL; fi
+  else
+    done_step "tsan: cycles (build)" FAIL
   fi
 fi
 
