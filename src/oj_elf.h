@@ -1,5 +1,6 @@
 /*
-** oj_elf.h: the ELF pre-pass (oj_elf.c).
+** oj_elf.h: the ELF pre-pass (oj_elf.c and the oj_elf_*.c, oj_ehframe.c
+** files it lists).
 **
 ** Validates an x86-64 ELF relocatable object completely (every offset and
 ** size is bounds-checked: arbitrary bytes never crash it) and produces a
