@@ -103,8 +103,7 @@ static const char *oj_ehframe_fde_bad(const oj_elf_ctx *c, const unsigned char *
   if (lo == nrel || rel[lo].off != at) return "its start address has no relocation";
   if (lo + 1 < nrel && rel[lo + 1].off < at + 2 * width)
     return "more than one relocation patches its address and range";
-  want = pcrel ? (width == 4 ? R_X86_64_PC32 : R_X86_64_PC64)
-               : (width == 4 ? R_X86_64_32 : R_X86_64_64);
+  want = c->arch->r_fde[pcrel][width == 8];
   if (rel[lo].type != want) return "the relocation of its start address does not match its encoding";
   oj_elf_sym_at(c, rel[lo].sym, &sym, &sec);
   if (!oj_elf_sym_is_code(c, &sym, sec)) return "it does not describe code of this object";
@@ -137,9 +136,9 @@ int oj_ehframe_check(const oj_elf_ctx *c, uint32_t i) {
   const unsigned char *p;
   uint64_t n = s->sh_size, off = 0;
   unsigned char *cie, *cieenc;
-  oj_elf_rel *rel;
+  const oj_elf_rel *rel;
   size_t nrel;
-  int rc;
+  int rc = ORCJIT_OK;
   /* JITLink merges sections of one name; two CIEs at offset 0 of two
   ** .eh_frame sections collided in its table, and an FDE was read with the
   ** other's encoding (found by review).  Compilers make one. */
@@ -155,14 +154,12 @@ int oj_ehframe_check(const oj_elf_ctx *c, uint32_t i) {
                            oj_elf_sec(c, i).s)
              : ORCJIT_OK;
   p = c->data + s->sh_offset;
-  rc = oj_elf_reloc_of(c, i, &rel, &nrel);
-  if (rc != ORCJIT_OK) return rc;
+  rel = oj_elf_reloc_of(c, i, &nrel);
   cie = calloc((size_t)(n / 8 + 1), 1); /* a bit per offset: a CIE starts there */
   cieenc = calloc((size_t)n + 1, 1);    /* its FDE address encoding */
   if (!cie || !cieenc) {
     free(cie);
     free(cieenc);
-    free(rel);
     return oj_elf_nomem(c);
   }
   while (off < n) {
@@ -188,7 +185,6 @@ int oj_ehframe_check(const oj_elf_ctx *c, uint32_t i) {
       if (bad == OJ_EHFRAME_CIE_LETTERS) {
         free(cie);
         free(cieenc);
-        free(rel);
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s: the CIE at offset %llu has an "
                                           "augmentation string that names "
@@ -198,7 +194,6 @@ int oj_ehframe_check(const oj_elf_ctx *c, uint32_t i) {
       if (bad != OJ_EHFRAME_CIE_OK) {
         free(cie);
         free(cieenc);
-        free(rel);
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s: the CIE at offset %llu has "
                                           "pointer encoding 0x%02x, which "
@@ -212,7 +207,6 @@ int oj_ehframe_check(const oj_elf_ctx *c, uint32_t i) {
       if (id > at || !(cie[target / 8] & (1u << (target % 8)))) {
         free(cie);
         free(cieenc);
-        free(rel);
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s: the FDE at offset %llu points to "
                                           "no CIE (CIE pointer %u)",
@@ -233,12 +227,10 @@ int oj_ehframe_check(const oj_elf_ctx *c, uint32_t i) {
   }
   free(cie);
   free(cieenc);
-  free(rel);
   return rc;
 bad:
   free(cie);
   free(cieenc);
-  free(rel);
   return oj_elf_fail(c, ORCJIT_EFORMAT,
                      OJ_ELF_CORRUPT "%s: the record at offset %llu extends past "
                                     "the end of the section",

@@ -4,7 +4,8 @@
 ** helpers every step uses (failure messages naming the file, section and
 ** symbol descriptions, bounds, marker names).
 **
-** The pre-pass validates an x86-64 ELF relocatable object completely:
+** The pre-pass validates an ELF relocatable object of the host's machine
+** (its table: oj_arch_<machine>.c, see oj_arch.h) completely:
 ** every header, section, symbol, name and relocation is bounds-checked
 ** with overflow-safe arithmetic before anything else looks at it.  Its
 ** steps live in:
@@ -127,6 +128,7 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   c.size = size;
   c.what = what ? what : "<memory>";
   c.tag = tag ? tag : "";
+  c.arch = oj_arch_host();
   if (size == 0) return oj_elf_fail(&c, ORCJIT_EFORMAT, "empty file");
   if (!data) return oj_elf_fail(&c, ORCJIT_EINVAL, "no data");
   rc = oj_elf_read_header(&c);
@@ -150,6 +152,8 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   free(c.sh);
   free(c.tlsvoff);
   free(c.tlssec);
+  free(c.rel);
+  free(c.tgt);
   if (rc != ORCJIT_OK) oj_elf_object_free(out);
   return rc;
 }

@@ -47,47 +47,34 @@ static void oj_elf_image_put_shdr(unsigned char *img, uint64_t shoff, uint32_t i
 static void oj_elf_image_edit(const oj_elf_ctx *c, unsigned char *img,
                               uint64_t tls_sym) {
   uint32_t i;
-  uint64_t k, n;
+  uint64_t k;
   for (i = 0; i < c->shnum; i++) /* no addresses: see oj_elf_read_sections */
     memset(img + c->eh.e_shoff + (uint64_t)i * sizeof(Elf64_Shdr) +
                offsetof(Elf64_Shdr, sh_addr),
            0, sizeof(Elf64_Addr));
-  for (i = 1; i < c->shnum; i++) {
-    const Elf64_Shdr *s = &c->sh[i];
-    if (s->sh_type != SHT_RELA) continue;
-    n = s->sh_size / sizeof(Elf64_Rela);
-    for (k = 0; k < n; k++) {
-      unsigned char *p = img + s->sh_offset + k * sizeof(Elf64_Rela);
-      Elf64_Rela r;
-      int64_t v;
-      memcpy(&r, p, sizeof r);
-      switch (ELF64_R_TYPE(r.r_info)) {
-      case R_X86_64_GOTPCRELX:
-      case R_X86_64_REX_GOTPCRELX:
-        r.r_info = ELF64_R_INFO(ELF64_R_SYM(r.r_info), R_X86_64_GOTPCREL);
-        break;
-      case R_X86_64_TLSLD: /* the block's address = the marker's */
-        r.r_info = ELF64_R_INFO(tls_sym, R_X86_64_TLSGD);
-        break;
-      case R_X86_64_DTPOFF32:
-      case R_X86_64_DTPOFF64: {
-        unsigned char *at = img + c->sh[s->sh_info].sh_offset + r.r_offset;
-        if (oj_elf_tls_dtpoff(c, i, k, ELF64_R_SYM(r.r_info), r.r_addend, &v) != ORCJIT_OK)
-          continue; /* cannot happen: checked */
-        if (ELF64_R_TYPE(r.r_info) == R_X86_64_DTPOFF32) {
-          int32_t v32 = (int32_t)v;
-          memcpy(at, &v32, 4);
-        } else {
-          memcpy(at, &v, 8);
-        }
-        r.r_info = ELF64_R_INFO(ELF64_R_SYM(r.r_info), R_X86_64_NONE);
-        break;
-      }
-      default:
-        continue;
-      }
-      memcpy(p, &r, sizeof r);
+  /* The relocations oj_elf_reloc_check kept for this, by class. */
+  for (size_t j = 0; j < c->nrel; j++) {
+    const oj_elf_rel *r = &c->rel[j];
+    unsigned char *p = img + c->sh[r->rsec].sh_offset + r->idx * sizeof(Elf64_Rela) +
+                       offsetof(Elf64_Rela, r_info);
+    Elf64_Xword info;
+    int64_t v;
+    switch (r->d->rclass) {
+    case OJ_RC_TLS_LD: /* the block's address = the marker's */
+      info = ELF64_R_INFO(tls_sym, r->d->rewrite);
+      break;
+    case OJ_RC_TLS_DTPREL:
+      if (oj_elf_tls_dtpoff(c, r->rsec, r->idx, r->sym, r->addend, &v) != ORCJIT_OK)
+        continue; /* cannot happen: checked */
+      oj_elf_tls_field(c, r->d->field, img + c->sh[r->tsec].sh_offset + r->off, v);
+      info = ELF64_R_INFO(r->sym, c->arch->r_none);
+      break;
+    default:
+      if (!r->d->rewrite) continue;
+      info = ELF64_R_INFO(r->sym, r->d->rewrite);
+      break;
     }
+    memcpy(p, &info, sizeof info);
   }
   if (c->symtab) {
     unsigned char *p = img + c->sh[c->symtab].sh_offset +

@@ -81,7 +81,7 @@ uint32_t oj_elf_initfini_next(const oj_elf_ctx *c, uint32_t after) {
 ** neither 0 nor all ones, so each must be the address of code of this
 ** object, not a value JITLink computed from anything else.  An entry is
 ** either 0 (or all ones) with no relocation, or patched by one
-** R_X86_64_64 against a function, code label or code section symbol of an
+** absolute 64-bit relocation (the machine's r_initfini) against a function, code label or code section symbol of an
 ** executable section of the object, with an addend that stays inside that
 ** section.  A weak target is refused: another object can define the name
 ** as data.  Compilers emit exactly this; anything else made the loader
@@ -116,22 +116,23 @@ int oj_elf_initfini_check(const oj_elf_ctx *c) {
       continue;
     }
     if (s->sh_size % 8 != 0) continue; /* refused by oj_elf_initfini_markers */
-    oj_elf_rel *rel;
     size_t nrel, j = 0;
-    int rc = oj_elf_reloc_of(c, i, &rel, &nrel);
+    const oj_elf_rel *rel = oj_elf_reloc_of(c, i, &nrel);
+    int rc = ORCJIT_OK;
     for (size_t k = 0; k < nrel && rc == ORCJIT_OK; k++) {
       const oj_elf_rel *r = &rel[k];
       Elf64_Sym sym;
       uint32_t sec;
-      if (r->type != R_X86_64_64 || r->off % 8 != 0) {
+      if (r->type != c->arch->r_initfini || r->off % 8 != 0) {
         rc = oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "relocation %llu of %s patches "
                                         "the constructor table %s at offset "
-                                        "%llu with type %u; only R_X86_64_64 "
+                                        "%llu with type %u; only %s "
                                         "of a whole entry makes a function "
                                         "address",
                          (unsigned long long)r->idx, oj_elf_sec(c, r->rsec).s,
-                         oj_elf_sec(c, i).s, (unsigned long long)r->off, r->type);
+                         oj_elf_sec(c, i).s, (unsigned long long)r->off, r->type,
+                         oj_arch_reloc_of(c->arch, c->arch->r_initfini)->name);
         break;
       }
       if (k > 0 && rel[k - 1].off == r->off) {
@@ -178,7 +179,6 @@ int oj_elf_initfini_check(const oj_elf_ctx *c) {
                          (unsigned long long)at, oj_elf_sec(c, i).s,
                          (unsigned long long)v);
     }
-    free(rel);
     if (rc != ORCJIT_OK) return rc;
   }
   return ORCJIT_OK;
@@ -192,7 +192,7 @@ static int oj_elf_initfini_anchor_rank(const oj_elf_ctx *c, uint32_t i) {
   if (!(s->sh_flags & SHF_ALLOC) || s->sh_size == 0) return 0;
   if (s->sh_type == SHT_NOBITS) return 1;
   if ((s->sh_flags & (SHF_TLS | SHF_EXCLUDE)) || s->sh_type == SHT_NOTE ||
-      s->sh_type == SHT_X86_64_UNWIND || s->sh_type == SHT_GROUP ||
+      (c->arch->sht_unwind && s->sh_type == c->arch->sht_unwind) || s->sh_type == SHT_GROUP ||
       strcmp(oj_elf_secname(c, i), ".eh_frame") == 0)
     return 2;
   return 3;

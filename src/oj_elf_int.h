@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "oj_arch.h"
 #include "oj_elf.h"
 #include "oj_error.h"
 #include "tvm_ffi_orcjit/orcjit.h"
@@ -22,9 +23,6 @@
 
 #ifndef SHT_CREL
 #define SHT_CREL 0x40000014u /* LLVM compact relocations */
-#endif
-#ifndef SHN_X86_64_LCOMMON
-#define SHN_X86_64_LCOMMON 0xff02u /* large common symbols */
 #endif
 
 #define OJ_ELF_CORRUPT "truncated or corrupt ELF: "
@@ -40,6 +38,7 @@ typedef struct oj_elf_cand {
 
 /* Everything learnt about the input while validating it. */
 typedef struct oj_elf_ctx {
+  const oj_arch *arch; /* the machine (oj_arch.h) */
   const unsigned char *data;
   size_t size;
   const char *what;
@@ -65,13 +64,19 @@ typedef struct oj_elf_ctx {
   uint64_t *tlsvoff;  /* per section: offset in the TLS block, or
                          OJ_ELF_NOTLS; NULL if the object has no TLS */
   uint32_t *tlssec;   /* section of each out->tls entry */
+  struct oj_elf_rel *rel; /* relocations later steps act on (TLS ones,
+                             rewritten ones), in file order */
+  size_t nrel, caprel;
+  struct oj_elf_rel *tgt; /* relocations of .eh_frame and init/fini
+                             tables, by (section, offset) */
+  size_t ntgt, captgt;
 } oj_elf_ctx;
 
 #define OJ_ELF_NOTLS UINT64_MAX
 
-/* A session's JIT memory is one 2 GiB window of 1 MiB chunks (see
-** glue/oj_memmgr.cc): the most it holds and the largest alignment. */
-#define OJ_ELF_JIT_MAX ((uint64_t)1 << 31)
+/* A session's JIT memory is one window of 1 MiB chunks (see
+** glue/oj_memmgr.cc): the most it holds is the machine's jit_max
+** (oj_arch.h), the largest alignment one chunk. */
 #define OJ_ELF_ALIGN_MAX ((uint64_t)1 << 20)
 /* The largest TLS block accepted: every thread gets a copy. */
 #define OJ_ELF_TLS_MAX ((uint64_t)1 << 30)
@@ -82,13 +87,15 @@ typedef struct oj_elf_desc {
   char s[128];
 } oj_elf_desc;
 
-/* A relocation that patches one section, as oj_elf_reloc_of lists them. */
+/* One relocation, classified once by oj_elf_reloc_check. */
 typedef struct oj_elf_rel {
   uint64_t off;
   uint32_t type, sym;
   int64_t addend;
   uint64_t idx;  /* its index in its relocation section */
   uint32_t rsec; /* that section */
+  uint32_t tsec; /* the section it patches */
+  const oj_arch_reloc *d; /* what its type means (never NULL) */
 } oj_elf_rel;
 
 /* ---- oj_elf.c: helpers of every step --------------------------------- */
@@ -129,9 +136,13 @@ int oj_elf_sym_lists(oj_elf_ctx *c, oj_elf_object *out);
 
 /* ---- oj_elf_reloc.c ---------------------------------------------------- */
 
-int oj_elf_reloc_check(const oj_elf_ctx *c, oj_elf_object *out);
-/* The relocations of section i, sorted by offset, into a malloc'd *out. */
-int oj_elf_reloc_of(const oj_elf_ctx *c, uint32_t i, oj_elf_rel **out, size_t *nout);
+/* Checks every relocation table and entry, classifying each relocation
+** once through the machine's table; fills c->rel and c->tgt. */
+int oj_elf_reloc_check(oj_elf_ctx *c, oj_elf_object *out);
+/* The relocations (those of class NONE left out) that patch section i, an
+** .eh_frame or init/fini table, sorted by offset: *nout of them from the
+** returned pointer (inside c->tgt, nothing to free). */
+const oj_elf_rel *oj_elf_reloc_of(const oj_elf_ctx *c, uint32_t i, size_t *nout);
 
 /* ---- oj_ehframe.c ------------------------------------------------------ */
 
@@ -153,6 +164,9 @@ int oj_elf_tls_layout(oj_elf_ctx *c, oj_elf_object *out);
 int oj_elf_tls_check(const oj_elf_ctx *c, const oj_elf_object *out);
 int oj_elf_tls_dtpoff(const oj_elf_ctx *c, uint32_t rsec, uint64_t k, uint64_t symi,
                       int64_t addend, int64_t *value);
+/* Puts v into a TLS_DTPREL relocation's field (OJ_F_*) at `at`, or with
+** at NULL only checks that it fits; 0 if it does not fit. */
+int oj_elf_tls_field(const oj_elf_ctx *c, unsigned field, unsigned char *at, int64_t v);
 
 /* ---- oj_elf_image.c ---------------------------------------------------- */
 

@@ -44,7 +44,7 @@ int oj_elf_read_header(oj_elf_ctx *c) {
   if (c->size > EI_CLASS && d[EI_CLASS] == ELFCLASS32)
     return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                        "is a 32-bit ELF object (ELFCLASS32); only 64-bit "
-                       "x86-64 objects are supported");
+                       "%s objects are supported", c->arch->name);
   if (c->size <= EI_DATA)
     return oj_elf_fail(c, ORCJIT_EFORMAT,
                        OJ_ELF_CORRUPT "file is shorter than the ELF header");
@@ -54,7 +54,7 @@ int oj_elf_read_header(oj_elf_ctx *c) {
   if (d[EI_DATA] == ELFDATA2MSB)
     return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                        "is a big-endian ELF object (ELFDATA2MSB); only "
-                       "little-endian x86-64 objects are supported");
+                       "little-endian %s objects are supported", c->arch->name);
   if (d[EI_DATA] != ELFDATA2LSB)
     return oj_elf_fail(c, ORCJIT_EFORMAT,
                        OJ_ELF_CORRUPT "invalid ELF data encoding %u",
@@ -80,15 +80,15 @@ int oj_elf_read_header(oj_elf_ctx *c) {
                                           "relocatable object (.o)",
                        (unsigned)c->eh.e_type);
   }
-  if (c->eh.e_machine != EM_X86_64) {
+  if (c->eh.e_machine != c->arch->e_machine) {
     mname = oj_elf_read_machine(c->eh.e_machine);
     if (mname)
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
-                         "object is for %s (e_machine %u); only x86-64 is "
-                         "supported", mname, (unsigned)c->eh.e_machine);
+                         "object is for %s (e_machine %u); only %s is "
+                         "supported", mname, (unsigned)c->eh.e_machine, c->arch->name);
     return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
-                       "object is for machine %u (e_machine); only x86-64 is "
-                       "supported", (unsigned)c->eh.e_machine);
+                       "object is for machine %u (e_machine); only %s is "
+                       "supported", (unsigned)c->eh.e_machine, c->arch->name);
   }
   return ORCJIT_OK;
 }
@@ -243,18 +243,21 @@ int oj_elf_read_sections(oj_elf_ctx *c) {
     for (i = 1; i < c->shnum; i++) {
       const Elf64_Shdr *s = &c->sh[i];
       if (!(s->sh_flags & SHF_ALLOC)) continue;
-      if (s->sh_size > OJ_ELF_JIT_MAX - need) {
+      if (s->sh_size > c->arch->jit_max - need) {
         need = UINT64_MAX;
         break;
       }
       need += s->sh_size;
     }
-    if (need > OJ_ELF_JIT_MAX)
+    if (need > c->arch->jit_max) {
+      unsigned gib = (unsigned)(c->arch->jit_max >> 30);
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
-                         "its loaded sections need more than 2 GiB of memory "
-                         "(the total passes 2 GiB at %s, of %llu bytes); a "
-                         "session's JIT memory spans at most 2 GiB",
-                         oj_elf_sec(c, i).s, (unsigned long long)c->sh[i].sh_size);
+                         "its loaded sections need more than %u GiB of memory "
+                         "(the total passes %u GiB at %s, of %llu bytes); a "
+                         "session's JIT memory spans at most %u GiB",
+                         gib, gib, oj_elf_sec(c, i).s,
+                         (unsigned long long)c->sh[i].sh_size, gib);
+    }
     c->need = need;
   }
   /* Section 0 holds the extended counts, not a section, and must have type
@@ -335,21 +338,20 @@ static int oj_elf_read_name_cmp(const void *a, const void *b, void *ctx) {
   return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
 }
 
-/* Section names JITLink 22 gives its own sections: its x86-64 GOT, stub
-** and TLS tables, and the section of common symbols.  It looks them up by
+/* Section names JITLink 22 gives its own sections (the machine's
+** reserved_sections: on x86-64 its GOT, stub and TLS tables, and the
+** section of common symbols).  It looks them up by
 ** name and adopts a section of the object that has one: its GOT and stub
 ** builders then take the object's blocks for table entries and read edges
 ** they do not have (SEGV in registerExistingEntries), and common symbols
 ** land in whatever section of the object is called .common, loaded or not
 ** (SEGV copying a zero-fill block of an unloaded one).  Found by review. */
-static const char *const oj_elf_read_reserved[] = {"$__GOT", "$__STUBS",
-                                                       "$__TLSINFO", ".common"};
-
 int oj_elf_read_names(oj_elf_ctx *c) {
   uint32_t i, first, n = 0, *v;
+  const char *const *reserved = c->arch->reserved_sections;
   for (i = 1; i < c->shnum; i++)
-    for (size_t k = 0; k < sizeof oj_elf_read_reserved / sizeof *oj_elf_read_reserved; k++)
-      if (strcmp(oj_elf_secname(c, i), oj_elf_read_reserved[k]) == 0)
+    for (size_t k = 0; reserved && reserved[k]; k++)
+      if (strcmp(oj_elf_secname(c, i), reserved[k]) == 0)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s has a name JITLink 22 keeps for "
                                           "its own sections",

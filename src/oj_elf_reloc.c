@@ -1,11 +1,13 @@
 /*
 ** oj_elf_reloc.c: the relocations of the ELF pre-pass (oj_elf.h): every
 ** relocation table and entry checked (bounds, symbol, what the relocation
-** needs of its symbol), and the relocations that patch one section, sorted
-** by offset, for the checks of .eh_frame and of init/fini tables.
+** needs of its symbol), each relocation classified once through the
+** machine's table (oj_arch.h), and the classified relocations kept for the
+** later steps: those that patch .eh_frame or an init/fini table, sorted by
+** offset, for their checks (oj_ehframe.c, oj_elf_initfini.c), and those
+** the TLS check and the image act on (oj_elf_tls.c, oj_elf_image.c).
 **
-** Thread-local relocations are checked in oj_elf_tls.c, and rewritten in
-** oj_elf_image.c.
+** It names no relocation type: what a type means is oj_arch_<machine>.c's.
 */
 #include <elf.h>
 #include <stddef.h>
@@ -16,78 +18,57 @@
 
 #include "oj_elf_int.h"
 
-/* ---- relocations ------------------------------------------------------- */
-
-/* Bytes a relocation of this type writes (x86-64 psABI). */
-static uint64_t oj_elf_reloc_width(uint32_t type) {
-  switch (type) {
-  case R_X86_64_NONE: return 0;
-  case R_X86_64_64: case R_X86_64_PC64: case R_X86_64_GOTOFF64: case R_X86_64_GOTPC64:
-  case R_X86_64_GOT64: case R_X86_64_GOTPCREL64: case R_X86_64_PLTOFF64:
-  case R_X86_64_DTPMOD64: case R_X86_64_DTPOFF64: case R_X86_64_TPOFF64:
-  case R_X86_64_SIZE64: case R_X86_64_GLOB_DAT: case R_X86_64_JUMP_SLOT:
-  case R_X86_64_RELATIVE: case R_X86_64_IRELATIVE: case R_X86_64_RELATIVE64:
-  case R_X86_64_GOTPLT64:
-    return 8;
-  case R_X86_64_16: case R_X86_64_PC16: return 2;
-  case R_X86_64_8: case R_X86_64_PC8: return 1;
-  default: return 4;
-  }
-}
-
 static int oj_elf_reloc_cmp(const void *a, const void *b) {
   const oj_elf_rel *x = a, *y = b;
+  if (x->tsec != y->tsec) return x->tsec < y->tsec ? -1 : 1;
   if (x->off != y->off) return x->off < y->off ? -1 : 1;
   if (x->rsec != y->rsec) return x->rsec < y->rsec ? -1 : 1;
   return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* The relocations (R_X86_64_NONE left out) of every SHT_RELA section that
-** patches section i, sorted by offset, into a malloc'd *out (NULL if none).
-** Their tables were checked by oj_elf_reloc_check. */
-int oj_elf_reloc_of(const oj_elf_ctx *c, uint32_t i, oj_elf_rel **out,
-                    size_t *nout) {
-  oj_elf_rel *rel = NULL;
-  size_t nrel = 0;
-  for (uint32_t r = 1; r < c->shnum; r++) {
-    const Elf64_Shdr *rs = &c->sh[r];
-    if (rs->sh_type != SHT_RELA || rs->sh_info != i) continue;
-    size_t m = (size_t)(rs->sh_size / sizeof(Elf64_Rela));
-    oj_elf_rel *grown = realloc(rel, (nrel + m + 1) * sizeof *rel);
-    if (!grown) {
-      free(rel);
-      return oj_elf_nomem(c);
-    }
-    rel = grown;
-    for (size_t k = 0; k < m; k++) {
-      Elf64_Rela ra;
-      memcpy(&ra, c->data + rs->sh_offset + k * sizeof ra, sizeof ra);
-      if (ELF64_R_TYPE(ra.r_info) == R_X86_64_NONE) continue;
-      rel[nrel].off = ra.r_offset;
-      rel[nrel].type = (uint32_t)ELF64_R_TYPE(ra.r_info);
-      rel[nrel].sym = (uint32_t)ELF64_R_SYM(ra.r_info);
-      rel[nrel].addend = ra.r_addend;
-      rel[nrel].idx = k;
-      rel[nrel].rsec = r;
-      nrel++;
-    }
+/* Appends r to v[0..*n) (capacity *cap); 0 on OOM. */
+static int oj_elf_reloc_push(oj_elf_rel **v, size_t *n, size_t *cap, const oj_elf_rel *r) {
+  if (*n == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 64;
+    oj_elf_rel *grown = realloc(*v, ncap * sizeof **v);
+    if (!grown) return 0;
+    *v = grown;
+    *cap = ncap;
   }
-  if (nrel) qsort(rel, nrel, sizeof *rel, oj_elf_reloc_cmp);
-  *out = rel;
-  *nout = nrel;
-  return ORCJIT_OK;
+  (*v)[(*n)++] = *r;
+  return 1;
 }
 
-int oj_elf_reloc_check(const oj_elf_ctx *c, oj_elf_object *out) {
+/* 1 if a later step acts on a relocation of this kind: the TLS check
+** (oj_elf_tls.c) or the image's rewrites (oj_elf_image.c). */
+static int oj_elf_reloc_later(const oj_arch_reloc *d) {
+  return oj_arch_is_tls(d) || d->rewrite != 0;
+}
+
+const oj_elf_rel *oj_elf_reloc_of(const oj_elf_ctx *c, uint32_t i, size_t *nout) {
+  size_t lo = 0, hi = c->ntgt, end;
+  while (lo < hi) { /* the first relocation of section i */
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->tgt[mid].tsec < i) lo = mid + 1;
+    else hi = mid;
+  }
+  for (end = lo; end < c->ntgt && c->tgt[end].tsec == i; end++) {}
+  *nout = end - lo;
+  return c->tgt ? c->tgt + lo : NULL;
+}
+
+int oj_elf_reloc_check(oj_elf_ctx *c, oj_elf_object *out) {
   uint32_t i;
   uint64_t k, n;
   for (i = 1; i < c->shnum; i++) {
     const Elf64_Shdr *s = &c->sh[i];
     const unsigned char *p;
+    uint32_t t, prio;
+    int kept, kind;
     if (s->sh_type == SHT_REL)
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
-                         "%s holds SHT_REL relocations; x86-64 objects must "
-                         "use SHT_RELA", oj_elf_sec(c, i).s);
+                         "%s holds SHT_REL relocations; %s objects must "
+                         "use SHT_RELA", oj_elf_sec(c, i).s, c->arch->name);
     if (s->sh_type == SHT_CREL)
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                          "%s holds compact relocations (SHT_CREL), which are "
@@ -120,35 +101,38 @@ int oj_elf_reloc_check(const oj_elf_ctx *c, oj_elf_object *out) {
                          oj_elf_sec(c, i).s, (unsigned)s->sh_info);
     p = c->data + s->sh_offset;
     n = s->sh_size / sizeof(Elf64_Rela);
+    t = s->sh_info;
+    /* Kept for their checks: the relocations of .eh_frame (checked for
+    ** every section of that name) and of init/fini tables. */
+    kept = strcmp(oj_elf_secname(c, t), ".eh_frame") == 0 ||
+           oj_elf_initfini_is(c, t, &kind, &prio);
     for (k = 0; k < n; k++) {
-      Elf64_Xword info;
-      Elf64_Addr roff;
+      Elf64_Rela ra;
+      oj_elf_rel r;
+      const oj_arch_reloc *d;
       /* JITLink writes the fixup at r_offset without checking it against
       ** the target section: an out-of-range offset writes outside the
-      ** section's memory.  The widest x86-64 fixup is 8 bytes. */
-      uint64_t tsize = c->sh[s->sh_info].sh_size;
-      memcpy(&info, p + k * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_info),
-             sizeof info);
-      memcpy(&roff, p + k * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_offset),
-             sizeof roff);
+      ** section's memory.  The widest fixup is the machine table's. */
+      uint64_t tsize = c->sh[t].sh_size;
+      memcpy(&ra, p + k * sizeof ra, sizeof ra);
+      d = oj_arch_reloc_of(c->arch, (uint32_t)ELF64_R_TYPE(ra.r_info));
       /* Unloaded sections too: a live block of code that refers to one
       ** keeps it in the link graph, and its fixups are applied. */
-      if (roff > tsize || tsize - roff < oj_elf_reloc_width(ELF64_R_TYPE(info)))
+      if (ra.r_offset > tsize || tsize - ra.r_offset < d->width)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "relocation %llu of %s has offset "
                                           "%llu outside its section (%llu bytes)",
                            (unsigned long long)k, oj_elf_sec(c, i).s,
-                           (unsigned long long)roff, (unsigned long long)tsize);
-      if ((c->sh[s->sh_info].sh_flags & SHF_ALLOC) &&
-          (ELF64_R_TYPE(info) == R_X86_64_32 || ELF64_R_TYPE(info) == R_X86_64_32S))
+                           (unsigned long long)ra.r_offset, (unsigned long long)tsize);
+      if ((c->sh[t].sh_flags & SHF_ALLOC) && d->rclass == OJ_RC_ABS32_LOW)
         out->abs32 = 1;
-      if (ELF64_R_SYM(info) >= c->nsyms)
+      if (ELF64_R_SYM(ra.r_info) >= c->nsyms)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "relocation %llu of %s refers to "
                                           "symbol %u, but there are %llu "
                                           "symbols",
                            (unsigned long long)k, oj_elf_sec(c, i).s,
-                           (unsigned)ELF64_R_SYM(info),
+                           (unsigned)ELF64_R_SYM(ra.r_info),
                            (unsigned long long)c->nsyms);
       /* Relocations that need something of their symbol.  GOT: JITLink 22
       ** keys GOT entries by the target's name, so every nameless target (a
@@ -157,36 +141,41 @@ int oj_elf_reloc_check(const oj_elf_ctx *c, oj_elf_object *out) {
       ** give GOT relocations named symbols.  SIZE: the size of a symbol of
       ** another library or of the host is not known here, and JITLink 22
       ** made it 0 without a word. */
-      switch (ELF64_R_TYPE(info)) {
-      case R_X86_64_GOT32: case R_X86_64_GOTPCREL: case R_X86_64_GOTPCRELX:
-      case R_X86_64_REX_GOTPCRELX: case R_X86_64_GOT64: case R_X86_64_GOTPCREL64:
-      case R_X86_64_GOTPLT64: case R_X86_64_SIZE32: case R_X86_64_SIZE64: {
+      if (d->rclass == OJ_RC_GOT || d->rclass == OJ_RC_SIZE) {
         Elf64_Sym sym;
-        uint32_t sec, type = (uint32_t)ELF64_R_TYPE(info);
-        oj_elf_sym_at(c, ELF64_R_SYM(info), &sym, &sec);
-        if (type == R_X86_64_SIZE32 || type == R_X86_64_SIZE64) {
+        uint32_t sec, type = (uint32_t)ELF64_R_TYPE(ra.r_info);
+        oj_elf_sym_at(c, ELF64_R_SYM(ra.r_info), &sym, &sec);
+        if (d->rclass == OJ_RC_SIZE) {
           if (sec == SHN_UNDEF)
             return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                                "relocation %llu of %s asks for the size of %s, "
                                "which is not defined in the object "
-                               "(R_X86_64_SIZE32/64 of an undefined symbol is "
-                               "not supported)",
+                               "(%s)",
                                (unsigned long long)k, oj_elf_sec(c, i).s,
-                               oj_elf_symdesc(c, ELF64_R_SYM(info), sym.st_name).s);
+                               oj_elf_symdesc(c, ELF64_R_SYM(ra.r_info), sym.st_name).s,
+                               d->why ? d->why : "not supported");
         } else if (sym.st_name == 0 || c->str[sym.st_name] == '\0') {
           return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                              "relocation %llu of %s (type %u) asks for a GOT "
                              "entry of %s, which has no name",
                              (unsigned long long)k, oj_elf_sec(c, i).s, (unsigned)type,
-                             oj_elf_symdesc(c, ELF64_R_SYM(info), sym.st_name).s);
+                             oj_elf_symdesc(c, ELF64_R_SYM(ra.r_info), sym.st_name).s);
         }
-        break;
       }
-      default:
-        break;
-      }
+      if (d->rclass == OJ_RC_NONE || (!kept && !oj_elf_reloc_later(d))) continue;
+      r.off = ra.r_offset;
+      r.type = (uint32_t)ELF64_R_TYPE(ra.r_info);
+      r.sym = (uint32_t)ELF64_R_SYM(ra.r_info);
+      r.addend = ra.r_addend;
+      r.idx = k;
+      r.rsec = i;
+      r.tsec = t;
+      r.d = d;
+      if ((kept && !oj_elf_reloc_push(&c->tgt, &c->ntgt, &c->captgt, &r)) ||
+          (oj_elf_reloc_later(d) && !oj_elf_reloc_push(&c->rel, &c->nrel, &c->caprel, &r)))
+        return oj_elf_nomem(c);
     }
   }
+  if (c->ntgt) qsort(c->tgt, c->ntgt, sizeof *c->tgt, oj_elf_reloc_cmp);
   return ORCJIT_OK;
 }
-

@@ -94,12 +94,13 @@ int oj_elf_sym_check(oj_elf_ctx *c) {
                            oj_elf_symdesc(c, i, sym.st_name).s, (unsigned)sec,
                            (unsigned)c->shnum);
     } else if (sec >= SHN_LORESERVE) {
-      if (sec == SHN_X86_64_LCOMMON)
+      if (c->arch->shn_large_common && sec == c->arch->shn_large_common)
         return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                            "%s is a large common symbol "
-                           "(SHN_X86_64_LCOMMON), which is not supported; "
+                           "(%s), which is not supported; "
                            "compile with -fno-common",
-                           oj_elf_symdesc(c, i, sym.st_name).s);
+                           oj_elf_symdesc(c, i, sym.st_name).s,
+                           c->arch->shn_large_common_name);
       if (sec != SHN_ABS && sec != SHN_COMMON)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "%s has reserved section index "
@@ -116,15 +117,16 @@ int oj_elf_sym_check(oj_elf_ctx *c) {
                              "JIT memory gives is 1 MiB",
                              oj_elf_symdesc(c, i, sym.st_name).s,
                              (unsigned long long)sym.st_value);
-        if (sym.st_size > OJ_ELF_JIT_MAX - c->need ||
-            sym.st_value > OJ_ELF_JIT_MAX - c->need - sym.st_size)
+        if (sym.st_size > c->arch->jit_max - c->need ||
+            sym.st_value > c->arch->jit_max - c->need - sym.st_size)
           return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                              "%s is a common symbol of %llu bytes aligned to "
                              "%llu; with the loaded sections that is more "
-                             "than the 2 GiB of a session's JIT memory",
+                             "than the %u GiB of a session's JIT memory",
                              oj_elf_symdesc(c, i, sym.st_name).s,
                              (unsigned long long)sym.st_size,
-                             (unsigned long long)sym.st_value);
+                             (unsigned long long)sym.st_value,
+                             (unsigned)(c->arch->jit_max >> 30));
         c->need += sym.st_size + sym.st_value;
       }
     } else if (sec >= c->shnum) {

@@ -84,26 +84,6 @@ int oj_elf_tls_layout(oj_elf_ctx *c, oj_elf_object *out) {
   return ORCJIT_OK;
 }
 
-/* What a relocation type means for thread-local storage. */
-enum { OJ_TLS_NONE, OJ_TLS_GD, OJ_TLS_LD, OJ_TLS_DTPOFF, OJ_TLS_BAD };
-
-static int oj_elf_tls_kind(uint32_t type, const char **model) {
-  switch (type) {
-  case R_X86_64_TLSGD: return OJ_TLS_GD;
-  case R_X86_64_TLSLD: return OJ_TLS_LD;
-  case R_X86_64_DTPOFF32: case R_X86_64_DTPOFF64: return OJ_TLS_DTPOFF;
-  case R_X86_64_GOTTPOFF: *model = "initial-exec (R_X86_64_GOTTPOFF)"; break;
-  case R_X86_64_TPOFF32: *model = "local-exec (R_X86_64_TPOFF32)"; break;
-  case R_X86_64_TPOFF64: *model = "local-exec (R_X86_64_TPOFF64)"; break;
-  case R_X86_64_DTPMOD64: *model = "module-id (R_X86_64_DTPMOD64)"; break;
-  case R_X86_64_GOTPC32_TLSDESC: case R_X86_64_TLSDESC_CALL: case R_X86_64_TLSDESC:
-    *model = "TLS-descriptor (-mtls-dialect=gnu2)";
-    break;
-  default: return OJ_TLS_NONE;
-  }
-  return OJ_TLS_BAD;
-}
-
 /* The value of a DTPOFF relocation: the offset of symbol symi + addend in
 ** the object's TLS block; ORCJIT_OK or a failure naming the relocation. */
 int oj_elf_tls_dtpoff(const oj_elf_ctx *c, uint32_t rsec, uint64_t k,
@@ -128,90 +108,93 @@ int oj_elf_tls_dtpoff(const oj_elf_ctx *c, uint32_t rsec, uint64_t k,
   return ORCJIT_OK;
 }
 
-/* Checks every TLS relocation; the rewrite itself is in oj_elf_image_edit. */
+int oj_elf_tls_field(const oj_elf_ctx *c, unsigned field, unsigned char *at, int64_t v) {
+  int32_t v32;
+  switch (field) {
+  case OJ_F_DATA32:
+    if (v < INT32_MIN || v > INT32_MAX) return 0;
+    v32 = (int32_t)v;
+    if (at) memcpy(at, &v32, 4);
+    return 1;
+  case OJ_F_DATA64:
+    if (at) memcpy(at, &v, 8);
+    return 1;
+  default:
+    return field >= OJ_F_ARCH && c->arch->put_field && c->arch->put_field(at, field, v);
+  }
+}
+
+/* Checks every thread-local relocation (classified by oj_elf_reloc_check,
+** in file order); the rewrite itself is in oj_elf_image.c. */
 int oj_elf_tls_check(const oj_elf_ctx *c, const oj_elf_object *out) {
-  uint32_t i;
-  uint64_t k, n;
-  for (i = 1; i < c->shnum; i++) {
-    const Elf64_Shdr *s = &c->sh[i];
-    if (s->sh_type != SHT_RELA) continue;
-    n = s->sh_size / sizeof(Elf64_Rela);
-    for (k = 0; k < n; k++) {
-      Elf64_Rela r;
-      Elf64_Sym sym;
-      uint32_t sec, type;
-      const char *model = "";
-      int kind;
-      int64_t v;
-      memcpy(&r, c->data + s->sh_offset + k * sizeof r, sizeof r);
-      type = (uint32_t)ELF64_R_TYPE(r.r_info);
-      kind = oj_elf_tls_kind(type, &model);
-      if (kind == OJ_TLS_NONE) continue;
-      if (ELF64_R_SYM(r.r_info) == 0)
+  for (size_t j = 0; j < c->nrel; j++) {
+    const oj_elf_rel *r = &c->rel[j];
+    const oj_arch_reloc *d = r->d;
+    uint64_t k = r->idx;
+    uint32_t i = r->rsec, sec;
+    Elf64_Sym sym;
+    int64_t v;
+    if (!oj_arch_is_tls(d)) continue;
+    if (r->sym == 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "thread-local relocation %llu of "
+                                        "%s has no symbol",
+                         (unsigned long long)k, oj_elf_sec(c, i).s);
+    oj_elf_sym_at(c, r->sym, &sym, &sec);
+    if (d->rclass != OJ_RC_TLS_GD && d->rclass != OJ_RC_TLS_LD &&
+        d->rclass != OJ_RC_TLS_DTPREL)
+      return oj_elf_fail(
+          c, ORCJIT_EUNSUPPORTED,
+          "thread-local %s uses the %s TLS model, which needs space "
+          "reserved when the process started; loaded objects support "
+          "general- and local-dynamic TLS only: %s",
+          oj_elf_symdesc(c, r->sym, sym.st_name).s, d->why ? d->why : "?",
+          c->arch->tls_hint);
+    if (d->rclass == OJ_RC_TLS_LD && out->ntls == 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "relocation %llu of %s is "
+                                        "local-dynamic TLS, but the object "
+                                        "has no thread-local data",
+                         (unsigned long long)k, oj_elf_sec(c, i).s);
+    if (d->rclass == OJ_RC_TLS_GD && sec != SHN_UNDEF &&
+        (sec >= c->shnum || !c->tlsvoff || c->tlsvoff[sec] == OJ_ELF_NOTLS ||
+         c->sh[sec].sh_size == 0))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "relocation %llu of %s is "
+                                        "thread-local, but %s is not "
+                                        "thread-local data",
+                         (unsigned long long)k, oj_elf_sec(c, i).s,
+                         oj_elf_symdesc(c, r->sym, sym.st_name).s);
+    if (d->rclass != OJ_RC_TLS_DTPREL) continue;
+    {
+      /* Patched here, so it must fit in its section's bytes. */
+      const Elf64_Shdr *t = &c->sh[r->tsec];
+      if (t->sh_type == SHT_NOBITS || r->off > t->sh_size || t->sh_size - r->off < d->width)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
-                           OJ_ELF_CORRUPT "thread-local relocation %llu of "
-                                          "%s has no symbol",
-                           (unsigned long long)k, oj_elf_sec(c, i).s);
-      oj_elf_sym_at(c, ELF64_R_SYM(r.r_info), &sym, &sec);
-      if (kind == OJ_TLS_BAD)
-        return oj_elf_fail(
-            c, ORCJIT_EUNSUPPORTED,
-            "thread-local %s uses the %s TLS model, which needs space "
-            "reserved when the process started; loaded objects support "
-            "general- and local-dynamic TLS only: rebuild with -fPIC "
-            "(and without -ftls-model=initial-exec/local-exec or "
-            "-mtls-dialect=gnu2)",
-            oj_elf_symdesc(c, ELF64_R_SYM(r.r_info), sym.st_name).s, model);
-      if (kind == OJ_TLS_LD && out->ntls == 0)
-        return oj_elf_fail(c, ORCJIT_EFORMAT,
-                           OJ_ELF_CORRUPT "relocation %llu of %s is "
-                                          "local-dynamic TLS, but the object "
-                                          "has no thread-local data",
-                           (unsigned long long)k, oj_elf_sec(c, i).s);
-      if (kind == OJ_TLS_GD && sec != SHN_UNDEF &&
-          (sec >= c->shnum || !c->tlsvoff || c->tlsvoff[sec] == OJ_ELF_NOTLS ||
-           c->sh[sec].sh_size == 0))
-        return oj_elf_fail(c, ORCJIT_EFORMAT,
-                           OJ_ELF_CORRUPT "relocation %llu of %s is "
-                                          "thread-local, but %s is not "
-                                          "thread-local data",
+                           OJ_ELF_CORRUPT "relocation %llu of %s has "
+                                          "offset %llu outside its section",
                            (unsigned long long)k, oj_elf_sec(c, i).s,
-                           oj_elf_symdesc(c, ELF64_R_SYM(r.r_info), sym.st_name).s);
-      if (kind != OJ_TLS_DTPOFF) continue;
-      {
-        /* Patched here, so it must fit in its section's bytes. */
-        const Elf64_Shdr *t = &c->sh[s->sh_info];
-        uint64_t w = type == R_X86_64_DTPOFF32 ? 4 : 8;
-        if (t->sh_type == SHT_NOBITS || r.r_offset > t->sh_size ||
-            t->sh_size - r.r_offset < w)
-          return oj_elf_fail(c, ORCJIT_EFORMAT,
-                             OJ_ELF_CORRUPT "relocation %llu of %s has "
-                                            "offset %llu outside its section",
-                             (unsigned long long)k, oj_elf_sec(c, i).s,
-                             (unsigned long long)r.r_offset);
-        /* Only into code or data (.text, .debug_info): patched into an
-        ** unwind table, a symbol, string or relocation table, it would
-        ** change what the checks above have passed (found by fuzz_elf: a
-        ** DTPOFF64 over the first .eh_frame record's length). */
-        if (t->sh_type != SHT_PROGBITS ||
-            strcmp(oj_elf_secname(c, s->sh_info), ".eh_frame") == 0)
-          return oj_elf_fail(c, ORCJIT_EFORMAT,
-                             OJ_ELF_CORRUPT "relocation %llu of %s puts a "
-                                            "thread-local offset into %s, "
-                                            "which is not code or data",
-                             (unsigned long long)k, oj_elf_sec(c, i).s,
-                             oj_elf_sec(c, s->sh_info).s);
-      }
-      if (oj_elf_tls_dtpoff(c, i, k, ELF64_R_SYM(r.r_info), r.r_addend, &v) != ORCJIT_OK)
-        return oj_error_status();
-      if (type == R_X86_64_DTPOFF32 && (v < INT32_MIN || v > INT32_MAX))
+                           (unsigned long long)r->off);
+      /* Only into code or data (.text, .debug_info): patched into an
+      ** unwind table, a symbol, string or relocation table, it would
+      ** change what the checks above have passed (found by fuzz_elf: a
+      ** DTPOFF64 over the first .eh_frame record's length). */
+      if (t->sh_type != SHT_PROGBITS || strcmp(oj_elf_secname(c, r->tsec), ".eh_frame") == 0)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
-                           OJ_ELF_CORRUPT "relocation %llu of %s: offset "
-                                          "%lld does not fit in 32 bits",
+                           OJ_ELF_CORRUPT "relocation %llu of %s puts a "
+                                          "thread-local offset into %s, "
+                                          "which is not code or data",
                            (unsigned long long)k, oj_elf_sec(c, i).s,
-                           (long long)v);
+                           oj_elf_sec(c, r->tsec).s);
     }
+    if (oj_elf_tls_dtpoff(c, i, k, r->sym, r->addend, &v) != ORCJIT_OK)
+      return oj_error_status();
+    if (!oj_elf_tls_field(c, d->field, NULL, v))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "relocation %llu of %s: offset "
+                                        "%lld does not fit in %s",
+                         (unsigned long long)k, oj_elf_sec(c, i).s, (long long)v,
+                         d->field == OJ_F_DATA32 ? "32 bits" : "its field");
   }
   return ORCJIT_OK;
 }
-
