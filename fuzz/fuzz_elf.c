@@ -1,8 +1,8 @@
 /*
-** fuzz_elf.c: libFuzzer target for the ELF pre-pass (src/oj_elf.c), the code
+** fuzz_elf.c: libFuzzer target for the ELF pre-pass (src/oj_elf*.c), the code
 ** that reads untrusted object bytes before anything else does.
 **
-** Linked with src/oj_elf.c and src/oj_error.c only: no LLVM, no JIT, nothing
+** Linked with the pre-pass files and src/oj_error.c only: no LLVM, no JIT, nothing
 ** of the input is ever executed.  Besides "no crash, no leak, no UB" it checks
 ** the contract written in oj_elf.h:
 **   - on failure: a known status, a message that starts with the input name,

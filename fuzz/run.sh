@@ -53,11 +53,12 @@ report() {
   } >> "$report"
 }
 
-# ---- build fuzz_elf: the pre-pass alone (src/oj_elf.c + src/oj_error.c) ----
+# ---- build fuzz_elf: the pre-pass alone (its files and src/oj_error.c) ----
 step "build fuzz_elf"
 $CC -g -O1 -std=c11 -D_GNU_SOURCE $SAN -fsanitize=fuzzer \
   -I"$root/src" -I"$root/include" \
-  "$root/src/oj_elf.c" "$root/src/oj_error.c" "$here/fuzz_elf.c" \
+  "$root"/src/oj_elf*.c "$root/src/oj_ehframe.c" "$root"/src/oj_arch*.c \
+  "$root/src/oj_error.c" "$here/fuzz_elf.c" \
   -o "$b/fuzz_elf" || { echo "fuzz: build of fuzz_elf failed" >&2; exit 2; }
 
 # ---- seeds ------------------------------------------------------------------

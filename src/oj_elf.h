@@ -1,9 +1,11 @@
 /*
-** oj_elf.h: the ELF pre-pass (oj_elf.c).
+** oj_elf.h: the ELF pre-pass (oj_elf.c and the oj_elf_*.c, oj_ehframe.c
+** files it lists).
 **
-** Validates an x86-64 ELF relocatable object completely (every offset and
+** Validates an ELF relocatable object of the host's machine completely (every offset and
 ** size is bounds-checked: arbitrary bytes never crash it) and produces a
-** rewritten copy that JITLink 22 links correctly:
+** rewritten copy that JITLink 22 links correctly (on x86-64; what each
+** relocation type means is the machine's table, oj_arch_x86_64.c):
 **   - R_X86_64_GOTPCRELX (41) and R_X86_64_REX_GOTPCRELX (42) become
 **     R_X86_64_GOTPCREL (9): JITLink 22 relaxes them into an absolute
 **     "addr32 call" when the target address fits in 32 bits, which crashes
@@ -91,7 +93,8 @@ typedef struct oj_elf_object {
   size_t ntls;
   uint64_t tls_size;    /* size of the TLS block (0: no TLS) */
   uint64_t tls_align;   /* its alignment (a power of two) */
-  int abs32;            /* has R_X86_64_32/32S relocations in allocated
+  int abs32;            /* has relocations of class OJ_RC_ABS32_LOW
+                           (oj_arch.h; x86-64: R_X86_64_32/32S) in allocated
                            sections (-fno-pic code): its library must live
                            below 2 GiB */
 } oj_elf_object;

@@ -19,6 +19,7 @@
 
 #include <tvm/ffi/c_api.h>
 
+#include "oj_arch.h"
 #include "oj_archive.h"
 #include "oj_internal.h"
 #include "oj_link.h"
@@ -604,23 +605,10 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
       ** ("Failed to materialize symbols: {...}"): noise after the cause. */
       char *noise = strstr(copy, " (Failed to materialize symbols");
       if (noise) *noise = '\0';
-      if (strstr(copy, "out of range of Pointer32"))
-        rc = oj_error_set(ORCJIT_ELINK,
-                          "%s; the object has absolute 32-bit relocations (R_X86_64_32/32S, "
-                          "from -fno-pic) to an address above 2 GiB that no placement can "
-                          "reach: rebuild it with -fPIC or -fPIE", copy);
-      else if (strstr(copy, "out of range of Delta32") && atomic_load(&lib->low))
-        rc = oj_error_set(ORCJIT_ELINK,
-                          "%s; the library holds -fno-pic code, placed below 2 GiB, and this "
-                          "32-bit PC-relative relocation (R_X86_64_PC32, to host data such as "
-                          "stdout) cannot reach above it: rebuild it with -fPIC or -fPIE",
-                          copy);
-      else if (strstr(copy, "out of range of Delta32"))
-        rc = oj_error_set(ORCJIT_ELINK,
-                          "%s; a 32-bit PC-relative relocation (R_X86_64_PC32) cannot reach "
-                          "data of the host (code built without -fPIC reads data such as "
-                          "stdout directly, and a host executable may hold its own copy of "
-                          "that data far from JIT memory): rebuild it with -fPIC", copy);
+      /* The machine's hints for range errors (oj_arch_<machine>.c). */
+      const char *hint = oj_arch_link_hint(oj_arch_host(), copy, atomic_load(&lib->low));
+      if (hint)
+        rc = oj_error_set(ORCJIT_ELINK, "%s; %s", copy, hint);
       else if (strstr(copy, "Unsupported") || strstr(copy, "unsupported"))
         rc = oj_error_set(ORCJIT_EUNSUPPORTED, "%s", copy);
       else

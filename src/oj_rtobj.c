@@ -1,6 +1,8 @@
 /*
 ** oj_rtobj.c: the runtime object every library that needs it gets: a tiny
-** x86-64 ELF relocatable, built here byte by byte, that defines
+** ELF relocatable for the host's machine, built here byte by byte (the
+** code of atexit and its relocations are the machine's, oj_arch.h), that
+** defines
 **   __dso_handle  8 bytes of .data in the library's own JIT memory (code
 **                 refers to it PC-relatively, so a host address would be
 **                 out of range); its address identifies the library;
@@ -14,14 +16,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "oj_arch.h"
 #include "oj_internal.h"
-
-/* atexit:  lea __dso_handle(%rip),%rdx ; xor %esi,%esi ; jmp __cxa_atexit */
-static const unsigned char oj_rtobj_text[16] = {
-    0x48, 0x8d, 0x15, 0, 0, 0, 0, /* lea 0(%rip),%rdx   reloc at 3 */
-    0x31, 0xf6,                   /* xor %esi,%esi */
-    0xe9, 0, 0, 0, 0,             /* jmp rel32          reloc at 10 */
-    0xcc, 0xcc};
 
 static const char oj_rtobj_strtab[] = "\0atexit\0__dso_handle\0__cxa_atexit";
 static const char oj_rtobj_shstr[] =
@@ -31,9 +27,9 @@ enum { OJ_RT_NSEC = 7 };
 
 typedef struct oj_rtobj_layout {
   Elf64_Ehdr eh;
-  unsigned char text[16];
+  unsigned char text[OJ_ARCH_RT_TEXT_MAX];
   unsigned char data[8];
-  Elf64_Rela rela[2];
+  Elf64_Rela rela[OJ_ARCH_RT_RELA_MAX];
   Elf64_Sym sym[4];
   char strtab[sizeof oj_rtobj_strtab];
   char shstr[sizeof oj_rtobj_shstr];
@@ -63,13 +59,14 @@ static void oj_rtobj_section(int i, unsigned name_off, Elf64_Word type, Elf64_Xw
 
 static void oj_rtobj_build(void) {
   oj_rtobj_layout *o = &oj_rtobj;
+  const oj_arch *a = oj_arch_host();
   memset(o, 0, sizeof *o);
   memcpy(o->eh.e_ident, ELFMAG, SELFMAG);
   o->eh.e_ident[EI_CLASS] = ELFCLASS64;
   o->eh.e_ident[EI_DATA] = ELFDATA2LSB;
   o->eh.e_ident[EI_VERSION] = EV_CURRENT;
   o->eh.e_type = ET_REL;
-  o->eh.e_machine = EM_X86_64;
+  o->eh.e_machine = a->e_machine;
   o->eh.e_version = EV_CURRENT;
   o->eh.e_ehsize = sizeof(Elf64_Ehdr);
   o->eh.e_shentsize = sizeof(Elf64_Shdr);
@@ -77,13 +74,13 @@ static void oj_rtobj_build(void) {
   o->eh.e_shstrndx = 6;
   o->eh.e_shoff = OJ_OFF(sh);
 
-  memcpy(o->text, oj_rtobj_text, sizeof o->text);
+  memcpy(o->text, a->rt_text, a->rt_text_size);
   /* symbols: 0 null, 1 atexit, 2 __dso_handle, 3 __cxa_atexit (undefined) */
   o->sym[1].st_name = 1;
   o->sym[1].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC);
   o->sym[1].st_other = STV_HIDDEN;
   o->sym[1].st_shndx = 1;
-  o->sym[1].st_size = 14;
+  o->sym[1].st_size = a->rt_atexit_size;
   o->sym[2].st_name = 8;
   o->sym[2].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_OBJECT);
   o->sym[2].st_other = STV_HIDDEN;
@@ -91,20 +88,20 @@ static void oj_rtobj_build(void) {
   o->sym[2].st_size = 8;
   o->sym[3].st_name = 21;
   o->sym[3].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_NOTYPE);
-  o->rela[0].r_offset = 3;
-  o->rela[0].r_info = ELF64_R_INFO(2, R_X86_64_PC32);
-  o->rela[0].r_addend = -4;
-  o->rela[1].r_offset = 10;
-  o->rela[1].r_info = ELF64_R_INFO(3, R_X86_64_PLT32);
-  o->rela[1].r_addend = -4;
+  for (uint32_t i = 0; i < a->rt_nrelocs; i++) {
+    o->rela[i].r_offset = a->rt_relocs[i].offset;
+    o->rela[i].r_info = ELF64_R_INFO(a->rt_relocs[i].sym, a->rt_relocs[i].type);
+    o->rela[i].r_addend = a->rt_relocs[i].addend;
+  }
   memcpy(o->strtab, oj_rtobj_strtab, sizeof oj_rtobj_strtab);
   memcpy(o->shstr, oj_rtobj_shstr, sizeof oj_rtobj_shstr);
 
   /* name offsets in oj_rtobj_shstr */
-  oj_rtobj_section(1, 1, SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, OJ_OFF(text), 16, 0, 0, 16, 0);
+  oj_rtobj_section(1, 1, SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, OJ_OFF(text), a->rt_text_size,
+                   0, 0, 16, 0);
   oj_rtobj_section(2, 7, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, OJ_OFF(data), 8, 0, 0, 8, 0);
-  oj_rtobj_section(3, 13, SHT_RELA, SHF_INFO_LINK, OJ_OFF(rela), sizeof o->rela, 4, 1, 8,
-                   sizeof(Elf64_Rela));
+  oj_rtobj_section(3, 13, SHT_RELA, SHF_INFO_LINK, OJ_OFF(rela),
+                   a->rt_nrelocs * sizeof(Elf64_Rela), 4, 1, 8, sizeof(Elf64_Rela));
   oj_rtobj_section(4, 24, SHT_SYMTAB, 0, OJ_OFF(sym), sizeof o->sym, 5, 1, 8,
                    sizeof(Elf64_Sym));
   oj_rtobj_section(5, 32, SHT_STRTAB, 0, OJ_OFF(strtab), sizeof o->strtab, 0, 0, 1, 0);

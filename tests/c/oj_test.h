@@ -199,6 +199,7 @@ typedef struct ojt_case {
   X(perf_map, 1)                                                             \
   X(gdb, 1)                                                                  \
   X(debug_target, 1)                                                         \
+  X(debugger_sections, 1)                                                    \
   X(matrix, 1)                                                               \
   X(reload_cpp, 1)                                                           \
   X(nopic_errors, 1)                                                         \

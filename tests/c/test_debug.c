@@ -14,6 +14,9 @@
 **                 library is released and loaded anew, and the process
 **                 exits normally.  Skipped (exit 77) when gdb is missing
 **   debug_target  the program gdb runs (not a ctest entry of its own)
+**   debugger_sections  an object of more than 65,280 sections (extended
+**                 section numbering: e_shnum 0, SHN_XINDEX symbols) gets its
+**                 entry, which places its symbols where lookups find them
 */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
@@ -213,6 +216,84 @@ void ojt_case_debugger(void) {
   CHECK_EQ(count_entries(d), n0 + 1); /* the library holds the session */
   orcjit_library_release(last);
   CHECK_EQ(count_entries(d), n0);
+}
+
+/* ---- extended section numbering ------------------------------------------ */
+
+/* As elf_symbol_addr, reading extended numbering as ELF says: the section
+** count in section 0 when e_shnum is 0, a symbol's section in the
+** SHT_SYMTAB_SHNDX table when st_shndx is SHN_XINDEX. */
+static uint64_t elf_symbol_addr_x(const struct jit_code_entry *e, const char *name,
+                                  int *marker_defined) {
+  const unsigned char *img = (const unsigned char *)e->symfile_addr;
+  size_t size = e->symfile_size;
+  Elf64_Ehdr eh;
+  REQUIRE(size >= sizeof eh);
+  memcpy(&eh, img, sizeof eh);
+  REQUIRE(memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_type == ET_REL);
+  REQUIRE(eh.e_shoff != 0 && eh.e_shoff + sizeof(Elf64_Shdr) <= size);
+  const Elf64_Shdr *sh = (const Elf64_Shdr *)(img + eh.e_shoff);
+  uint64_t n = eh.e_shnum ? eh.e_shnum : sh[0].sh_size;
+  REQUIRE(eh.e_shoff + n * sizeof(Elf64_Shdr) <= size);
+  const uint32_t *xindex = NULL;
+  for (uint64_t i = 0; i < n; i++)
+    if (sh[i].sh_type == SHT_SYMTAB_SHNDX) xindex = (const uint32_t *)(img + sh[i].sh_offset);
+  uint64_t found = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    if (sh[i].sh_type != SHT_SYMTAB) continue;
+    REQUIRE(sh[i].sh_link < n);
+    const Elf64_Shdr *str = &sh[sh[i].sh_link];
+    REQUIRE(sh[i].sh_offset + sh[i].sh_size <= size && str->sh_offset + str->sh_size <= size);
+    const Elf64_Sym *syms = (const Elf64_Sym *)(img + sh[i].sh_offset);
+    for (size_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Sym); k++) {
+      REQUIRE(syms[k].st_name < str->sh_size);
+      const char *nm = (const char *)img + str->sh_offset + syms[k].st_name;
+      uint32_t sec = syms[k].st_shndx;
+      if (sec == SHN_XINDEX) {
+        REQUIRE(xindex != NULL);
+        sec = xindex[k];
+      } else if (sec >= SHN_LORESERVE) {
+        continue;
+      }
+      if (sec == SHN_UNDEF || sec >= n) continue;
+      if (marker_defined && strncmp(nm, "__orcjit.", 9) == 0) *marker_defined = 1;
+      if (strcmp(nm, name) == 0) found = sh[sec].sh_addr + syms[k].st_value;
+    }
+  }
+  return found;
+}
+
+void ojt_case_debugger_sections(void) {
+  struct jit_descriptor *d = descriptor();
+  int n0 = count_entries(d);
+
+  ojt_step("66,000 functions in as many sections: one entry");
+  orcjit_session *s = session_with(ORCJIT_SESSION_DEBUGGER);
+  orcjit_library *lib = ojt_new_library(s, "many");
+  REQUIRE_OK(orcjit_library_add_file(lib, ojt_misc("manysec.o")));
+  void *first = lookup(lib, "oj_many_00000");
+  void *mid = lookup(lib, "oj_many_65280"); /* past SHN_LORESERVE either way */
+  void *last = lookup(lib, "oj_many_65999");
+  CHECK_EQ(((int (*)(void))first)(), 100000);
+  CHECK_EQ(((int (*)(void))last)(), 165999);
+  CHECK_EQ(count_entries(d), n0 + 1);
+  const struct jit_code_entry *e = d->first_entry;
+  REQUIRE(e != NULL && e->symfile_size > sizeof(Elf64_Ehdr));
+  Elf64_Ehdr eh;
+  memcpy(&eh, e->symfile_addr, sizeof eh);
+  CHECK_EQ(eh.e_shnum, 0); /* the input really uses extended numbering */
+
+  ojt_step("its symbols are where lookups find them, markers hidden");
+  int marker = 0;
+  CHECK_EQ(elf_symbol_addr_x(e, "oj_many_00000", &marker), (uintptr_t)first);
+  CHECK_EQ(elf_symbol_addr_x(e, "oj_many_65280", NULL), (uintptr_t)mid);
+  CHECK_EQ(elf_symbol_addr_x(e, "oj_many_65999", NULL), (uintptr_t)last);
+  CHECK(!marker);
+
+  ojt_step("release unregisters");
+  orcjit_library_release(lib);
+  CHECK_EQ(count_entries(d), n0);
+  orcjit_session_release(s);
 }
 
 /* ---- the perf map ------------------------------------------------------- */

@@ -1,0 +1,460 @@
+/*
+** oj_elf_read.c: the first steps of the ELF pre-pass (oj_elf.h): the ELF
+** header, the section header table, section names, the bounds and
+** overlaps of section contents, the names JITLink keeps for itself, and
+** finding the symbol table.
+**
+** It does not look at symbols (oj_elf_sym.c) or relocations
+** (oj_elf_reloc.c).
+*/
+#include <elf.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oj_elf_int.h"
+
+static const char *oj_elf_read_machine(unsigned m) {
+  switch (m) {
+  case EM_386: return "i386";
+  case EM_68K: return "m68k";
+  case EM_MIPS: return "MIPS";
+  case EM_PPC: return "PowerPC";
+  case EM_PPC64: return "PowerPC64";
+  case EM_S390: return "s390";
+  case EM_ARM: return "ARM";
+  case EM_SPARCV9: return "SPARC64";
+  case EM_IA_64: return "IA-64";
+  case EM_AARCH64: return "AArch64";
+  case EM_RISCV: return "RISC-V";
+  case 258: return "LoongArch";
+  default: return NULL;
+  }
+}
+
+/* ---- header ------------------------------------------------------------ */
+
+int oj_elf_read_header(oj_elf_ctx *c) {
+  const unsigned char *d = c->data;
+  const char *mname;
+  if (c->size < SELFMAG || memcmp(d, ELFMAG, SELFMAG) != 0)
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "not an ELF file (bad magic)");
+  if (c->size > EI_CLASS && d[EI_CLASS] == ELFCLASS32)
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "is a 32-bit ELF object (ELFCLASS32); only 64-bit "
+                       "%s objects are supported", c->arch->name);
+  if (c->size <= EI_DATA)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "file is shorter than the ELF header");
+  if (d[EI_CLASS] != ELFCLASS64)
+    return oj_elf_fail(c, ORCJIT_EFORMAT, OJ_ELF_CORRUPT "invalid ELF class %u",
+                       (unsigned)d[EI_CLASS]);
+  if (d[EI_DATA] == ELFDATA2MSB)
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "is a big-endian ELF object (ELFDATA2MSB); only "
+                       "little-endian %s objects are supported", c->arch->name);
+  if (d[EI_DATA] != ELFDATA2LSB)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "invalid ELF data encoding %u",
+                       (unsigned)d[EI_DATA]);
+  if (c->size < sizeof(Elf64_Ehdr))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "file is shorter than the ELF header "
+                                      "(%zu bytes)", c->size);
+  memcpy(&c->eh, d, sizeof c->eh);
+  switch (c->eh.e_type) {
+  case ET_REL: break;
+  case ET_DYN:
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "is a shared library (ET_DYN), not "
+                                          "a relocatable object (.o)");
+  case ET_EXEC:
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "is an executable (ET_EXEC), not a "
+                                          "relocatable object (.o)");
+  case ET_CORE:
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "is a core dump (ET_CORE), not a "
+                                          "relocatable object (.o)");
+  default:
+    return oj_elf_fail(c, ORCJIT_EFORMAT, "has ELF type %u (e_type), not a "
+                                          "relocatable object (.o)",
+                       (unsigned)c->eh.e_type);
+  }
+  if (c->eh.e_machine != c->arch->e_machine) {
+    mname = oj_elf_read_machine(c->eh.e_machine);
+    if (mname)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "object is for %s (e_machine %u); only %s is "
+                         "supported", mname, (unsigned)c->eh.e_machine, c->arch->name);
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "object is for machine %u (e_machine); only %s is "
+                       "supported", (unsigned)c->eh.e_machine, c->arch->name);
+  }
+  return ORCJIT_OK;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+/* Section contents may not overlap each other, the ELF header or the
+** section header table.  No compiler or assembler writes such a file, and
+** the pre-pass edits relocations and resolved TLS offsets in place: an edit
+** through one section would change another one, or the header, after it
+** was checked (found by fuzz_elf: a DTPOFF32 resolved into a .text.startup
+** at offset 0 overwrote the ELF magic). */
+typedef struct oj_elf_read_span {
+  uint64_t off, end;
+  uint32_t sec; /* section index; UINT32_MAX: the ELF header, 0: the table */
+} oj_elf_read_span;
+
+static int oj_elf_read_span_cmp(const void *a, const void *b) {
+  const oj_elf_read_span *x = a, *y = b;
+  return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static oj_elf_desc oj_elf_read_spandesc(const oj_elf_ctx *c, uint32_t sec) {
+  oj_elf_desc d;
+  if (sec == UINT32_MAX) snprintf(d.s, sizeof d.s, "the ELF header");
+  else if (sec == 0) snprintf(d.s, sizeof d.s, "the section header table");
+  else d = oj_elf_sec(c, sec);
+  return d;
+}
+
+int oj_elf_read_overlaps(const oj_elf_ctx *c) {
+  oj_elf_read_span *v = malloc(((size_t)c->shnum + 1) * sizeof *v), *wide;
+  uint32_t i, n = 0;
+  if (!v) return oj_elf_nomem(c);
+  v[n++] = (oj_elf_read_span){0, sizeof(Elf64_Ehdr), UINT32_MAX};
+  if (c->shnum)
+    v[n++] = (oj_elf_read_span){c->eh.e_shoff,
+                           c->eh.e_shoff + (uint64_t)c->shnum * sizeof(Elf64_Shdr), 0};
+  for (i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    if (s->sh_type == SHT_NOBITS || s->sh_type == SHT_NULL || s->sh_size == 0)
+      continue; /* (bounds checked by the caller) */
+    v[n++] = (oj_elf_read_span){s->sh_offset, s->sh_offset + s->sh_size, i};
+  }
+  qsort(v, n, sizeof *v, oj_elf_read_span_cmp);
+  for (wide = v, i = 1; i < n; i++) { /* wide: the span reaching furthest */
+    if (v[i].off < wide->end) {
+      int rc = oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s overlaps %s in the file",
+                           oj_elf_read_spandesc(c, v[i].sec).s,
+                           oj_elf_read_spandesc(c, wide->sec).s);
+      free(v);
+      return rc;
+    }
+    if (v[i].end > wide->end) wide = &v[i];
+  }
+  free(v);
+  return ORCJIT_OK;
+}
+
+int oj_elf_read_sections(oj_elf_ctx *c) {
+  uint64_t shoff = c->eh.e_shoff, n = c->eh.e_shnum;
+  uint32_t strndx = c->eh.e_shstrndx, i;
+  Elf64_Shdr s0;
+
+  if (shoff == 0) {
+    if (n != 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "e_shnum is %llu but there is no "
+                                        "section header table",
+                         (unsigned long long)n);
+    return ORCJIT_OK; /* no sections at all: nothing to look at */
+  }
+  if (c->eh.e_shentsize != sizeof(Elf64_Shdr))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section header size (e_shentsize) is "
+                                      "%u, expected %zu",
+                       (unsigned)c->eh.e_shentsize, sizeof(Elf64_Shdr));
+  if (!oj_elf_inside(shoff, sizeof s0, c->size))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section header table (offset %llu) "
+                                      "extends past end of file",
+                       (unsigned long long)shoff);
+  memcpy(&s0, c->data + shoff, sizeof s0);
+  if (n == 0) { /* extended numbering: the count is in section 0 */
+    n = s0.sh_size;
+    if (n == 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "e_shnum is 0 and section 0 holds no "
+                                        "section count");
+  }
+  if (n > (c->size - shoff) / sizeof(Elf64_Shdr) || n > UINT32_MAX)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section header table (%llu sections at "
+                                      "offset %llu) extends past end of file",
+                       (unsigned long long)n, (unsigned long long)shoff);
+  c->shnum = (uint32_t)n;
+  if (strndx == SHN_XINDEX) strndx = s0.sh_link;
+  if (strndx >= c->shnum)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section name table index (e_shstrndx) "
+                                      "%u is out of range (%u sections)",
+                       (unsigned)strndx, (unsigned)c->shnum);
+  c->sh = malloc((size_t)n * sizeof(Elf64_Shdr));
+  if (!c->sh) return oj_elf_nomem(c);
+  memcpy(c->sh, c->data + shoff, (size_t)n * sizeof(Elf64_Shdr));
+  /* A relocatable object's sections have no address (sh_addr 0), but
+  ** JITLink 22 starts each block at its section's sh_addr: near 2^64 the
+  ** block's range wrapped and EHFrameEdgeFixer crashed (found by
+  ** fuzz_load).  The image gets 0 everywhere (oj_elf_image_edit). */
+  for (i = 0; i < n; i++) c->sh[i].sh_addr = 0;
+
+  /* The section name table first, so that later messages can name
+  ** sections. */
+  if (strndx != 0) {
+    const Elf64_Shdr *s = &c->sh[strndx];
+    if (s->sh_type != SHT_STRTAB)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "section name table (section %u) is "
+                                        "not a string table",
+                         (unsigned)strndx);
+    if (!oj_elf_inside(s->sh_offset, s->sh_size, c->size))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "section name table (section %u) "
+                                        "extends past end of file",
+                         (unsigned)strndx);
+    c->shstr = (const char *)c->data + s->sh_offset;
+    c->shstrsize = s->sh_size;
+    c->shstrend = oj_elf_strend(c->shstr, c->shstrsize);
+    for (i = 1; i < c->shnum; i++)
+      if (c->sh[i].sh_name >= c->shstrend)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "section %u has a name offset (%u) "
+                                          "outside the section name table",
+                           (unsigned)i, (unsigned)c->sh[i].sh_name);
+  } else {
+    for (i = 1; i < c->shnum; i++)
+      if (c->sh[i].sh_name != 0)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "section %u has a name but there "
+                                          "is no section name table",
+                           (unsigned)i);
+  }
+  c->names_ok = 1;
+  /* What the loaded sections need must fit in a session's JIT memory (one
+  ** 2 GiB window).  Zero-fill sizes are not bounded by the file: a .bss of
+  ** nearly 2^64 bytes wrapped JITLink's layout and the memory manager's
+  ** sizes around zero (found by fuzz_load: a block laid out past its
+  ** segment, and a corrupted free list). */
+  {
+    uint64_t need = 0;
+    for (i = 1; i < c->shnum; i++) {
+      const Elf64_Shdr *s = &c->sh[i];
+      if (!(s->sh_flags & SHF_ALLOC)) continue;
+      if (s->sh_size > c->arch->jit_max - need) {
+        need = UINT64_MAX;
+        break;
+      }
+      need += s->sh_size;
+    }
+    if (need > c->arch->jit_max) {
+      unsigned gib = (unsigned)(c->arch->jit_max >> 30);
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "its loaded sections need more than %u GiB of memory "
+                         "(the total passes %u GiB at %s, of %llu bytes); a "
+                         "session's JIT memory spans at most %u GiB",
+                         gib, gib, oj_elf_sec(c, i).s,
+                         (unsigned long long)c->sh[i].sh_size, gib);
+    }
+    c->need = need;
+  }
+  /* Section 0 holds the extended counts, not a section, and must have type
+  ** SHT_NULL: JITLink reads a section 0 of type SHT_RELA as relocations,
+  ** which the checks below (from section 1) would never have seen. */
+  if (c->sh[0].sh_type != SHT_NULL)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "section 0 has type %u; it must be "
+                                      "SHT_NULL",
+                       (unsigned)c->sh[0].sh_type);
+  /* Bounds of every section with contents. */
+  for (i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    if (s->sh_type != SHT_NOBITS &&
+        !oj_elf_inside(s->sh_offset, s->sh_size, c->size))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s extends past end of file",
+                         oj_elf_sec(c, i).s);
+    /* JITLink makes no graph section of an SHT_NULL one (nor, in newer
+    ** LLVM, of a compressed one): its symbols would be missing, and a graph
+    ** left without an allocated section crashes JITLink 22 on the first
+    ** error (a null allocation in abandonAllocAndBailOut).  Neither may be
+    ** allocated (ELF gABI). */
+    if ((s->sh_flags & SHF_ALLOC) &&
+        (s->sh_type == SHT_NULL || (s->sh_flags & SHF_COMPRESSED)))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is allocated (SHF_ALLOC) but %s",
+                         oj_elf_sec(c, i).s,
+                         s->sh_type == SHT_NULL ? "has type SHT_NULL"
+                                                : "compressed (SHF_COMPRESSED)");
+    /* JITLink finds unwind tables by name and registers them with the C
+    ** library's unwinder at their address: one that is not loaded has
+    ** none (__register_frame(0) crashed, found by fuzz_load). */
+    if (!(s->sh_flags & SHF_ALLOC) && strcmp(oj_elf_secname(c, i), ".eh_frame") == 0)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is not allocated (no SHF_ALLOC); "
+                                        "unwind tables must be",
+                         oj_elf_sec(c, i).s);
+    /* JITLink 22 keeps an unloaded section that live code refers to, and
+    ** before applying fixups copies every unloaded block's contents to
+    ** memory of its own: for a zero-fill block that copy reads from a null
+    ** pointer (SEGV in fixUpBlocks, found by fuzz_load).  A zero-fill
+    ** section that is not loaded has neither bytes nor memory. */
+    if (!(s->sh_flags & SHF_ALLOC) && s->sh_type == SHT_NOBITS && s->sh_size)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s is zero-fill (SHT_NOBITS) but "
+                                        "not allocated (no SHF_ALLOC)",
+                         oj_elf_sec(c, i).s);
+    if ((s->sh_flags & SHF_ALLOC) && (s->sh_addralign & (s->sh_addralign - 1)))
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s has alignment %llu, not a power "
+                                        "of two",
+                         oj_elf_sec(c, i).s,
+                         (unsigned long long)s->sh_addralign);
+    /* JITLink 22 keeps log2 of an alignment in 5 bits: 2^32 became 1 and
+    ** the sections of an object overlapped (found by review). */
+    if ((s->sh_flags & SHF_ALLOC) && s->sh_addralign > OJ_ELF_ALIGN_MAX)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "%s asks for alignment %llu; the most JIT memory "
+                         "gives is 1 MiB",
+                         oj_elf_sec(c, i).s, (unsigned long long)s->sh_addralign);
+  }
+  return ORCJIT_OK;
+}
+
+/* JITLink 22 puts sections of the same name into one graph section, which
+** is loaded or not as the first of them says: a loaded section named like
+** an earlier unloaded one got no memory, and copying into it crashed
+** (found by fuzz_load).  So a loaded section may not follow an unloaded
+** one of its name.  (The reverse only loads bytes nobody reads, and is
+** what the symbol table added by this pre-pass looks like when an object
+** without one has a loaded section named .strtab.) */
+static int oj_elf_read_name_cmp(const void *a, const void *b, void *ctx) {
+  const oj_elf_ctx *c = ctx;
+  int r = strcmp(oj_elf_secname(c, *(const uint32_t *)a),
+                 oj_elf_secname(c, *(const uint32_t *)b));
+  if (r) return r;
+  return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+/* Section names JITLink 22 gives its own sections (the machine's
+** reserved_sections: on x86-64 its GOT, stub and TLS tables, and the
+** section of common symbols).  It looks them up by
+** name and adopts a section of the object that has one: its GOT and stub
+** builders then take the object's blocks for table entries and read edges
+** they do not have (SEGV in registerExistingEntries), and common symbols
+** land in whatever section of the object is called .common, loaded or not
+** (SEGV copying a zero-fill block of an unloaded one).  Found by review. */
+int oj_elf_read_names(oj_elf_ctx *c) {
+  uint32_t i, first, n = 0, *v;
+  const char *const *reserved = c->arch->reserved_sections;
+  for (i = 1; i < c->shnum; i++)
+    for (size_t k = 0; reserved && reserved[k]; k++)
+      if (strcmp(oj_elf_secname(c, i), reserved[k]) == 0)
+        return oj_elf_fail(c, ORCJIT_EFORMAT,
+                           OJ_ELF_CORRUPT "%s has a name JITLink 22 keeps for "
+                                          "its own sections",
+                           oj_elf_sec(c, i).s);
+  v = malloc((size_t)c->shnum * sizeof *v);
+  if (!v) return oj_elf_nomem(c);
+  for (i = 1; i < c->shnum; i++)
+    if (c->sh[i].sh_type != SHT_NULL) v[n++] = i; /* JITLink skips SHT_NULL */
+  qsort_r(v, n, sizeof *v, oj_elf_read_name_cmp, c);
+  for (i = 1, first = 0; i < n; i++) {
+    if (strcmp(oj_elf_secname(c, v[i - 1]), oj_elf_secname(c, v[i])) != 0) {
+      first = i; /* the first section of this name (sorted by index) */
+      continue;
+    }
+    if (!(c->sh[v[first]].sh_flags & SHF_ALLOC) && (c->sh[v[i]].sh_flags & SHF_ALLOC)) {
+      uint32_t x = v[first], y = v[i];
+      free(v);
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "section %u is allocated (SHF_ALLOC) but "
+                                        "has the name of %s, which is not",
+                         (unsigned)y, oj_elf_sec(c, x).s);
+    }
+  }
+  free(v);
+  return ORCJIT_OK;
+}
+
+int oj_elf_read_symtab(oj_elf_ctx *c) {
+  uint32_t i;
+  const Elf64_Shdr *s;
+  for (i = 1; i < c->shnum; i++) {
+    if (c->sh[i].sh_type != SHT_SYMTAB) continue;
+    if (c->symtab)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "more than one symbol table: %s and "
+                                        "%s",
+                         oj_elf_sec(c, c->symtab).s, oj_elf_sec(c, i).s);
+    c->symtab = i;
+  }
+  for (i = 1; i < c->shnum; i++) {
+    s = &c->sh[i];
+    if (s->sh_type != SHT_SYMTAB_SHNDX) continue;
+    if (!c->symtab || s->sh_link != c->symtab)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s (SHT_SYMTAB_SHNDX) does not belong "
+                                        "to the symbol table",
+                         oj_elf_sec(c, i).s);
+    if (c->shndx)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "more than one SHT_SYMTAB_SHNDX "
+                                        "section (%s and %s)",
+                         oj_elf_sec(c, c->shndx).s, oj_elf_sec(c, i).s);
+    c->shndx = i;
+  }
+  if (!c->symtab) return ORCJIT_OK;
+
+  s = &c->sh[c->symtab];
+  if (s->sh_entsize != sizeof(Elf64_Sym) || s->sh_size % sizeof(Elf64_Sym))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "symbol table %s has entry size %llu "
+                                      "and size %llu (entries must be %zu "
+                                      "bytes)",
+                       oj_elf_sec(c, c->symtab).s,
+                       (unsigned long long)s->sh_entsize,
+                       (unsigned long long)s->sh_size, sizeof(Elf64_Sym));
+  c->nsyms = s->sh_size / sizeof(Elf64_Sym);
+  if (c->nsyms >= UINT32_MAX)
+    return oj_elf_fail(c, ORCJIT_EFORMAT, OJ_ELF_CORRUPT "too many symbols");
+  if (s->sh_info > c->nsyms)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "symbol table %s says its first global "
+                                      "symbol is %u but it has %llu symbols",
+                       oj_elf_sec(c, c->symtab).s, (unsigned)s->sh_info,
+                       (unsigned long long)c->nsyms);
+  if (s->sh_link == 0 || s->sh_link >= c->shnum ||
+      c->sh[s->sh_link].sh_type != SHT_STRTAB)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "symbol table %s links to section %u, "
+                                      "which is not a string table",
+                       oj_elf_sec(c, c->symtab).s, (unsigned)s->sh_link);
+  c->strtab = s->sh_link;
+  c->str = (const char *)c->data + c->sh[c->strtab].sh_offset;
+  c->strsize = c->sh[c->strtab].sh_size;
+  c->strend = oj_elf_strend(c->str, c->strsize);
+  /* Name offset 0 is the empty name: JITLink 22 takes symbol 0 for the
+  ** null symbol only if its name is empty (see oj_elf_sym_check).
+  ** Also with no symbols: the image may add a null symbol 0 and markers
+  ** that use this table (found by fuzz_elf). */
+  if ((c->nsyms && c->strsize == 0) || (c->strsize && c->str[0] != '\0'))
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "string table %s does not start with "
+                                      "a NUL byte",
+                       oj_elf_sec(c, c->strtab).s);
+  if (c->shndx) {
+    s = &c->sh[c->shndx];
+    if ((s->sh_entsize != 0 && s->sh_entsize != 4) ||
+        s->sh_size != c->nsyms * 4)
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s (SHT_SYMTAB_SHNDX) has size %llu, "
+                                        "expected %llu (4 bytes per symbol)",
+                         oj_elf_sec(c, c->shndx).s,
+                         (unsigned long long)s->sh_size,
+                         (unsigned long long)c->nsyms * 4);
+  }
+  return ORCJIT_OK;
+}
