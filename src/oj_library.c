@@ -369,9 +369,17 @@ static int oj_library_check_dups(orcjit_library *lib, const oj_elf_object *obj,
       if (!(d->flags & OJ_ELF_SYM_WEAK)) *imports_shadowed = 1;
       continue;
     }
-    if ((d->flags & OJ_ELF_SYM_WEAK) || (e->flags & OJ_SYM_WEAK)) continue;
-    rc = oj_dup_error(lib, d->name,
-                      e->object < lib->nobjects ? lib->objects[e->object] : "?", what);
+    if (d->flags & OJ_ELF_SYM_WEAK) continue; /* loses (oj_units_settle_weak) */
+    const char *had = e->object < lib->nobjects ? lib->objects[e->object] : "?";
+    if (e->flags & OJ_SYM_WEAK)
+      /* Linked code already calls the weak definition: it cannot be rebound. */
+      rc = oj_error_set(ORCJIT_EDUPLICATE,
+                        "library '%s': symbol '%s' is already linked from a weak definition "
+                        "in '%s', and '%s' defines it strong; code already linked cannot be "
+                        "rebound: add '%s' before '%s', or both in the same call",
+                        lib->name, d->name, had, what, what, had);
+    else
+      rc = oj_dup_error(lib, d->name, had, what);
   }
   pthread_mutex_unlock(&lib->lock);
   return rc;
@@ -512,13 +520,63 @@ static int oj_units_check_dups(orcjit_library *lib, const oj_unit *units, size_t
   return rc;
 }
 
+/* Weak definitions, resolved as a static linker does before ORC sees
+** them: in a batch, a strong definition beats every weak one of its name,
+** and of weak ones only the first (in unit order) stays, as with COMDAT;
+** a definition the library already has beats all of them.  The losers
+** become undefined references in their images (oj_elf_undefine), so each
+** name has one definition.  (Two definitions handed to ORC in one link,
+** a weak one first, made JITDylib removal crash at release.) */
+typedef struct oj_weak_ctx {
+  const orcjit_library *lib;
+  const oj_symtab *best; /* name -> winning unit (object), or NULL */
+  uint32_t unit;         /* the unit asked about */
+} oj_weak_ctx;
+
+static int oj_weak_loses(const char *name, void *p) {
+  const oj_weak_ctx *c = p;
+  const oj_symtab_entry *e = oj_symtab_find(&c->lib->syms, name);
+  if (e && !(e->flags & OJ_SYM_IMPORTED)) return 1;
+  e = c->best ? oj_symtab_find(c->best, name) : NULL;
+  return e && e->object != c->unit;
+}
+
+static int oj_units_settle_weak(orcjit_library *lib, oj_unit *units, size_t n) {
+  oj_symtab best = {0};
+  int rc = ORCJIT_OK;
+  for (size_t i = 0; i < n && n > 1 && rc == ORCJIT_OK; i++) {
+    const oj_elf_object *o = &units[i].obj;
+    for (size_t j = 0; j < o->ndefined; j++) {
+      int created, weak = (o->defined[j].flags & OJ_ELF_SYM_WEAK) != 0;
+      oj_symtab_entry *e = oj_symtab_insert(&best, o->defined[j].name, &created);
+      if (!e) {
+        rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+        break;
+      }
+      if (created || ((e->flags & OJ_SYM_WEAK) && !weak)) {
+        e->object = (uint32_t)i;
+        e->flags = weak ? OJ_SYM_WEAK : 0;
+      }
+    }
+  }
+  pthread_mutex_lock(&lib->lock);
+  for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
+    oj_weak_ctx c = {lib, n > 1 ? &best : NULL, (uint32_t)i};
+    rc = oj_elf_undefine(&units[i].obj, oj_weak_loses, &c);
+    if (rc != ORCJIT_OK) oj_error_prefix("library '%s': %s", lib->name, units[i].what);
+  }
+  pthread_mutex_unlock(&lib->lock);
+  oj_symtab_free(&best);
+  return rc;
+}
+
 /* Links units[0..n) into lib: the last one is what the caller asked for,
 ** the others archive members it needs. */
 static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
   const char *what = units[n - 1].what;
   uint32_t first = (uint32_t)lib->nobjects;
   size_t tls_first = lib->ntls;
-  int rc = ORCJIT_OK, shadow = 0, need_rt = 0;
+  int rc = oj_units_settle_weak(lib, units, n), shadow = 0, need_rt = 0;
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
     int sh = 0;
     rc = oj_library_check_dups(lib, &units[i].obj, units[i].what, &sh);

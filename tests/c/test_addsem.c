@@ -1,0 +1,154 @@
+/*
+** test_addsem.c: what adding objects means.
+**   weak_strong    weak and strong definitions of one symbol in every order
+**                  and grouping (one add_many; separate adds; the weak one
+**                  inside the user object): the value a static linker
+**                  gives, or, where the weak one is already linked, a
+**                  refusal naming both objects; release and exit are clean
+** Objects: weakdef.o (weak oj_wval=1, oj_wdata=10), strongdef.o (2, 20),
+** useval_weak.o (weak 3, 30, and getval), useval.o (getval only);
+** getval() = oj_wval() + oj_wdata.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "oj_test.h"
+
+/* A new library of s holding the objects, added by one add_many. */
+static orcjit_library *ojt_batch(orcjit_session *s, const char *const *names, size_t n) {
+  orcjit_input in[4];
+  char what[256] = "";
+  REQUIRE(n <= 4);
+  memset(in, 0, sizeof in);
+  for (size_t i = 0; i < n; i++) {
+    in[i].path = ojt_obj(names[i]);
+    snprintf(what + strlen(what), sizeof what - strlen(what), " %s", names[i]);
+  }
+  ojt_step("add_many [%s ]", what);
+  orcjit_library *lib = ojt_new_library(s, NULL);
+  /* ojt_obj's buffers rotate: take the paths again right before the call. */
+  for (size_t i = 0; i < n; i++) in[i].path = ojt_obj(names[i]);
+  REQUIRE_OK(orcjit_library_add_many(lib, in, n));
+  return lib;
+}
+
+static void ojt_release_step(orcjit_library *lib, const char *what) {
+  ojt_step("release after %s", what);
+  orcjit_library_release(lib);
+}
+
+/* Reachable until exit, so leak checkers do not count it. */
+static orcjit_library *g_kept;
+
+void ojt_case_weak_strong(void) {
+  orcjit_session *s = ojt_new_session();
+  static const char *const perms[6][3] = {
+      {"weakdef.o", "strongdef.o", "useval.o"}, {"weakdef.o", "useval.o", "strongdef.o"},
+      {"strongdef.o", "weakdef.o", "useval.o"}, {"strongdef.o", "useval.o", "weakdef.o"},
+      {"useval.o", "weakdef.o", "strongdef.o"}, {"useval.o", "strongdef.o", "weakdef.o"}};
+
+  /* One link: the strong definition wins in every order, for the user
+  ** object and for the weak definer's own references. */
+  for (int p = 0; p < 6; p++) {
+    orcjit_library *lib = ojt_batch(s, perms[p], 3);
+    CHECK_EQ(OJT_GETCALL0(lib, "getval"), 22);
+    CHECK_EQ(OJT_GETCALL0(lib, "weakdef_own"), 22);
+    ojt_release_step(lib, "a weak+strong batch");
+  }
+  {
+    static const char *const a[2] = {"useval_weak.o", "strongdef.o"};
+    static const char *const b[2] = {"strongdef.o", "useval_weak.o"};
+    orcjit_library *la = ojt_batch(s, a, 2), *lb = ojt_batch(s, b, 2);
+    CHECK_EQ(OJT_GETCALL0(la, "getval"), 22);
+    CHECK_EQ(OJT_GETCALL0(lb, "getval"), 22);
+    ojt_release_step(la, "[useval_weak, strongdef]");
+    ojt_release_step(lb, "[strongdef, useval_weak]");
+  }
+  {
+    /* Three definitions, two of them weak: still the strong one. */
+    static const char *const a[3] = {"weakdef.o", "useval_weak.o", "strongdef.o"};
+    static const char *const b[3] = {"useval_weak.o", "strongdef.o", "weakdef.o"};
+    orcjit_library *la = ojt_batch(s, a, 3), *lb = ojt_batch(s, b, 3);
+    CHECK_EQ(OJT_GETCALL0(la, "getval"), 22);
+    CHECK_EQ(OJT_GETCALL0(la, "weakdef_own"), 22);
+    CHECK_EQ(OJT_GETCALL0(lb, "getval"), 22);
+    ojt_release_step(la, "[weakdef, useval_weak, strongdef]");
+    ojt_release_step(lb, "[useval_weak, strongdef, weakdef]");
+  }
+  {
+    /* Weak against weak: the first one given wins, for both objects. */
+    static const char *const a[2] = {"weakdef.o", "useval_weak.o"};
+    static const char *const b[2] = {"useval_weak.o", "weakdef.o"};
+    static const char *const c[2] = {"weakdef.o", "useval.o"};
+    orcjit_library *la = ojt_batch(s, a, 2), *lb = ojt_batch(s, b, 2), *lc = ojt_batch(s, c, 2);
+    CHECK_EQ(OJT_GETCALL0(la, "getval"), 11);
+    CHECK_EQ(OJT_GETCALL0(la, "weakdef_own"), 11);
+    CHECK_EQ(OJT_GETCALL0(lb, "getval"), 33);
+    CHECK_EQ(OJT_GETCALL0(lb, "weakdef_own"), 33);
+    CHECK_EQ(OJT_GETCALL0(lc, "getval"), 11);
+    ojt_release_step(la, "[weakdef, useval_weak]");
+    ojt_release_step(lb, "[useval_weak, weakdef]");
+    ojt_release_step(lc, "[weakdef, useval]");
+  }
+
+  /* Separate adds, the strong definition first: the weak ones lose. */
+  {
+    ojt_step("separate adds: strongdef, weakdef, useval");
+    orcjit_library *lib = ojt_new_library(s, "strong_first");
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("strongdef.o")));
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("weakdef.o")));
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("useval.o")));
+    CHECK_EQ(OJT_GETCALL0(lib, "getval"), 22);
+    CHECK_EQ(OJT_GETCALL0(lib, "weakdef_own"), 22);
+    ojt_release_step(lib, "strongdef, weakdef, useval");
+    lib = ojt_new_library(s, "strong_first_user");
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("strongdef.o")));
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("useval_weak.o")));
+    CHECK_EQ(OJT_GETCALL0(lib, "getval"), 22);
+    ojt_release_step(lib, "strongdef, useval_weak");
+  }
+  /* Separate adds, the weak definition already linked: its code cannot be
+  ** rebound, so the strong one is refused with the reason and the fix. */
+  {
+    ojt_step("separate adds: weakdef, useval, then strongdef");
+    orcjit_library *lib = ojt_new_library(s, "weak_first");
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("weakdef.o")));
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("useval.o")));
+    CHECK_EQ(OJT_GETCALL0(lib, "getval"), 11);
+    CHECK_STATUS(orcjit_library_add_file(lib, ojt_obj("strongdef.o")), ORCJIT_EDUPLICATE);
+    CHECK_MSG("weak_first");
+    CHECK_MSG("'oj_w");
+    CHECK_MSG("weakdef.o");
+    CHECK_MSG("strongdef.o");
+    CHECK_MSG("already linked from a weak definition");
+    CHECK_MSG("same call");
+    static const char *const su[2] = {"strongdef.o", "useval.o"};
+    orcjit_input in[2];
+    memset(in, 0, sizeof in);
+    in[0].path = ojt_obj(su[0]);
+    in[1].path = ojt_obj(su[1]);
+    CHECK_STATUS(orcjit_library_add_many(lib, in, 2), ORCJIT_EDUPLICATE);
+    CHECK_MSG("weakdef.o");
+    CHECK_EQ(OJT_GETCALL0(lib, "getval"), 11);
+    CHECK_STILL_WORKS(lib);
+    ojt_release_step(lib, "weakdef, useval, refused strongdef");
+
+    lib = ojt_new_library(s, "weak_user_first");
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("useval_weak.o")));
+    CHECK_STATUS(orcjit_library_add_file(lib, ojt_obj("strongdef.o")), ORCJIT_EDUPLICATE);
+    CHECK_MSG("useval_weak.o");
+    CHECK_MSG("strongdef.o");
+    CHECK_EQ(OJT_GETCALL0(lib, "getval"), 33);
+    /* A second weak one loses to the linked one. */
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("weakdef.o")));
+    CHECK_EQ(OJT_GETCALL0(lib, "weakdef_own"), 33);
+    CHECK_EQ(OJT_GETCALL0(lib, "getval"), 33);
+    ojt_release_step(lib, "useval_weak, weakdef");
+  }
+
+  /* Left for process exit (the exit hook), which crashed like a release. */
+  ojt_step("kept until exit");
+  g_kept = ojt_batch(s, perms[0], 3);
+  CHECK_EQ(OJT_GETCALL0(g_kept, "getval"), 22);
+  orcjit_session_release(s);
+}
