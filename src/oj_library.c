@@ -918,6 +918,8 @@ static int oj_library_add_archive(orcjit_library *lib, const void *data, size_t 
   return rc;
 }
 
+static void oj_library_forget_pending(orcjit_library *lib, size_t from);
+
 static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
                           const char *what) {
   if (atomic_flag_test_and_set(&lib->busy))
@@ -925,9 +927,12 @@ static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
                         "library '%s': %s: another add into this library is in progress "
                         "on another thread",
                         lib->name, what);
+  size_t pending_before = lib->npending;
   int rc = oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE
                ? oj_library_add_archive(lib, data, size, what)
                : oj_library_add_object(lib, data, size, what);
+  /* All or nothing: members of a failed archive are forgotten. */
+  if (rc != ORCJIT_OK) oj_library_forget_pending(lib, pending_before);
   atomic_flag_clear(&lib->busy);
   return rc;
 }

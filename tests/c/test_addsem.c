@@ -8,8 +8,12 @@
 ** Objects: weakdef.o (weak oj_wval=1, oj_wdata=10), strongdef.o (2, 20),
 ** useval_weak.o (weak 3, 30, and getval), useval.o (getval only);
 ** getval() = oj_wval() + oj_wdata.
+**   failed_archive an archive whose second member is corrupt fails to add
+**                  (alone, from memory, in an add_many) and leaves nothing:
+**                  the first member's oj_foo is not found afterwards
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "oj_test.h"
@@ -150,5 +154,85 @@ void ojt_case_weak_strong(void) {
   ojt_step("kept until exit");
   g_kept = ojt_batch(s, perms[0], 3);
   CHECK_EQ(OJT_GETCALL0(g_kept, "getval"), 22);
+  orcjit_session_release(s);
+}
+
+/* ---- failed_archive ------------------------------------------------------- */
+
+/* An ar archive in memory: members appended with ojt_ar_member. */
+typedef struct ojt_ar {
+  unsigned char *p;
+  size_t n;
+} ojt_ar;
+
+static void ojt_ar_member(ojt_ar *a, const char *name, const void *data, size_t size) {
+  if (!a->p) {
+    a->p = malloc(8);
+    REQUIRE(a->p != NULL);
+    memcpy(a->p, "!<arch>\n", 8);
+    a->n = 8;
+  }
+  unsigned char *np = realloc(a->p, a->n + 60 + size + 1);
+  REQUIRE(np != NULL);
+  a->p = np;
+  char hdr[61];
+  snprintf(hdr, sizeof hdr, "%-16.15s%-12s%-6s%-6s%-8s%-10zu`\n", name, "0", "0", "0", "644",
+           size);
+  memcpy(a->p + a->n, hdr, 60);
+  memcpy(a->p + a->n + 60, data, size);
+  a->n += 60 + size;
+  if (size & 1) a->p[a->n++] = '\n';
+}
+
+static void ojt_no_foo(orcjit_library *lib) {
+  void *p = NULL;
+  CHECK_STATUS(orcjit_library_lookup(lib, "oj_foo", &p), ORCJIT_ENOTFOUND);
+  CHECK_STATUS(orcjit_library_get_function(lib, "foo", &p), ORCJIT_ENOTFOUND);
+  CHECK(p == NULL);
+}
+
+void ojt_case_failed_archive(void) {
+  orcjit_session *s = ojt_new_session();
+  orcjit_library *lib = ojt_new_library(s, "atomic");
+  size_t size;
+  unsigned char *foo = ojt_read_file(ojt_obj("foo.o"), &size);
+  /* A good member defining oj_foo, then a corrupt one (a cut ELF). */
+  ojt_ar bad = {0}, good = {0};
+  ojt_ar_member(&bad, "good.o/", foo, size);
+  ojt_ar_member(&bad, "cut.o/", foo, size / 3);
+  ojt_ar_member(&good, "good.o/", foo, size);
+  char path[512];
+  snprintf(path, sizeof path, "%s/bad.a", ojt_scratch_dir());
+  ojt_write_file(path, bad.p, bad.n);
+
+  ojt_step("an archive whose second member is corrupt");
+  CHECK_STATUS(orcjit_library_add_file(lib, path), ORCJIT_EFORMAT);
+  CHECK_MSG("cut.o");
+  ojt_no_foo(lib);
+  CHECK_STATUS(orcjit_library_add_memory(lib, bad.p, bad.n, "bad-in-memory.a"), ORCJIT_EFORMAT);
+  ojt_no_foo(lib);
+
+  ojt_step("the same archive in an add_many");
+  orcjit_input in[2];
+  memset(in, 0, sizeof in);
+  in[0].data = bad.p;
+  in[0].size = bad.n;
+  in[0].name = "bad-batch.a";
+  in[1].path = ojt_obj("add.o");
+  CHECK_STATUS(orcjit_library_add_many(lib, in, 2), ORCJIT_EFORMAT);
+  ojt_no_foo(lib);
+
+  ojt_step("again, then the library still works");
+  CHECK_STATUS(orcjit_library_add_memory(lib, bad.p, bad.n, "bad-again.a"), ORCJIT_EFORMAT);
+  ojt_no_foo(lib);
+  CHECK_STILL_WORKS(lib);
+
+  ojt_step("the good archive alone");
+  CHECK_OK(orcjit_library_add_memory(lib, good.p, good.n, "good.a"));
+  CHECK_EQ(OJT_GETCALL1(lib, "foo", 1), 9);
+  free(bad.p);
+  free(good.p);
+  free(foo);
+  orcjit_library_release(lib);
   orcjit_session_release(s);
 }

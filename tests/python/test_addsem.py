@@ -79,3 +79,41 @@ def test_weak_first_release_and_exit(objs, how):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          cwd=REPO / "tests" / "python", timeout=120)
     assert res.returncode == 0 and "done" in res.stdout, (res.returncode, res.stdout, res.stderr)
+
+
+# --------------------------------------------------------------------------
+# a failed add changes nothing
+
+
+def ar_archive(members: list[tuple[str, bytes]]) -> bytes:
+    """A System V ar archive of the members (name, content)."""
+    out = bytearray(b"!<arch>\n")
+    for name, data in members:
+        hdr = f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{'644':<8}{len(data):<10}`\n"
+        out += hdr.encode() + data
+        if len(data) % 2:
+            out += b"\n"
+    return bytes(out)
+
+
+def test_failed_archive_add_changes_nothing(objs, session, tmp_path):
+    good = objs.read("basic")  # defines add_int, helper_mul
+    bad = ar_archive([("good.o", good), ("cut.o", good[: len(good) // 3])])
+    path = tmp_path / "bad.a"
+    path.write_bytes(bad)
+    lib = session.create_library("atomic")
+    for what in (str(path), bad):
+        with pytest.raises(ValueError, match="cut.o"):
+            lib.add(what)
+        with pytest.raises(KeyError):
+            lib.lookup("helper_mul")
+        with pytest.raises(AttributeError):
+            lib.get_function("add_int")
+    with pytest.raises(ValueError, match="cut.o"):
+        session.load_module([bad, objs["useval_weak"]], name="atomic_list")
+    # the library still works, and the good archive alone goes in
+    lib.add(objs["useval_weak"])
+    assert lib.get_function("getval")() == 3
+    lib.add(ar_archive([("good.o", good)]))
+    assert lib.get_function("add_int")(2, 3) == 5
+    assert session.load_module([good], name="atomic_list").add_int(1, 1) == 2
