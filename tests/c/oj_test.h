@@ -209,7 +209,8 @@ typedef struct ojt_case {
   X(fuzz_regressions, 1)                                                     \
   X(failed_add, 1)                                                           \
   X(weak_strong, 1)                                                          \
-  X(failed_archive, 1)
+  X(failed_archive, 1)                                                       \
+  X(deferred, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)

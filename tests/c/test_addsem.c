@@ -11,6 +11,12 @@
 **   failed_archive an archive whose second member is corrupt fails to add
 **                  (alone, from memory, in an add_many) and leaves nothing:
 **                  the first member's oj_foo is not found afterwards
+**   deferred       orcjit_library_add_deferred: objects link at the next
+**                  lookup, in any order (an object before the object or
+**                  the archive it needs, the link order set in between);
+**                  an object that cannot link fails the lookups of its
+**                  symbols and waits, the others link; duplicates and
+**                  malformed inputs are refused by the add itself
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +239,143 @@ void ojt_case_failed_archive(void) {
   free(bad.p);
   free(good.p);
   free(foo);
+  orcjit_library_release(lib);
+  orcjit_session_release(s);
+}
+
+/* ---- deferred ------------------------------------------------------------- */
+
+static int ojt_defer(orcjit_library *lib, const char *name) {
+  orcjit_input in;
+  memset(&in, 0, sizeof in);
+  in.path = ojt_obj(name);
+  return orcjit_library_add_deferred(lib, &in, 1);
+}
+
+static int g_notes0;
+static int ojt_notes(void) { return atomic_load(&ojt_host_note_calls) - g_notes0; }
+
+void ojt_case_deferred(void) {
+  g_notes0 = atomic_load(&ojt_host_note_calls);
+  orcjit_session *s = ojt_new_session();
+  void *p = NULL;
+
+  ojt_step("an object before the object it needs");
+  orcjit_library *lib = ojt_new_library(s, "later");
+  REQUIRE_OK(ojt_defer(lib, "caller.o"));
+  REQUIRE_OK(ojt_defer(lib, "base1.o"));
+  CHECK_EQ(OJT_GETCALL1(lib, "call_base", 2), 121);
+  orcjit_library_release(lib);
+
+  ojt_step("the link order set after the add, its library deferred too");
+  orcjit_library *base = ojt_new_library(s, "base");
+  lib = ojt_new_library(s, "caller");
+  REQUIRE_OK(ojt_defer(lib, "caller.o"));
+  REQUIRE_OK(ojt_defer(base, "base2.o"));
+  REQUIRE_OK(orcjit_library_set_link_order(lib, &base, 1));
+  CHECK_EQ(OJT_GETCALL1(lib, "call_base", 2), 222);
+  CHECK_OK(orcjit_library_lookup(base, "oj_base_value", &p)); /* linked into base */
+  orcjit_library_release(lib);
+  orcjit_library_release(base);
+
+  ojt_step("an object before the archive that provides its symbols");
+  lib = ojt_new_library(s, "ld_order");
+  REQUIRE_OK(ojt_defer(lib, "arch_user.o"));
+  REQUIRE_OK(ojt_defer(lib, "libojarch.a"));
+  CHECK_EQ(OJT_GETCALL1(lib, "arch_user", 1), 46);
+  CHECK_STATUS(orcjit_library_lookup(lib, "oj_arch_nowhere", &p), ORCJIT_ENOTFOUND);
+  orcjit_library_release(lib);
+
+  ojt_step("objects that call each other, added one by one");
+  lib = ojt_new_library(s, "pingpong");
+  REQUIRE_OK(ojt_defer(lib, "ping.o"));
+  REQUIRE_OK(ojt_defer(lib, "pong.o"));
+  CHECK_EQ(OJT_GETCALL1(lib, "ping", 5), 5);
+  CHECK_EQ(OJT_GETCALL1(lib, "pp_order", 0), 12); /* constructors in add order */
+  orcjit_library_release(lib);
+
+  ojt_step("unresolved: the lookup fails, the object waits, the others link");
+  lib = ojt_new_library(s, "waiting");
+  REQUIRE_OK(ojt_defer(lib, "ctor_unres.o"));
+  REQUIRE_OK(ojt_defer(lib, "add.o"));
+  for (int i = 0; i < 2; i++) {
+    CHECK_STATUS(orcjit_library_get_function(lib, "ctor_unres", &p), ORCJIT_EUNRESOLVED);
+    CHECK_MSG("waiting");
+    CHECK_MSG("oj_ctor_need");
+    CHECK_MSG("ctor_unres.o");
+    CHECK(p == NULL);
+  }
+  CHECK_EQ(ojt_notes(), 0);
+  void *add = NULL;
+  CHECK_OK(orcjit_library_get_function(lib, "add", &add));
+  CHECK(add != NULL);
+  CHECK_STATUS(orcjit_library_lookup(lib, "oj_ctor_unres_value", &p), ORCJIT_EUNRESOLVED);
+  CHECK_EQ(ojt_notes(), 0);
+  /* Two waiting objects missing symbols: each name with its object. */
+  REQUIRE_OK(ojt_defer(lib, "unres.o"));
+  CHECK_STATUS(orcjit_library_get_function(lib, "foo", &p), ORCJIT_EUNRESOLVED);
+  CHECK_MSG("oj_missing_function_one");
+  CHECK_MSG("unres.o'");
+  CHECK_MSG("oj_ctor_need (needed by '");
+  CHECK_EQ(ojt_notes(), 0);
+  REQUIRE_OK(ojt_defer(lib, "ctor_need.o"));
+  CHECK_EQ(ojt_notes(), 0);
+  void *fn = NULL;
+  CHECK_OK(orcjit_library_get_function(lib, "ctor_unres", &fn));
+  CHECK_EQ(ojt_notes(), 1); /* the constructor ran before the function came back */
+  CHECK_EQ(OJT_GETCALL1(lib, "ctor_unres", 5), 11);
+  CHECK_STATUS(orcjit_library_get_function(lib, "foo", &p), ORCJIT_EUNRESOLVED);
+  CHECK_MSG("oj_missing_variable_two");
+  CHECK_EQ(ojt_call_checked(__FILE__, __LINE__, add, 2, 2, 3), 5);
+  orcjit_library_release(lib);
+  CHECK_EQ(ojt_notes(), 2); /* and its destructor at release */
+
+  ojt_step("refused by the add itself: duplicates, malformed input");
+  lib = ojt_new_library(s, "refusing");
+  REQUIRE_OK(ojt_defer(lib, "base1.o"));
+  CHECK_STATUS(ojt_defer(lib, "base2.o"), ORCJIT_EDUPLICATE);
+  CHECK_MSG("oj_base_");
+  CHECK_MSG("base1.o");
+  CHECK_MSG("base2.o");
+  CHECK_STATUS(orcjit_library_add_file(lib, ojt_obj("base2.o")), ORCJIT_EDUPLICATE);
+  CHECK_MSG("base1.o");
+  {
+    orcjit_input in[2];
+    memset(in, 0, sizeof in);
+    in[0].path = ojt_obj("add.o");
+    in[1].data = "not an object";
+    in[1].size = 13;
+    in[1].name = "text-input";
+    CHECK_STATUS(orcjit_library_add_deferred(lib, in, 2), ORCJIT_EFORMAT);
+    CHECK_MSG("text-input");
+    in[1].path = ojt_obj("add.o");
+    CHECK_STATUS(orcjit_library_add_deferred(lib, in, 2), ORCJIT_EDUPLICATE);
+  }
+  CHECK_STATUS(orcjit_library_get_function(lib, "add", &p), ORCJIT_ENOTFOUND);
+  CHECK_EQ(OJT_GETCALL1(lib, "base_id", 3), 8);
+  CHECK_STATUS(ojt_defer(lib, "base1.o"), ORCJIT_EDUPLICATE); /* linked now */
+  CHECK_STILL_WORKS(lib);
+  orcjit_library_release(lib);
+
+  ojt_step("weak and strong definitions while both wait: the strong one");
+  lib = ojt_new_library(s, "deferred_weak");
+  REQUIRE_OK(ojt_defer(lib, "weakdef.o"));
+  REQUIRE_OK(ojt_defer(lib, "useval.o"));
+  REQUIRE_OK(ojt_defer(lib, "strongdef.o"));
+  CHECK_EQ(OJT_GETCALL0(lib, "getval"), 22);
+  CHECK_EQ(OJT_GETCALL0(lib, "weakdef_own"), 22);
+  orcjit_library_release(lib);
+  lib = ojt_new_library(s, "deferred_weak_linked");
+  REQUIRE_OK(ojt_defer(lib, "weakdef.o"));
+  CHECK_EQ(OJT_GETCALL0(lib, "weakdef_own"), 11);
+  CHECK_STATUS(ojt_defer(lib, "strongdef.o"), ORCJIT_EDUPLICATE);
+  CHECK_MSG("same call");
+  orcjit_library_release(lib);
+
+  ojt_step("the eager adds still link at once");
+  lib = ojt_new_library(s, "eager");
+  CHECK_STATUS(orcjit_library_add_file(lib, ojt_obj("caller.o")), ORCJIT_EUNRESOLVED);
+  CHECK_MSG("oj_base_value");
   orcjit_library_release(lib);
   orcjit_session_release(s);
 }

@@ -117,3 +117,75 @@ def test_failed_archive_add_changes_nothing(objs, session, tmp_path):
     lib.add(ar_archive([("good.o", good)]))
     assert lib.get_function("add_int")(2, 3) == 5
     assert session.load_module([good], name="atomic_list").add_int(1, 1) == 2
+
+
+# --------------------------------------------------------------------------
+# DynamicLibrary.add links at the first lookup (as upstream 0.1 and ORC)
+
+
+def test_object_before_the_object_it_needs(objs, session):
+    lib = session.create_library("later")
+    lib.add(objs["linked"])  # needs helper_mul
+    lib.add(objs.read("basic"))  # defines it
+    assert lib.get_function("call_helper")(2, 3) == 7
+
+
+def test_link_order_set_after_the_add(objs, session):
+    base = session.create_library("base")
+    base.add(objs["basic"])
+    caller = session.create_library("caller")
+    caller.add(objs["linked"])
+    caller.set_link_order(base)
+    assert caller.get_function("call_helper")(4, 5) == 21
+    assert "add_int" not in caller
+
+
+def test_object_before_the_archive(objs, session):
+    lib = session.create_library("ld_order")
+    lib.add(objs["linked"])
+    lib.add(ar_archive([("basic.o", objs.read("basic")), ("more.o", objs.read("more"))]))
+    assert lib.get_function("call_helper")(3, 3) == 10
+
+
+def test_unresolved_until_its_symbols_arrive(objs, session):
+    base = session.create_library("base")
+    base.add(objs["basic"])
+    lib = session.create_library("waits")
+    lib.add(objs["linked"])
+    lib.add(objs["useval_weak"])  # links on its own
+    for _ in range(2):
+        with pytest.raises(RuntimeError) as info:
+            lib.get_function("call_helper")
+        msg = str(info.value)
+        for w in ("waits", "helper_mul", str(objs["linked"]), "unresolved symbol"):
+            assert w in msg, f"{w!r} not in {msg!r}"
+    assert lib.get_function("getval")() == 3
+    lib.set_link_order(base)
+    assert lib.get_function("call_helper")(2, 5) == 11
+
+
+def test_add_still_refuses_duplicates_and_bad_files(objs, session):
+    lib = session.create_library("strict")
+    lib.add(objs["basic"])
+    with pytest.raises(RuntimeError, match="duplicate") as info:
+        lib.add(objs["conflict"])  # add_int, strong in both, neither linked yet
+    assert str(objs["basic"]) in str(info.value) and str(objs["conflict"]) in str(info.value)
+    with pytest.raises(ValueError, match="not an ELF"):
+        lib.add(b"not an object at all")
+    assert lib.get_function("add_int")(1, 2) == 3
+
+
+def test_weak_then_strong_added_before_any_lookup(objs, session):
+    lib = session.create_library()
+    lib.add(objs["weakdef"])
+    lib.add(objs["useval"])
+    lib.add(objs["strongdef"])  # the weak one is still waiting: the strong one wins
+    assert lib.get_function("getval")() == 2
+    assert lib.get_function("weakdef_own")() == 2
+
+
+def test_load_module_still_links_at_once(objs, session):
+    with pytest.raises(RuntimeError, match="helper_mul"):
+        session.load_module(objs["linked"])
+    with pytest.raises(RuntimeError, match="helper_mul"):
+        session.load_module([objs["linked"], objs["useval"], objs["strongdef"]])
