@@ -399,6 +399,7 @@ class OrcJITModuleObj final : public ModuleObj {
       ThrowKind("AttributeError", msg);
     }
     if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_library_get_function");
+    ExpandPendingBins();  // objects of DynamicLibrary.add link at a lookup
     return WrapFunction(fn);
   }
 
@@ -420,16 +421,20 @@ class OrcJITModuleObj final : public ModuleObj {
   ** throws on failure.  *other_root receives the root of an embedded import
   ** tree whose root is not this module (rare). */
   void Add(const Any& input, const std::string& memory_name,
-           Optional<Module>* other_root = nullptr) {
+           Optional<Module>* other_root = nullptr, bool deferred = false) {
     int rc;
     const char* path = nullptr;
     std::string path_storage;
     if (auto bytes = input.as<Bytes>()) {
-      rc = orcjit_library_add_memory(lib_, bytes->data(), bytes->size(), memory_name.c_str());
+      orcjit_input in{nullptr, bytes->data(), bytes->size(), memory_name.c_str()};
+      rc = deferred ? orcjit_library_add_deferred(lib_, &in, 1)
+                    : orcjit_library_add_memory(lib_, bytes->data(), bytes->size(),
+                                                memory_name.c_str());
     } else if (auto str = input.as<String>()) {
       path_storage = std::string(*str);
       path = path_storage.c_str();
-      rc = orcjit_library_add_file(lib_, path);
+      orcjit_input in{path, nullptr, 0, nullptr};
+      rc = deferred ? orcjit_library_add_deferred(lib_, &in, 1) : orcjit_library_add_file(lib_, path);
     } else {
       ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be given as a path (str) or as "
                              "its content (bytes), got " + input.GetTypeKey());
@@ -917,7 +922,10 @@ static void RegisterAll() {
            },
            "Creates an empty library (name may be empty for a unique one)")
       .def("tvm_ffi_orcjit.DynamicLibraryAdd",
-           [](DynamicLibrary lib, Any input) { lib->impl()->Add(input, "<memory>"); },
+           [](DynamicLibrary lib, Any input) {
+             // Linked at the first lookup, as upstream 0.1 and ORC do.
+             lib->impl()->Add(input, "<memory>", nullptr, /*deferred=*/true);
+           },
            "Adds an object or archive (path: str, or content: bytes) to the library")
       .def("tvm_ffi_orcjit.DynamicLibrarySetLinkOrder",
            [](DynamicLibrary lib, Array<DynamicLibrary> libs) {

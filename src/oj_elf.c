@@ -158,6 +158,98 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   return rc;
 }
 
+/* The image's symbol table (an image this file made: its headers are
+** sound); 0 if it has none. */
+static int oj_elf_image_symtab(const oj_elf_object *obj, Elf64_Shdr *sym, Elf64_Shdr *str) {
+  Elf64_Ehdr eh;
+  Elf64_Shdr s;
+  uint64_t shnum, i;
+  if (obj->image_size < sizeof eh) return 0;
+  memcpy(&eh, obj->image, sizeof eh);
+  shnum = eh.e_shnum;
+  if (eh.e_shoff > obj->image_size || eh.e_shoff + sizeof s > obj->image_size) return 0;
+  if (shnum == 0) {
+    memcpy(&s, obj->image + eh.e_shoff, sizeof s);
+    shnum = s.sh_size;
+  }
+  if (shnum > (obj->image_size - eh.e_shoff) / sizeof s) return 0;
+  for (i = 1; i < shnum; i++) {
+    memcpy(&s, obj->image + eh.e_shoff + i * sizeof s, sizeof s);
+    if (s.sh_type != SHT_SYMTAB) continue;
+    if (s.sh_link >= shnum) return 0;
+    *sym = s;
+    memcpy(str, obj->image + eh.e_shoff + (uint64_t)s.sh_link * sizeof s, sizeof s);
+    return oj_elf_inside(sym->sh_offset, sym->sh_size, obj->image_size) &&
+           oj_elf_inside(str->sh_offset, str->sh_size, obj->image_size);
+  }
+  return 0;
+}
+
+static int oj_elf_loses(const oj_elf_object *obj, size_t i,
+                        int (*lose)(const char *name, void *ctx), void *ctx) {
+  return (obj->defined[i].flags & OJ_ELF_SYM_WEAK) && lose(obj->defined[i].name, ctx);
+}
+
+int oj_elf_undefine(oj_elf_object *obj, int (*lose)(const char *name, void *ctx),
+                    void *ctx) {
+  size_t i, k, nlose = 0, total = 0;
+  oj_elf_sym *und;
+  char *pool;
+  Elf64_Shdr symsh, strsh;
+  for (i = 0; i < obj->ndefined; i++)
+    if (oj_elf_loses(obj, i, lose, ctx)) nlose++;
+  if (nlose == 0) return ORCJIT_OK;
+  for (i = 0; i < obj->nundefined; i++) total += strlen(obj->undefined[i].name) + 1;
+  for (i = 0; i < obj->ndefined; i++)
+    if (oj_elf_loses(obj, i, lose, ctx)) total += strlen(obj->defined[i].name) + 1;
+  und = malloc((obj->nundefined + nlose) * sizeof *und + total);
+  if (!und) return oj_error_set(ORCJIT_ENOMEM, "out of memory while linking weak symbols");
+  /* The lists: the undefined names (old, then the losers) in one block,
+  ** as oj_elf_make_list makes them; the losers leave `defined`. */
+  pool = (char *)(und + obj->nundefined + nlose);
+  for (i = 0; i < obj->nundefined; i++) {
+    size_t len = strlen(obj->undefined[i].name) + 1;
+    memcpy(pool, obj->undefined[i].name, len);
+    und[i].name = pool;
+    und[i].flags = obj->undefined[i].flags;
+    pool += len;
+  }
+  for (i = 0, k = 0; i < obj->ndefined; i++) {
+    if (!oj_elf_loses(obj, i, lose, ctx)) {
+      obj->defined[k++] = obj->defined[i];
+      continue;
+    }
+    size_t len = strlen(obj->defined[i].name) + 1, u = obj->nundefined++;
+    memcpy(pool, obj->defined[i].name, len);
+    und[u].name = pool;
+    und[u].flags = obj->defined[i].flags & ~(unsigned)OJ_ELF_SYM_WEAK;
+    pool += len;
+  }
+  obj->ndefined = k;
+  free(obj->undefined);
+  obj->undefined = und;
+  /* The image: each such global definition becomes an undefined reference. */
+  if (oj_elf_image_symtab(obj, &symsh, &strsh)) {
+    uint64_t n = symsh.sh_size / sizeof(Elf64_Sym), j;
+    const char *str = (const char *)obj->image + strsh.sh_offset;
+    uint64_t strend = oj_elf_strend(str, strsh.sh_size);
+    for (j = symsh.sh_info; j < n; j++) {
+      unsigned char *p = obj->image + symsh.sh_offset + j * sizeof(Elf64_Sym);
+      Elf64_Sym sym;
+      memcpy(&sym, p, sizeof sym);
+      if (sym.st_shndx == SHN_UNDEF || sym.st_name >= strend) continue;
+      if (ELF64_ST_BIND(sym.st_info) != STB_WEAK) continue;
+      if (!lose(str + sym.st_name, ctx)) continue;
+      sym.st_info = ELF64_ST_INFO(STB_GLOBAL, ELF64_ST_TYPE(sym.st_info));
+      sym.st_shndx = SHN_UNDEF;
+      sym.st_value = 0;
+      sym.st_size = 0;
+      memcpy(p, &sym, sizeof sym);
+    }
+  }
+  return ORCJIT_OK;
+}
+
 void oj_elf_object_free(oj_elf_object *obj) {
   if (!obj) return;
   free(obj->image);

@@ -131,6 +131,17 @@ int oj_elf_classify(const void *data, size_t size);
 int oj_elf_prepare(const void *data, size_t size, const char *what,
                    const char *tag, oj_elf_object *out);
 
+/* A static linker's resolution of a weak definition that loses to another
+** object's definition of the same name: every weak definition in
+** obj->image whose name `lose` accepts becomes an undefined (STB_GLOBAL)
+** reference, so the object's own references go to the winner, and its
+** entry moves from obj->defined to obj->undefined.  The code or data of
+** the losing definition stays, unnamed.  Only weak definitions (STB_WEAK)
+** are touched.  ORCJIT_OK, or ORCJIT_ENOMEM
+** (message set, obj unchanged). */
+int oj_elf_undefine(oj_elf_object *obj, int (*lose)(const char *name, void *ctx),
+                    void *ctx);
+
 /* Frees everything *obj owns and zeroes it.  Safe on a zeroed struct. */
 void oj_elf_object_free(oj_elf_object *obj);
 

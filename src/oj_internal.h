@@ -107,12 +107,17 @@ typedef struct oj_atexit {
   void *arg;
 } oj_atexit;
 
-/* An archive member waiting until something needs one of its symbols. */
+/* An archive member waiting until something needs one of its symbols, or
+** (deferred) an object added by orcjit_library_add_deferred, waiting for
+** the library's next lookup. */
 typedef struct oj_pending {
   char *what;           /* "archive.a(member.o)" */
-  unsigned char *bytes; /* a copy of the member */
+  unsigned char *bytes; /* a copy of the member (NULL once a deferred object
+                           is linked) */
   size_t size;
   int taken;            /* linked, or being linked */
+  int deferred;         /* linked at the next lookup, needed or not */
+  uint64_t tried;       /* deferred: the link generation it last failed in */
 } oj_pending;
 
 /* ---- sessions and libraries -------------------------------------------- */
@@ -194,6 +199,9 @@ struct orcjit_library {
   struct oj_pending *pending; /* archive members not linked (yet) */
   size_t npending, cappending;
   oj_symtab pending_index;    /* name -> index in pending (in .object) */
+  oj_symtab deferred_index;   /* name -> deferred object defining it (weak
+                                 definitions flagged OJ_SYM_WEAK) */
+  size_t ndeferred;           /* deferred objects not linked */
 
   orcjit_link_callback link_cb;
   void *link_cb_user;

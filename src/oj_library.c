@@ -10,6 +10,9 @@
 **   4. its symbols go into the library's table, the link callback runs,
 **      and its constructors run.
 ** Any failure removes the object's resource tracker: nothing of it stays.
+** Objects added with orcjit_library_add_deferred wait (checked, not linked)
+** and are linked by the library's next lookup (see "deferred objects").
+** Weak definitions are settled before step 3 (oj_units_settle_weak).
 ** Releasing a library runs its destructors, clears its JITDylib and puts
 ** the JITDylib back in the session's pool.
 */
@@ -254,6 +257,7 @@ void oj_library_free(orcjit_library *lib) {
   free(lib->atexits);
   oj_symtab_free(&lib->syms);
   oj_symtab_free(&lib->pending_index);
+  oj_symtab_free(&lib->deferred_index);
   for (size_t i = 0; i < lib->npending; i++) {
     free(lib->pending[i].bytes);
     free(lib->pending[i].what);
@@ -272,6 +276,8 @@ orcjit_session *orcjit_library_session(const orcjit_library *lib) {
 }
 
 /* ---- adding objects ---------------------------------------------------- */
+
+static void oj_link_gen_bump(void);
 
 /* Removes what a tracker holds from the JITDylib and drops our reference. */
 static void oj_tracker_drop(LLVMOrcResourceTrackerRef rt) {
@@ -366,14 +372,29 @@ static int oj_library_check_dups(orcjit_library *lib, const oj_elf_object *obj,
   for (size_t i = 0; i < obj->ndefined && rc == ORCJIT_OK; i++) {
     const oj_elf_sym *d = &obj->defined[i];
     oj_symtab_entry *e = oj_symtab_find(&lib->syms, d->name);
+    if (!e && !(d->flags & OJ_ELF_SYM_WEAK) && lib->ndeferred) {
+      /* A deferred object, still waiting, defines it strong too. */
+      const oj_symtab_entry *w = oj_symtab_find(&lib->deferred_index, d->name);
+      if (w && !(w->flags & OJ_SYM_WEAK) && !lib->pending[w->object].taken)
+        rc = oj_dup_error(lib, d->name, lib->pending[w->object].what, what);
+      continue;
+    }
     if (!e) continue;
     if (e->flags & OJ_SYM_IMPORTED) {
       if (!(d->flags & OJ_ELF_SYM_WEAK)) *imports_shadowed = 1;
       continue;
     }
-    if ((d->flags & OJ_ELF_SYM_WEAK) || (e->flags & OJ_SYM_WEAK)) continue;
-    rc = oj_dup_error(lib, d->name,
-                      e->object < lib->nobjects ? lib->objects[e->object] : "?", what);
+    if (d->flags & OJ_ELF_SYM_WEAK) continue; /* loses (oj_units_settle_weak) */
+    const char *had = e->object < lib->nobjects ? lib->objects[e->object] : "?";
+    if (e->flags & OJ_SYM_WEAK)
+      /* Linked code already calls the weak definition: it cannot be rebound. */
+      rc = oj_error_set(ORCJIT_EDUPLICATE,
+                        "library '%s': symbol '%s' is already linked from a weak definition "
+                        "in '%s', and '%s' defines it strong; code already linked cannot be "
+                        "rebound: add '%s' before '%s', or both in the same call",
+                        lib->name, d->name, had, what, what, had);
+    else
+      rc = oj_dup_error(lib, d->name, had, what);
   }
   pthread_mutex_unlock(&lib->lock);
   return rc;
@@ -489,6 +510,69 @@ static const char *oj_units_needing(const oj_unit *units, size_t n, const char *
   return units[n - 1].what;
 }
 
+/* Whether name is one of missing's ("a, b, ...") names. */
+static int oj_missing_has(const char *missing, const char *name) {
+  size_t len = strlen(name);
+  for (const char *p = missing; (p = strstr(p, name)) != NULL; p += len)
+    if ((p == missing || (p[-1] == ' ' && p[-2] == ',')) && (p[len] == ',' || !p[len]))
+      return 1;
+  return 0;
+}
+
+/* Whether unit u needs one of the missing names. */
+static int oj_unit_misses(const oj_unit *u, const char *missing) {
+  for (size_t j = 0; j < u->obj.nundefined; j++)
+    if (!(u->obj.undefined[j].flags & OJ_ELF_SYM_WEAK) &&
+        oj_missing_has(missing, u->obj.undefined[j].name))
+      return 1;
+  return 0;
+}
+
+/* EUNRESOLVED for the missing names of this thread's link: every name and
+** the object needing it ("a, b (needed by 'x.o'), c (needed by 'y.o')"
+** when several objects miss names, one "(needed by ...)" otherwise). */
+static int oj_unresolved_error(orcjit_library *lib, const oj_unit *units, size_t n) {
+  const char *missing = oj_resolve_missing();
+  int count = oj_resolve_missing_count();
+  const char *needer = oj_units_needing(units, n, missing);
+  size_t nneed = 0;
+  for (size_t i = 0; i < n; i++) nneed += oj_unit_misses(&units[i], missing);
+  if (nneed <= 1)
+    return oj_error_set(ORCJIT_EUNRESOLVED,
+                        "library '%s': %s: unresolved symbol%s: %s (needed by '%s'; not "
+                        "defined in the library, its link order or the process)",
+                        lib->name, needer, count > 1 ? "s" : "", missing, needer);
+  /* Several objects: the names each one misses, then its name. */
+  size_t cap = 1, len = 0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < units[i].obj.nundefined; j++)
+      cap += strlen(units[i].obj.undefined[j].name) + strlen(units[i].what) + 20;
+  char *text = malloc(cap);
+  if (!text)
+    return oj_error_set(ORCJIT_EUNRESOLVED, "library '%s': unresolved symbols: %s", lib->name,
+                        missing);
+  text[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    int first = 1;
+    for (size_t j = 0; j < units[i].obj.nundefined; j++) {
+      const char *u = units[i].obj.undefined[j].name;
+      if ((units[i].obj.undefined[j].flags & OJ_ELF_SYM_WEAK) || !oj_missing_has(missing, u))
+        continue;
+      len += (size_t)snprintf(text + len, cap - len, "%s%s",
+                              first ? (len ? "), " : "") : ", ", u);
+      first = 0;
+    }
+    if (!first)
+      len += (size_t)snprintf(text + len, cap - len, " (needed by '%s'", units[i].what);
+  }
+  int rc = oj_error_set(ORCJIT_EUNRESOLVED,
+                        "library '%s': unresolved symbols: %s); not defined in the library, "
+                        "its link order or the process",
+                        lib->name, text);
+  free(text);
+  return rc;
+}
+
 /* A failed add of -fno-pic objects leaves the library where it was. */
 static void oj_library_unlow(orcjit_library *lib, int newly_low) {
   if (!newly_low) return;
@@ -521,13 +605,63 @@ static int oj_units_check_dups(orcjit_library *lib, const oj_unit *units, size_t
   return rc;
 }
 
+/* Weak definitions, resolved as a static linker does before ORC sees
+** them: in a batch, a strong definition beats every weak one of its name,
+** and of weak ones only the first (in unit order) stays, as with COMDAT;
+** a definition the library already has beats all of them.  The losers
+** become undefined references in their images (oj_elf_undefine), so each
+** name has one definition.  (Two definitions handed to ORC in one link,
+** a weak one first, made JITDylib removal crash at release.) */
+typedef struct oj_weak_ctx {
+  const orcjit_library *lib;
+  const oj_symtab *best; /* name -> winning unit (object), or NULL */
+  uint32_t unit;         /* the unit asked about */
+} oj_weak_ctx;
+
+static int oj_weak_loses(const char *name, void *p) {
+  const oj_weak_ctx *c = p;
+  const oj_symtab_entry *e = oj_symtab_find(&c->lib->syms, name);
+  if (e && !(e->flags & OJ_SYM_IMPORTED)) return 1;
+  e = c->best ? oj_symtab_find(c->best, name) : NULL;
+  return e && e->object != c->unit;
+}
+
+static int oj_units_settle_weak(orcjit_library *lib, oj_unit *units, size_t n) {
+  oj_symtab best = {0};
+  int rc = ORCJIT_OK;
+  for (size_t i = 0; i < n && n > 1 && rc == ORCJIT_OK; i++) {
+    const oj_elf_object *o = &units[i].obj;
+    for (size_t j = 0; j < o->ndefined; j++) {
+      int created, weak = (o->defined[j].flags & OJ_ELF_SYM_WEAK) != 0;
+      oj_symtab_entry *e = oj_symtab_insert(&best, o->defined[j].name, &created);
+      if (!e) {
+        rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+        break;
+      }
+      if (created || ((e->flags & OJ_SYM_WEAK) && !weak)) {
+        e->object = (uint32_t)i;
+        e->flags = weak ? OJ_SYM_WEAK : 0;
+      }
+    }
+  }
+  pthread_mutex_lock(&lib->lock);
+  for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
+    oj_weak_ctx c = {lib, n > 1 ? &best : NULL, (uint32_t)i};
+    rc = oj_elf_undefine(&units[i].obj, oj_weak_loses, &c);
+    if (rc != ORCJIT_OK) oj_error_prefix("library '%s': %s", lib->name, units[i].what);
+  }
+  pthread_mutex_unlock(&lib->lock);
+  oj_symtab_free(&best);
+  return rc;
+}
+
 /* Links units[0..n) into lib: the last one is what the caller asked for,
 ** the others archive members it needs. */
 static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
   const char *what = units[n - 1].what;
   uint32_t first = (uint32_t)lib->nobjects;
   size_t tls_first = lib->ntls;
-  int rc = ORCJIT_OK, shadow = 0, need_rt = 0;
+  int rc = oj_units_settle_weak(lib, units, n), shadow = 0, need_rt = 0;
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
     int sh = 0;
     rc = oj_library_check_dups(lib, &units[i].obj, units[i].what, &sh);
@@ -590,12 +724,7 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   if (err) {
     if (oj_resolve_missing_count() > 0) {
       LLVMConsumeError(err);
-      const char *needer = oj_units_needing(units, n, oj_resolve_missing());
-      rc = oj_error_set(ORCJIT_EUNRESOLVED,
-                        "library '%s': %s: unresolved symbol%s: %s (needed by '%s'; not "
-                        "defined in the library, its link order or the process)",
-                        lib->name, needer, oj_resolve_missing_count() > 1 ? "s" : "",
-                        oj_resolve_missing(), needer);
+      rc = oj_unresolved_error(lib, units, n);
     } else {
       rc = oj_error_from_llvm(ORCJIT_ELINK, err, "library '%s': cannot link '%s'",
                               lib->name, what);
@@ -689,6 +818,7 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
     const oj_elf_object *o = &units[i].obj;
     rc = oj_initfini_run_object(lib, o, addrs + base[i] + o->ndefined, first + (uint32_t)i);
   }
+  oj_link_gen_bump();
   goto out; /* constructors ran: the objects stay even on ENOMEM */
 
 out_untls:
@@ -751,8 +881,151 @@ static int oj_library_link_object(orcjit_library *lib, oj_elf_object *obj, const
   return rc;
 }
 
-/* Links the pending member of lib that defines name, if any. */
+/* ---- deferred objects: linked at the next lookup ------------------------ */
+
+/* Bumped whenever symbols may have appeared (an add, a link order set): a
+** deferred object that failed to link is tried again only after that. */
+static _Atomic uint64_t oj_link_gen = 1;
+
+static void oj_link_gen_bump(void) { atomic_fetch_add(&oj_link_gen, 1); }
+
+static size_t oj_library_ndeferred(orcjit_library *lib) {
+  pthread_mutex_lock(&lib->lock);
+  size_t n = lib->ndeferred;
+  pthread_mutex_unlock(&lib->lock);
+  return n;
+}
+
+/* One try at linking the deferred objects idx[k] with !drop[k] as one batch
+** with the archive members they need.  On EUNRESOLVED, miss[k] is set for
+** each of them that needs a missing name. */
+static int oj_library_link_deferred(orcjit_library *lib, const size_t *idx, size_t n,
+                                    const unsigned char *drop, unsigned char *miss) {
+  size_t nu = 0, cap = n + 4;
+  oj_unit *units = calloc(cap, sizeof *units);
+  size_t *of = malloc(n * sizeof *of); /* unit -> k */
+  int rc = units && of ? ORCJIT_OK
+                       : oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  for (size_t k = 0; k < n && rc == ORCJIT_OK; k++) {
+    if (drop[k]) continue;
+    const oj_pending *p = &lib->pending[idx[k]];
+    char tag[48];
+    snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects + nu);
+    rc = oj_elf_prepare(p->bytes, p->size, p->what, tag, &units[nu].obj);
+    if (rc == ORCJIT_OK && !(units[nu].what = strdup(p->what))) {
+      oj_elf_object_free(&units[nu].obj);
+      rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+    }
+    if (rc == ORCJIT_OK) of[nu++] = k;
+  }
+  size_t nobj = nu, first_obj = 0; /* the objects: units[first_obj, +nobj) */
+  if (rc == ORCJIT_OK && nu && lib->npending) rc = oj_library_select(lib, &units, &nu, &cap);
+  if (rc == ORCJIT_OK && nu > nobj) {
+    /* Members first: linked and constructed before the objects needing them. */
+    oj_unit *tmp = malloc(nobj * sizeof *tmp);
+    if (!tmp) {
+      rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+    } else {
+      memcpy(tmp, units, nobj * sizeof *tmp);
+      memmove(units, units + nobj, (nu - nobj) * sizeof *units);
+      memcpy(units + (nu - nobj), tmp, nobj * sizeof *tmp);
+      free(tmp);
+      first_obj = nu - nobj;
+    }
+  }
+  if (rc == ORCJIT_OK && nu) rc = oj_library_link_units(lib, units, nu);
+  if (rc == ORCJIT_EUNRESOLVED)
+    for (size_t u = 0; u < nobj; u++)
+      if (oj_unit_misses(&units[first_obj + u], oj_resolve_missing())) miss[of[u]] = 1;
+  if (rc != ORCJIT_OK && nu > nobj) /* the members pulled wait again */
+    oj_library_untake(lib, first_obj ? units : units + nobj, nu - nobj);
+  if (units) oj_units_free(units, nu);
+  free(of);
+  return rc;
+}
+
+/* Links the deferred objects of lib that can link (the busy flag is held):
+** all of them as one batch, or, when some miss symbols, the others without
+** them, until a batch links.  Those left wait for the next try, which comes
+** after something changed (oj_link_gen), or now if force.  Returns the
+** first failure (its message set) or ORCJIT_OK. */
+static int oj_library_flush(orcjit_library *lib, int force) {
+  uint64_t gen = atomic_load(&oj_link_gen);
+  pthread_mutex_lock(&lib->lock);
+  size_t n = 0, *idx = lib->ndeferred ? malloc(lib->npending * sizeof *idx) : NULL;
+  int oom = lib->ndeferred && !idx;
+  for (size_t m = 0; idx && m < lib->npending; m++) {
+    oj_pending *p = &lib->pending[m];
+    if (p->deferred && !p->taken && (force || p->tried != gen)) {
+      p->taken = 1;
+      idx[n++] = m;
+    }
+  }
+  pthread_mutex_unlock(&lib->lock);
+  if (oom) return oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  if (n == 0) {
+    free(idx);
+    return ORCJIT_OK;
+  }
+  unsigned char *drop = calloc(2 * n, 1), *miss = drop + n;
+  int first = ORCJIT_OK, rc = drop ? ORCJIT_OK : ORCJIT_ENOMEM;
+  char *first_msg = NULL;
+  size_t left = n;
+  if (!drop) first = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  while (drop && left) {
+    memset(miss, 0, n);
+    rc = oj_library_link_deferred(lib, idx, n, drop, miss);
+    if (rc == ORCJIT_OK) break;
+    if (first == ORCJIT_OK) {
+      first = rc;
+      first_msg = strdup(oj_error_message());
+    }
+    size_t dropped = 0;
+    for (size_t k = 0; k < n && rc == ORCJIT_EUNRESOLVED; k++)
+      if (!drop[k] && miss[k]) drop[k] = 1, dropped++;
+    if (dropped == 0) break; /* nothing to leave out: none of them links */
+    left -= dropped;
+  }
+  /* Linked: their bytes go.  Left out: waiting again. */
+  int linked = drop && left && rc == ORCJIT_OK;
+  pthread_mutex_lock(&lib->lock);
+  for (size_t k = 0; k < n; k++) {
+    oj_pending *p = &lib->pending[idx[k]];
+    if (linked && !drop[k]) {
+      free(p->bytes);
+      p->bytes = NULL;
+      lib->ndeferred--;
+    } else {
+      p->taken = 0;
+      p->tried = gen;
+    }
+  }
+  pthread_mutex_unlock(&lib->lock);
+  if (linked) oj_link_gen_bump();
+  free(idx);
+  free(drop);
+  if (first != ORCJIT_OK) oj_error_set(first, "%s", first_msg ? first_msg : "out of memory");
+  free(first_msg);
+  return first;
+}
+
+/* Whether lib itself defines name (imports excluded). */
+static int oj_library_defines(orcjit_library *lib, const char *name) {
+  pthread_mutex_lock(&lib->lock);
+  const oj_symtab_entry *e = oj_symtab_find(&lib->syms, name);
+  int have = e && !(e->flags & OJ_SYM_IMPORTED);
+  pthread_mutex_unlock(&lib->lock);
+  return have;
+}
+
+/* Links the pending member of lib that defines name, if any (first, the
+** deferred objects of lib that can link). */
 static int oj_library_pull(orcjit_library *lib, const char *name) {
+  if (oj_library_ndeferred(lib) && !atomic_flag_test_and_set(&lib->busy)) {
+    oj_library_flush(lib, 0); /* a failure here is the needing object's to report */
+    atomic_flag_clear(&lib->busy);
+    if (oj_library_defines(lib, name)) return ORCJIT_OK;
+  }
   pthread_mutex_lock(&lib->lock);
   oj_symtab_entry *pe = lib->npending ? oj_symtab_find(&lib->pending_index, name) : NULL;
   size_t m = pe ? pe->object : 0;
@@ -788,8 +1061,8 @@ static int oj_library_pull(orcjit_library *lib, const char *name) {
 /* name is needed by an add into lib and lib does not define it: the first
 ** library of lib's link order that exports it serves it, as the search at
 ** link time does (oj_resolve.c); if that library has it only in an
-** archive member not linked yet, the member is linked into that library
-** now, as its own lookup of name would, before lib's objects are linked
+** archive member or a deferred object not linked yet, it is linked into
+** that library now, as its own lookup of name would, before lib's objects are linked
 ** (so no ORC lookup ever runs inside another one's link).  ORCJIT_OK when
 ** it was found, pulled or is defined nowhere in the link order (the link
 ** then reports it if it is required); the status of a member that failed
@@ -804,7 +1077,8 @@ static int oj_library_pull_linked(orcjit_library *lib, const char *name) {
     pthread_mutex_lock(&dep->lock);
     oj_symtab_entry *e = oj_symtab_find(&dep->syms, name);
     int defined = e && !(e->flags & (OJ_SYM_HIDDEN | OJ_SYM_IMPORTED));
-    int pending = !defined && dep->npending && oj_symtab_find(&dep->pending_index, name);
+    int pending = !defined && ((dep->npending && oj_symtab_find(&dep->pending_index, name)) ||
+                               (dep->ndeferred && oj_symtab_find(&dep->deferred_index, name)));
     pthread_mutex_unlock(&dep->lock);
     if (defined) return ORCJIT_OK;
     if (!pending) continue;
@@ -863,6 +1137,8 @@ static int oj_library_add_archive(orcjit_library *lib, const void *data, size_t 
       lib->pending[idx].size = m[i].size;
       lib->pending[idx].what = m[i].name;
       lib->pending[idx].taken = 0;
+      lib->pending[idx].deferred = 0;
+      lib->pending[idx].tried = 0;
       m[i].name = NULL;
       lib->npending++;
       for (size_t d = 0; d < obj.ndefined && !oom; d++) {
@@ -880,6 +1156,7 @@ static int oj_library_add_archive(orcjit_library *lib, const void *data, size_t 
     if (oom) rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
   }
   oj_archive_free(m, n);
+  if (rc == ORCJIT_OK && usable) oj_link_gen_bump();
   if (rc == ORCJIT_OK && usable == 0)
     rc = n == 0 ? oj_error_set(ORCJIT_EFORMAT,
                                "library '%s': %s: no usable member: empty archive",
@@ -891,6 +1168,8 @@ static int oj_library_add_archive(orcjit_library *lib, const void *data, size_t 
   return rc;
 }
 
+static void oj_library_forget_pending(orcjit_library *lib, size_t from);
+
 static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
                           const char *what) {
   if (atomic_flag_test_and_set(&lib->busy))
@@ -898,9 +1177,12 @@ static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
                         "library '%s': %s: another add into this library is in progress "
                         "on another thread",
                         lib->name, what);
+  size_t pending_before = lib->npending;
   int rc = oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE
                ? oj_library_add_archive(lib, data, size, what)
                : oj_library_add_object(lib, data, size, what);
+  /* All or nothing: members of a failed archive are forgotten. */
+  if (rc != ORCJIT_OK) oj_library_forget_pending(lib, pending_before);
   atomic_flag_clear(&lib->busy);
   return rc;
 }
@@ -960,8 +1242,10 @@ static int oj_pending_from(const oj_symtab_entry *e, void *ctx) {
 static void oj_library_forget_pending(orcjit_library *lib, size_t from) {
   pthread_mutex_lock(&lib->lock);
   oj_symtab_remove_if(&lib->pending_index, oj_pending_from, &from);
+  oj_symtab_remove_if(&lib->deferred_index, oj_pending_from, &from);
   while (lib->npending > from) {
     oj_pending *p = &lib->pending[--lib->npending];
+    if (p->deferred && !p->taken) lib->ndeferred--;
     free(p->bytes);
     free(p->what);
   }
@@ -1081,6 +1365,118 @@ int orcjit_library_add_many(orcjit_library *lib, const orcjit_input *inputs, siz
   return rc;
 }
 
+/* ---- deferred adds ------------------------------------------------------ */
+
+/* Registers deferred object u (its image is not kept: the bytes are). */
+static int oj_library_defer_one(orcjit_library *lib, oj_unit *u, oj_loaded *in) {
+  unsigned char *bytes = in->buf;
+  if (!bytes && (bytes = malloc(in->size ? in->size : 1)) != NULL)
+    memcpy(bytes, in->data, in->size);
+  if (!bytes) return -1;
+  pthread_mutex_lock(&lib->lock);
+  size_t idx = lib->npending;
+  if (oj_grow((void **)&lib->pending, &lib->cappending, idx + 1, sizeof *lib->pending)) {
+    pthread_mutex_unlock(&lib->lock);
+    if (bytes != in->buf) free(bytes);
+    return -1;
+  }
+  oj_pending *p = &lib->pending[idx];
+  memset(p, 0, sizeof *p);
+  p->what = u->what;
+  p->bytes = bytes;
+  p->size = in->size;
+  p->deferred = 1;
+  u->what = NULL;
+  in->buf = NULL;
+  lib->npending++;
+  lib->ndeferred++;
+  int oom = 0;
+  for (size_t d = 0; d < u->obj.ndefined && !oom; d++) {
+    int created, weak = (u->obj.defined[d].flags & OJ_ELF_SYM_WEAK) != 0;
+    oj_symtab_entry *e = oj_symtab_insert(&lib->deferred_index, u->obj.defined[d].name, &created);
+    if (!e) oom = 1;
+    else if (created || lib->pending[e->object].taken || ((e->flags & OJ_SYM_WEAK) && !weak)) {
+      e->object = (uint32_t)idx;
+      e->flags = weak ? OJ_SYM_WEAK : 0;
+    }
+  }
+  pthread_mutex_unlock(&lib->lock);
+  return oom ? -1 : 0;
+}
+
+/* The inputs, checked as an add checks them before linking (the pre-pass;
+** no strong symbol that the library, a waiting object or another input
+** defines), wait as deferred objects; archives add their members. */
+static int oj_library_defer_batch(orcjit_library *lib, const orcjit_input *inputs, size_t n) {
+  size_t pending_before = lib->npending, nu = 0, i;
+  oj_loaded *in = calloc(n, sizeof *in);
+  oj_unit *units = calloc(n, sizeof *units);
+  size_t *src = calloc(n, sizeof *src); /* unit -> input */
+  int rc = in && units && src
+               ? ORCJIT_OK
+               : oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  for (i = 0; i < n && rc == ORCJIT_OK; i++) {
+    char name[1024];
+    rc = oj_input_load(lib, &inputs[i], i, name, sizeof name, &in[i].data, &in[i].size,
+                       &in[i].buf);
+    if (rc == ORCJIT_OK && !(in[i].name = strdup(name)))
+      rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  }
+  for (i = 0; i < n && rc == ORCJIT_OK; i++) {
+    if (oj_elf_classify(in[i].data, in[i].size) == OJ_ELF_KIND_ARCHIVE) {
+      rc = oj_library_add_archive(lib, in[i].data, in[i].size, in[i].name);
+      continue;
+    }
+    rc = oj_elf_prepare(in[i].data, in[i].size, in[i].name, "probe", &units[nu].obj);
+    if (rc != ORCJIT_OK) {
+      oj_error_prefix("library '%s'", lib->name);
+    } else {
+      units[nu].what = in[i].name;
+      in[i].name = NULL;
+      src[nu++] = i;
+    }
+  }
+  for (i = 0; i < nu && rc == ORCJIT_OK; i++) {
+    int shadow;
+    rc = oj_library_check_dups(lib, &units[i].obj, units[i].what, &shadow);
+  }
+  if (rc == ORCJIT_OK) rc = oj_units_check_dups(lib, units, nu);
+  for (i = 0; i < nu && rc == ORCJIT_OK; i++)
+    if (oj_library_defer_one(lib, &units[i], &in[src[i]]) != 0)
+      rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  if (rc != ORCJIT_OK) oj_library_forget_pending(lib, pending_before);
+  else oj_link_gen_bump();
+  if (units) oj_units_free(units, nu);
+  for (i = 0; in && i < n; i++) {
+    free(in[i].buf);
+    free(in[i].name);
+  }
+  free(in);
+  free(src);
+  return rc;
+}
+
+int orcjit_library_add_deferred(orcjit_library *lib, const orcjit_input *inputs, size_t n) {
+  oj_error_clear();
+  if (oj_lib_check(lib, "orcjit_library_add_deferred")) return ORCJIT_EINVAL;
+  if (n && !inputs)
+    return oj_error_set(ORCJIT_EINVAL, "library '%s': inputs array is NULL", lib->name);
+  if (n == 0) return ORCJIT_OK;
+  if (oj_fork_enter(lib->session) != ORCJIT_OK) return oj_error_status();
+  int rc;
+  if (atomic_flag_test_and_set(&lib->busy)) {
+    rc = oj_error_set(ORCJIT_EBUSY,
+                      "library '%s': another add into this library is in progress "
+                      "on another thread",
+                      lib->name);
+  } else {
+    rc = oj_library_defer_batch(lib, inputs, n);
+    atomic_flag_clear(&lib->busy);
+  }
+  oj_fork_leave();
+  return rc;
+}
+
 /* ---- link order -------------------------------------------------------- */
 
 int orcjit_library_set_link_order(orcjit_library *lib, orcjit_library *const *libs,
@@ -1115,6 +1511,7 @@ int orcjit_library_set_link_order(orcjit_library *lib, orcjit_library *const *li
     lib->link = nl;
     lib->nlink = n;
     pthread_mutex_unlock(&lib->lock);
+    oj_link_gen_bump();
   } else {
     free(nl);
   }
@@ -1127,7 +1524,7 @@ int orcjit_library_set_link_order(orcjit_library *lib, orcjit_library *const *li
 /* Finds symbol, linking the archive member that defines it if need be.
 ** ORCJIT_ENOTFOUND (no message) when nothing defines it; another status,
 ** with its message, when the member that defines it could not be linked. */
-static int oj_library_find_in(orcjit_library *lib, const char *symbol, void **out) {
+static int oj_library_find_linked(orcjit_library *lib, const char *symbol, void **out) {
   for (int attempt = 0;; attempt++) {
     pthread_mutex_lock(&lib->lock);
     oj_symtab_entry *e = oj_symtab_find(&lib->syms, symbol);
@@ -1150,6 +1547,59 @@ static int oj_library_find_in(orcjit_library *lib, const char *symbol, void **ou
   }
 }
 
+/* Whether a deferred object not linked yet defines symbol. */
+static int oj_library_waiting(orcjit_library *lib, const char *symbol) {
+  pthread_mutex_lock(&lib->lock);
+  const oj_symtab_entry *w =
+      lib->ndeferred ? oj_symtab_find(&lib->deferred_index, symbol) : NULL;
+  int waiting = w && !lib->pending[w->object].taken;
+  pthread_mutex_unlock(&lib->lock);
+  return waiting;
+}
+
+static int oj_busy_waiting(orcjit_library *lib, const char *symbol) {
+  return oj_error_set(ORCJIT_EBUSY,
+                      "library '%s': '%s' is defined by an object waiting to be linked, and "
+                      "another add into this library is in progress on another thread",
+                      lib->name, symbol);
+}
+
+/* oj_library_find_linked, after linking the deferred objects that can link
+** (so that constructors run before any function is handed out); when a
+** deferred object that defines symbol cannot link, that failure. */
+static int oj_library_find_in(orcjit_library *lib, const char *symbol, void **out) {
+  int flushed = ORCJIT_OK, busy = 0;
+  char *msg = NULL;
+  if (oj_library_ndeferred(lib)) {
+    if (atomic_flag_test_and_set(&lib->busy)) {
+      busy = 1;
+    } else {
+      flushed = oj_library_flush(lib, 0);
+      if (flushed != ORCJIT_OK && !(msg = strdup(oj_error_message()))) flushed = ORCJIT_ENOMEM;
+      atomic_flag_clear(&lib->busy);
+    }
+  }
+  int rc = oj_library_find_linked(lib, symbol, out);
+  if (rc == ORCJIT_ENOTFOUND && oj_library_waiting(lib, symbol)) {
+    if (busy) {
+      rc = oj_busy_waiting(lib, symbol);
+    } else if (flushed != ORCJIT_OK) {
+      rc = oj_error_set(flushed, "%s", msg ? msg : "out of memory");
+    } else if (atomic_flag_test_and_set(&lib->busy)) {
+      rc = oj_busy_waiting(lib, symbol);
+    } else {
+      /* Tried before and nothing changed since: again, for its error. */
+      rc = oj_library_flush(lib, 1);
+      atomic_flag_clear(&lib->busy);
+      if (rc == ORCJIT_OK) rc = oj_library_find_linked(lib, symbol, out);
+    }
+  }
+  free(msg);
+  if (rc == ORCJIT_OK) oj_error_clear(); /* what the flush left */
+  return rc;
+}
+
+/* oj_library_find_in inside the fork lock (oj_fork.c). */
 static int oj_library_find(orcjit_library *lib, const char *symbol, void **out) {
   if (oj_fork_enter(lib->session) != ORCJIT_OK) return oj_error_status();
   int rc = oj_library_find_in(lib, symbol, out);

@@ -199,6 +199,31 @@ typedef struct orcjit_input {
 ORCJIT_API int orcjit_library_add_many(orcjit_library *lib, const orcjit_input *inputs,
                                        size_t n);
 
+/* Adds n objects and archives whose linking waits for the library's next
+** lookup (orcjit_library_lookup, _get_function, _get_ffi_function), as ORC
+** and the first-generation Python API (DynamicLibrary.add) do: objects may
+** be added in any order (one needing an object or archive added after it),
+** and the link order may be set in between.  The call itself checks what
+** an add checks before linking: each object passes the pre-pass, and none
+** defines a strong symbol that the library, an object still waiting or
+** another input defines strong (ORCJIT_EDUPLICATE); all or nothing.
+**
+** Every lookup into lib first links the objects waiting in it, as one link
+** with the archive members they need (constructors run then, before any
+** function is handed out); an object of another library whose link order
+** names lib does the same.  Objects whose symbols cannot be resolved are
+** left out of that link and keep waiting; the others link.  A lookup of a
+** symbol defined by an object left out fails with the link's error
+** (ORCJIT_EUNRESOLVED: every missing symbol and the object needing it).
+** An object left out is tried again at the first lookup after a later add
+** or set_link_order anywhere in the process.  A lookup of a symbol that is
+** already linked while another thread adds into lib returns it without
+** linking the waiting objects; one that needs them then is ORCJIT_EBUSY.
+** Objects added later with orcjit_library_add_file/_memory/_many link at
+** once and do not see the objects still waiting. */
+ORCJIT_API int orcjit_library_add_deferred(orcjit_library *lib, const orcjit_input *inputs,
+                                           size_t n);
+
 /* Sets the libraries searched, in order, after lib itself and before the
 ** host process.  Replaces an earlier link order; it applies to symbols not
 ** yet resolved.  lib keeps a reference to every library named here (cycles
@@ -211,7 +236,9 @@ ORCJIT_API int orcjit_library_set_link_order(orcjit_library *lib,
                                              size_t n);
 
 /* Looks up a symbol defined by an object of this library (not its link
-** order).  ORCJIT_ENOTFOUND if it is not defined. */
+** order).  ORCJIT_ENOTFOUND if it is not defined.  Links the objects
+** waiting in lib first (orcjit_library_add_deferred): a symbol of one that
+** cannot link gives that link's error (ORCJIT_EUNRESOLVED ...). */
 ORCJIT_API int orcjit_library_lookup(orcjit_library *lib, const char *symbol,
                                      void **out_addr);
 

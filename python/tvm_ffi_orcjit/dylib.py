@@ -35,7 +35,16 @@ class DynamicLibrary(Object):
         raise TypeError("DynamicLibrary is created with ExecutionSession.create_library()")
 
     def add(self, obj: ObjectInput) -> None:
-        """Link one object file or static archive into this library.
+        """Add one object file or static archive to this library.
+
+        As in upstream 0.1 (and ORC), the object is linked at the first
+        lookup (:meth:`get_function`, :meth:`lookup`, ``in``) that follows:
+        objects may be added in any order, and :meth:`set_link_order` may
+        be called in between.  An object whose symbols cannot be resolved
+        then makes a lookup of its symbols fail with the list of what is
+        missing, and waits until a later add or link order provides it.
+        A malformed file or a second strong definition of a symbol is
+        refused here.
 
         Parameters
         ----------

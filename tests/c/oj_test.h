@@ -214,7 +214,10 @@ typedef struct ojt_case {
   X(deep_release, 1)                                                         \
   X(link_cycles, 1)                                                          \
   X(fork_load, 1)                                                            \
-  X(fork_in_ctor, 1)
+  X(fork_in_ctor, 1)                                                         \
+  X(weak_strong, 1)                                                          \
+  X(failed_archive, 1)                                                       \
+  X(deferred, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)

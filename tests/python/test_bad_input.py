@@ -182,9 +182,20 @@ def test_duplicate_strong_symbol(env):
 
 def test_unresolved_symbol(env):
     unresolved = env.objs["unresolved"]
-    refused(env, unresolved, RuntimeError, str(unresolved), "orcjit_test_undefined_symbol",
-            "unresolved symbol")
+    words = (str(unresolved), "orcjit_test_undefined_symbol", "unresolved symbol")
+    with pytest.raises(RuntimeError) as info:  # load_module links before it returns
+        env.session.load_module(unresolved, name="refused")
+    for w in words:
+        assert w in str(info.value), f"{w!r} not in {str(info.value)!r}"
+    # DynamicLibrary.add links at the lookup that needs the object: that fails
+    env.lib.add(unresolved)
+    for _ in range(2):
+        with pytest.raises(RuntimeError) as info:
+            env.lib.get_function("use_undefined")
+        for w in ("victim",) + words:
+            assert w in str(info.value), f"{w!r} not in {str(info.value)!r}"
     assert "use_undefined" not in env.lib.module
+    env.still_works()
 
 
 def test_function_not_exported(env):
@@ -455,23 +466,28 @@ def test_failed_load_runs_no_constructor(objs, session):
     def load_fail_then_succeed() -> None:
         lib = session.create_library("with_ctor")
         lib.set_link_order(counter)
+        lib.add(objs["ctor_unres"])  # linked at the first lookup, which fails
         for _ in range(3):
             with pytest.raises(RuntimeError) as info:
-                lib.add(objs["ctor_unres"])
+                lib.get_function("ctor_value")
             msg = str(info.value)
             assert "ctor_need" in msg and str(objs["ctor_unres"]) in msg and "with_ctor" in msg, msg
             with pytest.raises(RuntimeError):  # a library of its own: no counter either
                 session.load_module(objs["ctor_unres"])
         assert runs() == 0
         assert "ctor_value" not in lib.module
-        with pytest.raises(KeyError):
+        with pytest.raises(RuntimeError, match="ctor_need"):
             lib.lookup("__tvm_ffi_ctor_value")
-        # with what it needs, the same object loads and its constructor runs once
+        # a second copy, while the first waits, is refused by add itself
+        with pytest.raises(RuntimeError, match="duplicate"):
+            lib.add(objs.read("ctor_unres"))
+        # with what it needs, the waiting object links at the next lookup and
+        # its constructor runs once, before the function is returned
         lib.add(objs["ctor_need"])
         assert runs() == 0
-        lib.add(objs["ctor_unres"])
+        fn = lib.get_function("ctor_value")
         assert runs() == 1
-        assert lib.get_function("ctor_value")(5) == 11
+        assert fn(5) == 11
         # a second copy is a duplicate: refused, the constructor does not run again
         with pytest.raises(RuntimeError, match="duplicate"):
             lib.add(objs.read("ctor_unres"))

@@ -153,11 +153,14 @@ def test_link_order_several_libraries(objs, session):
 
 def test_unresolved_without_link_order(objs, session):
     caller = session.create_library("lonely")
-    with pytest.raises(RuntimeError, match="helper_mul"):
-        caller.add(objs["linked"])
-    # the library stays usable
+    caller.add(objs["linked"])  # linked at the first lookup
+    with pytest.raises(RuntimeError, match="helper_mul") as info:
+        caller.get_function("call_helper")
+    assert "lonely" in str(info.value) and str(objs["linked"]) in str(info.value)
+    # the library stays usable, and the object waits for what it needs
     caller.add(objs["basic"])
     assert caller.get_function("add_int")(1, 2) == 3
+    assert caller.get_function("call_helper")(2, 3) == 7
 
 
 def test_duplicate_symbol_in_one_library(objs, session):
@@ -457,8 +460,9 @@ def test_list_input_mutual(objs, session):
     """Objects that call each other link when loaded together (one link,
     like a static linker's command line), not one at a time."""
     lib = session.create_library("one_at_a_time")
+    lib.add(objs["mutual_even"])  # waits for a lookup: alone, it cannot link
     with pytest.raises(RuntimeError, match="mutual_is_odd"):
-        lib.add(objs["mutual_even"])
+        lib.get_function("is_even")
     mod = session.load_module([objs["mutual_even"], objs.read("mutual_odd")], name="mutual")
     assert mod.is_even(10) == 1
     assert mod.is_odd(7) == 1
