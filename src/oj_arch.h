@@ -11,9 +11,11 @@
 ** #if defined(__<machine>__), oj_arch_host() (see oj_arch_x86_64.c), plus
 ** its tests.  Generic helpers over the descriptor are in oj_arch.c.
 **
-** Not here: the JITLink edge kinds the C++ glue tests (glue/oj_link.cc
-** applyFixupsEarly, glue/oj_memmgr.cc graphNeedsLow, both x86-64 today)
-** and the below-2-GiB copies and jump stubs of oj_resolve.c.
+** Not here yet: the JITLink edge kinds the C++ glue tests (glue/oj_link.cc
+** applyFixupsEarly, glue/oj_memmgr.cc graphNeedsLow and kSpanLimit, which
+** is window_span below) and the below-2-GiB copies and jump stubs of
+** oj_resolve.c, whose mmap uses MAP_32BIT unguarded (glibc defines it for
+** x86 only): a port guards that with low_window.
 */
 #ifndef OJ_ARCH_H
 #define OJ_ARCH_H

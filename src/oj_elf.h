@@ -2,8 +2,9 @@
 ** oj_elf.h: the ELF pre-pass (oj_elf.c and the oj_elf_*.c, oj_ehframe.c
 ** files it lists).
 **
-** Validates an ELF relocatable object of the host's machine completely (every offset and
-** size is bounds-checked: arbitrary bytes never crash it) and produces a
+** Validates an ELF relocatable object of the host's machine completely
+** (every offset and size is bounds-checked: arbitrary bytes never crash
+** it) and produces a
 ** rewritten copy that JITLink 22 links correctly (on x86-64; what each
 ** relocation type means is the machine's table, oj_arch_x86_64.c):
 **   - R_X86_64_GOTPCRELX (41) and R_X86_64_REX_GOTPCRELX (42) become
