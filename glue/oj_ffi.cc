@@ -839,6 +839,7 @@ static ffi::Map<String, Any> InspectObject(const Any& input, const String& name,
   ffi::Map<String, Any> out;
   out.Set("name", String(label));
   out.Set("archive", orcjit_inspect_is_archive(in) != 0);
+  out.Set("tar", orcjit_inspect_is_archive(in) == 2);
   out.Set("objects", objects);
   return out;
 }
@@ -917,8 +918,14 @@ static void RegisterAll() {
            },
            "Creates an empty library (name may be empty for a unique one)")
       .def("tvm_ffi_orcjit.DynamicLibraryAdd",
-           [](DynamicLibrary lib, Any input) { lib->impl()->Add(input, "<memory>"); },
-           "Adds an object or archive (path: str, or content: bytes) to the library")
+           [](DynamicLibrary lib, Any input) {
+             Optional<Module> root;
+             lib->impl()->Add(input, "<memory>", &root);
+             return root;
+           },
+           "Adds an object, archive or tar (path: str, or content: bytes) to the library; "
+           "returns the root of an embedded import tree that is not the library (a TVM "
+           "Relax model's VM executable), else None")
       .def("tvm_ffi_orcjit.DynamicLibrarySetLinkOrder",
            [](DynamicLibrary lib, Array<DynamicLibrary> libs) {
              std::vector<Module> mods;
@@ -951,6 +958,16 @@ static void RegisterAll() {
                   [](ffi::PackedArgs args, Any* rv) {
                     if (args.size() < 1) {
                       ThrowKind("TypeError", "ffi.Module.load_from_file.o(path, [format])");
+                    }
+                    String path = args[0].cast<String>();
+                    *rv = SessionLoadModule(GlobalDefaultSession(), Any(path), String(""));
+                  })
+      // A tar of objects, as Apache TVM's export_library("x.tar") writes it:
+      // its objects linked as one library (src/oj_tar.c), no compiler needed.
+      .def_packed("ffi.Module.load_from_file.tar",
+                  [](ffi::PackedArgs args, Any* rv) {
+                    if (args.size() < 1) {
+                      ThrowKind("TypeError", "ffi.Module.load_from_file.tar(path, [format])");
                     }
                     String path = args[0].cast<String>();
                     *rv = SessionLoadModule(GlobalDefaultSession(), Any(path), String(""));

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Union
+from typing import TYPE_CHECKING, Iterable, Optional, Union
 
 import tvm_ffi
 from tvm_ffi import Object, register_object
@@ -34,15 +34,25 @@ class DynamicLibrary(Object):
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("DynamicLibrary is created with ExecutionSession.create_library()")
 
-    def add(self, obj: ObjectInput) -> None:
-        """Link one object file or static archive into this library.
+    def add(self, obj: ObjectInput) -> Optional[tvm_ffi.Module]:
+        """Link one object file, static archive or tar of objects into this library.
+
+        A tar (as Apache TVM's ``export_library("x.tar")`` writes it, gzip-compressed
+        or not) links all its object members at once, all or nothing.
 
         Parameters
         ----------
         obj
             A path (``str`` or ``os.PathLike``) or the file's content (``bytes``).
+
+        Returns
+        -------
+        None, or, when the object embeds a TVM-FFI import tree
+        (``__tvm_ffi__library_bin``) whose root is another module, that root:
+        for a TVM Relax model, its VM executable (``relax.VirtualMachine(root,
+        tvm.cpu())``).
         """
-        _ffi_api.DynamicLibraryAdd(self, normalize_one(obj))
+        return _ffi_api.DynamicLibraryAdd(self, normalize_one(obj))
 
     def set_link_order(self, *libs: Union[DynamicLibrary, Iterable[DynamicLibrary]]) -> None:
         """Set the libraries searched, in order, after this one for undefined symbols.

@@ -207,7 +207,8 @@ typedef struct ojt_case {
   X(unsupported, 1)                                                          \
   X(bad_files, 1)                                                            \
   X(fuzz_regressions, 1)                                                     \
-  X(failed_add, 1)
+  X(failed_add, 1)                                                           \
+  X(tar, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)
