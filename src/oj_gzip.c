@@ -9,6 +9,7 @@
 */
 #include "oj_gzip.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,7 +180,9 @@ static int oj_gz_codes(oj_gz *s, const oj_gz_code *lit, const oj_gz_code *dist) 
     if (oj_gz_room(s, len)) return -1;
     unsigned char *to = s->out + s->outsize;
     const unsigned char *from = to - back;
-    for (size_t i = 0; i < len; i++) to[i] = from[i]; /* may overlap: byte by byte */
+    if (back >= len) memcpy(to, from, len);
+    else if (back == 1) memset(to, from[0], len);
+    else for (size_t i = 0; i < len; i++) to[i] = from[i]; /* overlaps: byte by byte */
     s->outsize += len;
   }
 }
@@ -280,17 +283,33 @@ static int oj_gz_inflate(oj_gz *s) {
   return 0;
 }
 
-static const uint32_t oj_gz_crc_nibble[16] = {
-    0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
-    0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-    0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c};
+/* CRC-32 (the gzip polynomial, reflected), eight bytes a step from eight
+** tables made once per process. */
+static uint32_t oj_gz_crc_table[8][256];
+static pthread_once_t oj_gz_crc_once = PTHREAD_ONCE_INIT;
+
+static void oj_gz_crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
+    oj_gz_crc_table[0][i] = c;
+  }
+  for (uint32_t i = 0; i < 256; i++)
+    for (int t = 1; t < 8; t++)
+      oj_gz_crc_table[t][i] =
+          (oj_gz_crc_table[t - 1][i] >> 8) ^ oj_gz_crc_table[0][oj_gz_crc_table[t - 1][i] & 0xff];
+}
 
 static uint32_t oj_gz_crc32(const unsigned char *p, size_t n) {
+  const uint32_t(*t)[256] = (const uint32_t(*)[256])oj_gz_crc_table;
   uint32_t c = 0xffffffffu;
-  for (size_t i = 0; i < n; i++) {
-    c = (c >> 4) ^ oj_gz_crc_nibble[(c ^ p[i]) & 15];
-    c = (c >> 4) ^ oj_gz_crc_nibble[(c ^ (p[i] >> 4)) & 15];
+  pthread_once(&oj_gz_crc_once, oj_gz_crc_init);
+  for (; n >= 8; n -= 8, p += 8) {
+    uint32_t lo = c ^ (p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+    c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
+        t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
   }
+  while (n--) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xff];
   return ~c;
 }
 
