@@ -199,7 +199,7 @@ static int oj_gz_stored(oj_gz *s) {
   s->inpos += 4;
   if (s->insize - s->inpos < len) return oj_gz_fail(s, "truncated");
   if (oj_gz_room(s, len)) return -1;
-  memcpy(s->out + s->outsize, s->in + s->inpos, len);
+  if (len) memcpy(s->out + s->outsize, s->in + s->inpos, len); /* out may be NULL yet */
   s->outsize += len;
   s->inpos += len;
   return 0;
