@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 60
 all: build
 
 bootstrap:
-	@bash scripts/bootstrap.sh
+	@PYTHON=$(PY) bash scripts/bootstrap.sh
 
 build: bootstrap
 	@cmake -S . -B $(BUILD) -G Ninja -DPython3_EXECUTABLE=$$(command -v $(PY)) $(CMAKE_FLAGS) >/dev/null

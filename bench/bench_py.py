@@ -53,6 +53,10 @@ def tmpdir():
 # ---- upstream mode (runs inside the upstream venv) -------------------------
 
 def upstream_main(objdir, n):
+    try:  # apache-tvm, where installed, registers the Relax VM's loader
+        import tvm  # noqa: F401
+    except ImportError:
+        pass
     import tvm_ffi_orcjit as up
 
     out = {"version": getattr(up, "__version__", "?")}
@@ -61,8 +65,12 @@ def upstream_main(objdir, n):
     out["session_ms"] = (time.perf_counter() - t0) * 1e3
     for key, obj, func, reps in (("small", "small.o", "add", n),
                                  ("cpp", "typed.o", "add", max(10, n // 5)),
-                                 ("large", "large.o", "f0", max(5, n // 30))):
+                                 ("large", "large.o", "f0", max(5, n // 30)),
+                                 ("tvm_kernel", "tvm_kernel.o", "axpy", max(10, n // 5)),
+                                 ("tvm_model", "tvm_model.o", "transpose", max(10, n // 5))):
         path = os.path.join(objdir, obj)
+        if key.startswith("tvm_") and not os.path.exists(path):
+            continue  # made by bench_tvm only where apache-tvm is installed
         times = []
         try:
             for i in range(-max(3, reps // 10), reps):
@@ -70,7 +78,10 @@ def upstream_main(objdir, n):
                 mod = s.load_module(path)
                 f = mod.get_function(func)
                 t1 = time.perf_counter()
-                assert f(1, 2) == 3 if func == "add" else f(1) is not None
+                if func == "add":
+                    assert f(1, 2) == 3
+                elif not key.startswith("tvm_"):  # TVM functions take tensors
+                    assert f(1) is not None
                 del f, mod
                 if i >= 0:
                     times.append((t1 - t0) * 1e6)
@@ -173,7 +184,11 @@ def bench_upstream(objdir, extra):
             extra["small"],
             f"upstream {up.get('version')} session.load_module", up["small"], "ratio", "<=", 0.5)
     for key, obj, func, label in (("cpp", "typed.o", "add", "load typed.o (C++, typed exports)"),
-                                  ("large", "large.o", "f0", "load large.o")):
+                                  ("large", "large.o", "f0", "load large.o"),
+                                  ("tvm_kernel", "tvm_kernel.o", "axpy",
+                                   "load a TVM kernel (tvm_kernel.o)"),
+                                  ("tvm_model", "tvm_model.o", "transpose",
+                                   "load a TVM Relax model with its import tree (tvm_model.o)")):
         if key + "_error" in up:
             note(f"upstream: {label}: {up[key + '_error']}")
         if key in up and key in extra:
@@ -300,11 +315,92 @@ def bench_import(ours):
                 "upstream package", uadded, "info")
 
 
+# ---- objects written by Apache TVM (SPEC 6: a TVM kernel, a TVM model) --------
+
+def _tvm_objects(objdir):
+    """A TIR kernel (tvm_kernel.o) and a small Relax MLP (tvm_model.tar, TVM's
+    tar; tvm_model.o, its objects joined by ld -r) written by apache-tvm."""
+    import tvm
+    from tvm import relax, te
+    from tvm.relax.frontend import nn
+
+    a = te.placeholder((64,), "float32", name="A")
+    b = te.placeholder((64,), "float32", name="B")
+    c = te.compute((64,), lambda i: a[i] * 2.0 + b[i], name="C")
+    kern = tvm.IRModule({"axpy": te.create_prim_func([a, b, c]).with_attr("global_symbol", "axpy")})
+    tvm.compile(kern, target="llvm").mod.write_to_file(os.path.join(objdir, "tvm_kernel.o"))
+
+    class MLP(nn.Module):
+        def __init__(self):
+            self.l1, self.l2 = nn.Linear(8, 16), nn.Linear(16, 4)
+
+        def forward(self, x):
+            return self.l2(nn.relu(self.l1(x)))
+
+    def ld_r(output, objects, options=None):
+        subprocess.check_call(["ld", "-r", "-o", output, *objects])
+
+    ld_r.output_format = "o"
+    mod, _ = MLP().export_tvm({"forward": {"x": nn.spec.Tensor((2, 8), "float32")}})
+    exe = tvm.compile(relax.get_pipeline("zero")(mod), target="llvm")
+    exe.export_library(os.path.join(objdir, "tvm_model.tar"))
+    exe.export_library(os.path.join(objdir, "tvm_model.o"), fcompile=ld_r)
+
+
+def bench_tvm(ours, objdir):
+    """Loads of what apache-tvm writes: the kernel and the model object (against
+    upstream, in bench_upstream), and the model's tar against TVM's own
+    tvm.runtime.load_module of the same tar (untar, link a .so with the system
+    compiler, dlopen), each up to a relax.VirtualMachine."""
+    extra = {}
+    try:
+        import tvm
+        from tvm import relax
+    except ModuleNotFoundError as e:
+        note(f"tvm: apache-tvm is not installed in {sys.executable} ({e}): TVM loads not measured")
+        return extra
+    try:
+        _tvm_objects(objdir)
+    except Exception as e:  # noqa: BLE001 - reported, the run goes on
+        note(f"tvm: could not write the TVM objects: {type(e).__name__}: {e}")
+        return extra
+    for key, obj, func in (("tvm_kernel", "tvm_kernel.o", "axpy"),
+                           ("tvm_model", "tvm_model.o", "transpose")):
+        path, times = os.path.join(objdir, obj), []
+        for i in range(-3, max(10, REPS_LOAD // 5)):
+            t0 = time.perf_counter()
+            mod = ours.load(path)
+            if key == "tvm_model":
+                mod = mod.imports[0]  # the root is the VM executable; its library holds the code
+            fn = mod.get_function(func)
+            t1 = time.perf_counter()
+            del fn, mod
+            if i >= 0:
+                times.append((t1 - t0) * 1e6)
+        extra[key] = times
+    tar = os.path.join(objdir, "tvm_model.tar")
+    mine, ref = [], []
+    reps = max(5, REPS_LOAD // 20)
+    for i in range(-2, reps):
+        t0 = time.perf_counter()
+        relax.VirtualMachine(ours.load(tar), tvm.cpu())
+        t1 = time.perf_counter()
+        relax.VirtualMachine(tvm.runtime.load_module(tar), tvm.cpu())
+        t2 = time.perf_counter()
+        if i >= 0:
+            mine.append((t1 - t0) * 1e3)
+            ref.append((t2 - t1) * 1e3)
+    fig("load_tvm_tar", "load TVM's model tar (Relax MLP) up to a VirtualMachine", "ms", mine,
+        "tvm.runtime.load_module of the same tar (system compiler + dlopen)", ref, "info")
+    return extra
+
+
 def main(objdir):
     ours = Ours()
     note("this project (Python): " + ours.how)
     bench_load(ours, objdir)
     extra = bench_other_loads(ours, objdir)
+    extra.update(bench_tvm(ours, objdir))
     bench_upstream(objdir, extra)
     bench_call(ours, objdir)
     bench_session(ours)

@@ -18,6 +18,11 @@
 **     r_offset says: an accepted out-of-range r_offset is a wild write in
 **     the host).  FUZZ_ELF_NO_RELOC_CHECK=1 turns this check off, to look
 **     for other bugs while that one is open.
+** An input that starts like a tar or gzip data (oj_tar_is) goes to the tar
+** reader instead (src/oj_tar.c, src/oj_gzip.c): on failure a known status
+** and a message starting with the input name; on success every member
+** named "<input>(...)", its bytes inside the input (or its decompressed
+** copy), and each member through the pre-pass as above.
 ** The input is copied to an odd address whose last byte ends the heap block,
 ** so ASan sees every overread and UBSan every misaligned access.
 */
@@ -29,6 +34,7 @@
 
 #include "oj_elf.h"
 #include "oj_error.h"
+#include "oj_tar.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
 #define WHAT "fuzz-input"
@@ -159,6 +165,37 @@ static unsigned char *unmark(const unsigned char *img, size_t n) {
   return c;
 }
 
+/* A tar: the reader's contract, then each member through the pre-pass. */
+static void fuzz_tar(const unsigned char *in, size_t size) {
+  oj_tar t;
+  oj_elf_object o;
+  int st;
+  oj_error_clear();
+  st = oj_tar_open(in, size, WHAT, &t);
+  if (st != ORCJIT_OK) {
+    if (st != ORCJIT_EFORMAT && st != ORCJIT_ENOMEM) die("tar: unexpected status", st);
+    if (oj_error_status() != st) die("tar: status not recorded", st);
+    if (strncmp(oj_error_message(), WHAT ": ", sizeof WHAT + 1) != 0)
+      die("tar: message does not start with the input name", st);
+    if (!is_zero(&t, sizeof t)) die("tar: failed open left *out non-zero", st);
+    return;
+  }
+  if (t.nobjects == 0 || t.nobjects > t.nfiles) die("tar: member counts", 0);
+  const unsigned char *lo = t.plain ? t.plain : in;
+  for (size_t i = 0; i < t.nobjects; i++) {
+    const oj_tar_member *m = &t.objects[i];
+    if (strncmp(m->name, WHAT "(", sizeof WHAT) != 0) die("tar: member name", 0);
+    if (m->data < lo || (!t.plain && m->size > (size_t)(in + size - m->data)))
+      die("tar: member outside the input", 0);
+    if (m->size) (void)(volatile unsigned char)m->data[m->size - 1];
+    if (oj_elf_prepare(m->data, m->size, m->name, "L1.O1", &o) == ORCJIT_OK) {
+      check_ok(&o, "L1.O1");
+      oj_elf_object_free(&o);
+    }
+  }
+  oj_tar_close(&t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsigned char *buf = malloc(size + 1);
   unsigned char *in = buf + 1; /* odd address, ends the block */
@@ -167,6 +204,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!buf) return 0;
   memcpy(in, data, size);
   (void)oj_elf_classify(in, size);
+  if (oj_tar_is(in, size)) {
+    fuzz_tar(in, size);
+    free(buf);
+    return 0;
+  }
 
   oj_error_clear();
   st = oj_elf_prepare(in, size, WHAT, "L1.O1", &o);

@@ -11,7 +11,8 @@
 ** input is only added when the pre-pass (oj_elf_prepare, the same code the
 ** core uses to find constructors) accepts it and finds no init/fini section
 ** and no STT_GNU_IFUNC symbol (a resolver is code), and it is not an
-** archive (members load lazily on lookup).  Inputs the pre-pass rejects are
+** archive (members load lazily on lookup); a tar only when each of its
+** members passes the same filter.  Inputs the pre-pass rejects are
 ** still added: the core must reject them the same way, and that path runs
 ** no input code.  Lookups only resolve addresses; nothing is called.
 ** See README.md for what this target can and cannot find.
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "oj_elf.h"
+#include "oj_tar.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
 static orcjit_session *g_session;
@@ -51,6 +53,15 @@ static int has_ifunc(const unsigned char *d, size_t n) {
 static int could_run_input_code(const uint8_t *data, size_t size) {
   oj_elf_object o;
   int unsafe;
+  if (oj_tar_is(data, size)) { /* a tar: any of its members */
+    oj_tar t;
+    if (oj_tar_open(data, size, "fuzz-filter", &t) != ORCJIT_OK) return 0; /* refused */
+    unsafe = 0;
+    for (size_t i = 0; i < t.nobjects && !unsafe; i++)
+      unsafe = could_run_input_code(t.objects[i].data, t.objects[i].size);
+    oj_tar_close(&t);
+    return unsafe;
+  }
   if (oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE) return 1;
   if (oj_elf_prepare(data, size, "fuzz-filter", "F0.O0", &o) != ORCJIT_OK)
     return 0; /* the core refuses it before linking */

@@ -6,6 +6,8 @@
 #     (GOTPCRELX), -fcommon, CREL relocations, a stripped data-only object;
 #   - wrong inputs: AArch64, i386 (ELFCLASS32), big-endian (ppc64), a shared
 #     library, an executable, an archive;
+#   - tars of objects: gzip-compressed (as Apache TVM writes them), plain
+#     with a non-object member, pax;
 #   - hand-made corruptions of a real object (fuzz/mutate.py).
 # A source that does not compile is skipped (reported on stderr).
 set -uo pipefail
@@ -78,6 +80,16 @@ fi
 # No symbol table at all: the pre-pass has to add one.
 if [ -f "$out/c_data_only_clang-O2.o" ]; then
   llvm-objcopy-22 --strip-all "$out/c_data_only_clang-O2.o" "$out/v_nosymtab.o" && n=$((n + 1))
+fi
+# Tars of objects, as Apache TVM's export_library writes them (tar -czf)
+# and plain, with a member that is not an object.
+if [ -f "$out/c_add_clang-O2.o" ] && [ -f "$out/c_foo_clang-O2.o" ]; then
+  tt=$tmp/tar; mkdir -p "$tt"
+  cp "$out/c_add_clang-O2.o" "$tt/lib0.o"; cp "$out/c_foo_clang-O2.o" "$tt/devc.o"
+  printf '{"note": "not an object"}\n' > "$tt/meta.json"
+  tar -czf "$out/t_objects.tgz.tar" -C "$tt" lib0.o devc.o && n=$((n + 1))
+  tar -cf "$out/t_objects_plain.tar" -C "$tt" lib0.o meta.json devc.o && n=$((n + 1))
+  tar --format=pax -cf "$out/t_objects_pax.tar" -C "$tt" lib0.o && n=$((n + 1))
 fi
 printf 'x86_64 text file, not an object\n' > "$out/w_text"
 : > "$out/w_empty"

@@ -53,12 +53,14 @@ report() {
   } >> "$report"
 }
 
-# ---- build fuzz_elf: the pre-pass alone (its files and src/oj_error.c) ----
+# ---- build fuzz_elf: the pre-pass alone (its files and src/oj_error.c), ---
+# ---- and the tar and gzip readers (src/oj_tar.c, src/oj_gzip.c) -----------
 step "build fuzz_elf"
 $CC -g -O1 -std=c11 -D_GNU_SOURCE $SAN -fsanitize=fuzzer \
   -I"$root/src" -I"$root/include" \
   "$root"/src/oj_elf*.c "$root/src/oj_ehframe.c" "$root"/src/oj_arch*.c \
-  "$root/src/oj_error.c" "$here/fuzz_elf.c" \
+  "$root/src/oj_error.c" "$root/src/oj_tar.c" "$root/src/oj_gzip.c" \
+  "$here/fuzz_elf.c" -lpthread \
   -o "$b/fuzz_elf" || { echo "fuzz: build of fuzz_elf failed" >&2; exit 2; }
 
 # ---- seeds ------------------------------------------------------------------

@@ -844,6 +844,7 @@ static ffi::Map<String, Any> InspectObject(const Any& input, const String& name,
   ffi::Map<String, Any> out;
   out.Set("name", String(label));
   out.Set("archive", orcjit_inspect_is_archive(in) != 0);
+  out.Set("tar", orcjit_inspect_is_archive(in) == 2);
   out.Set("objects", objects);
   return out;
 }
@@ -923,10 +924,16 @@ static void RegisterAll() {
            "Creates an empty library (name may be empty for a unique one)")
       .def("tvm_ffi_orcjit.DynamicLibraryAdd",
            [](DynamicLibrary lib, Any input) {
-             // Linked at the first lookup, as upstream 0.1 and ORC do.
-             lib->impl()->Add(input, "<memory>", nullptr, /*deferred=*/true);
+             // Linked at the first lookup, as upstream 0.1 and ORC do; a tar
+             // (a whole TVM export) is linked now and gives its import root.
+             Optional<Module> root;
+             lib->impl()->Add(input, "<memory>", &root, /*deferred=*/true);
+             return root;
            },
-           "Adds an object or archive (path: str, or content: bytes) to the library")
+           "Adds an object, archive or tar (path: str, or content: bytes) to the library. "
+           "Objects and archives are linked at the first lookup that needs them; a tar is "
+           "linked at once and its embedded import tree's root, when that is not the "
+           "library (a TVM Relax model's VM executable), is returned, else None")
       .def("tvm_ffi_orcjit.DynamicLibrarySetLinkOrder",
            [](DynamicLibrary lib, Array<DynamicLibrary> libs) {
              std::vector<Module> mods;
@@ -959,6 +966,16 @@ static void RegisterAll() {
                   [](ffi::PackedArgs args, Any* rv) {
                     if (args.size() < 1) {
                       ThrowKind("TypeError", "ffi.Module.load_from_file.o(path, [format])");
+                    }
+                    String path = args[0].cast<String>();
+                    *rv = SessionLoadModule(GlobalDefaultSession(), Any(path), String(""));
+                  })
+      // A tar of objects, as Apache TVM's export_library("x.tar") writes it:
+      // its objects linked as one library (src/oj_tar.c), no compiler needed.
+      .def_packed("ffi.Module.load_from_file.tar",
+                  [](ffi::PackedArgs args, Any* rv) {
+                    if (args.size() < 1) {
+                      ThrowKind("TypeError", "ffi.Module.load_from_file.tar(path, [format])");
                     }
                     String path = args[0].cast<String>();
                     *rv = SessionLoadModule(GlobalDefaultSession(), Any(path), String(""));

@@ -30,6 +30,7 @@
 #include "oj_elf.h"
 #include "oj_error.h"
 #include "oj_file.h"
+#include "oj_tar.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
 #define OJ_INSPECT_FFI_PREFIX "__tvm_ffi_"
@@ -43,7 +44,7 @@ typedef struct oj_inspect_obj {
 } oj_inspect_obj;
 
 struct orcjit_inspection {
-  int is_archive;
+  int is_archive; /* 1: an ar archive, 2: a tar */
   size_t n, cap;
   oj_inspect_obj *objs;
 };
@@ -126,6 +127,23 @@ static int oj_inspect_archive(orcjit_inspection *in, const void *data, size_t si
   return rc;
 }
 
+/* A tar (oj_tar.c): each member the loader would link; an ar archive
+** among them is described member by member. */
+static int oj_inspect_tar(orcjit_inspection *in, const void *data, size_t size,
+                          const char *name, unsigned flags) {
+  oj_tar t;
+  int rc = oj_tar_open(data, size, name, &t);
+  for (size_t i = 0; rc == ORCJIT_OK && i < t.nobjects; i++) {
+    const oj_tar_member *m = &t.objects[i];
+    rc = oj_elf_classify(m->data, m->size) == OJ_ELF_KIND_ARCHIVE
+             ? oj_inspect_archive(in, m->data, m->size, m->name, flags)
+             : oj_inspect_add(in, m->data, m->size, m->name, flags);
+  }
+  in->is_archive = 2; /* a tar (orcjit_inspect_is_archive) */
+  oj_tar_close(&t);
+  return rc;
+}
+
 /* ---- public: creating ---------------------------------------------------- */
 
 int orcjit_inspect_memory(const void *data, size_t size, const char *name, unsigned flags,
@@ -139,7 +157,9 @@ int orcjit_inspect_memory(const void *data, size_t size, const char *name, unsig
   orcjit_inspection *in = calloc(1, sizeof *in);
   if (!in) return oj_error_set(ORCJIT_ENOMEM, "%s: out of memory", name);
   int rc;
-  if (oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE) {
+  if (oj_tar_is(data, size)) {
+    rc = oj_inspect_tar(in, data, size, name, flags);
+  } else if (oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE) {
     rc = oj_inspect_archive(in, data, size, name, flags);
   } else {
     rc = oj_inspect_add(in, data, size, name, flags);

@@ -27,6 +27,7 @@
 #include "oj_internal.h"
 #include "oj_link.h"
 #include "oj_memmgr.h"
+#include "oj_tar.h"
 
 #define OJ_FFI_PREFIX "__tvm_ffi_"
 
@@ -1169,6 +1170,7 @@ static int oj_library_add_archive(orcjit_library *lib, const void *data, size_t 
 }
 
 static void oj_library_forget_pending(orcjit_library *lib, size_t from);
+static int oj_library_add_batch(orcjit_library *lib, const orcjit_input *inputs, size_t n);
 
 static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
                           const char *what) {
@@ -1178,7 +1180,9 @@ static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
                         "on another thread",
                         lib->name, what);
   size_t pending_before = lib->npending;
-  int rc = oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE
+  orcjit_input one = {NULL, data, size, what};
+  int rc = oj_tar_is(data, size) ? oj_library_add_batch(lib, &one, 1) /* its objects, one link */
+           : oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE
                ? oj_library_add_archive(lib, data, size, what)
                : oj_library_add_object(lib, data, size, what);
   /* All or nothing: members of a failed archive are forgotten. */
@@ -1284,6 +1288,37 @@ typedef struct oj_loaded {
   char *name;
 } oj_loaded;
 
+/* Inputs that are tars (oj_tar.c): the batch again, each tar replaced by
+** the objects it holds (which are never tars themselves). */
+static int oj_library_add_untarred(orcjit_library *lib, const oj_loaded *in, size_t n) {
+  oj_tar *tars = calloc(n, sizeof *tars);
+  orcjit_input *flat = NULL;
+  size_t total = 0, k = 0, i;
+  int rc = tars ? ORCJIT_OK : oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  for (i = 0; i < n && rc == ORCJIT_OK; i++) {
+    if (!oj_tar_is(in[i].data, in[i].size)) {
+      total++;
+    } else if ((rc = oj_tar_open(in[i].data, in[i].size, in[i].name, &tars[i])) != ORCJIT_OK) {
+      oj_error_prefix("library '%s'", lib->name);
+    } else {
+      total += tars[i].nobjects;
+    }
+  }
+  if (rc == ORCJIT_OK && !(flat = calloc(total, sizeof *flat)))
+    rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
+  for (i = 0; i < n && rc == ORCJIT_OK; i++) {
+    if (!tars[i].nobjects) flat[k++] = (orcjit_input){NULL, in[i].data, in[i].size, in[i].name};
+    for (size_t m = 0; m < tars[i].nobjects; m++)
+      flat[k++] = (orcjit_input){NULL, tars[i].objects[m].data, tars[i].objects[m].size,
+                                 tars[i].objects[m].name};
+  }
+  if (rc == ORCJIT_OK) rc = oj_library_add_batch(lib, flat, total);
+  free(flat);
+  for (i = 0; tars && i < n; i++) oj_tar_close(&tars[i]);
+  free(tars);
+  return rc;
+}
+
 /* Archives first (their members then serve every object), then every
 ** object prepared into one batch of units with the members they need. */
 static int oj_library_add_batch(orcjit_library *lib, const orcjit_input *inputs, size_t n) {
@@ -1299,6 +1334,11 @@ static int oj_library_add_batch(orcjit_library *lib, const orcjit_input *inputs,
     if (rc == ORCJIT_OK && !(in[i].name = strdup(name)))
       rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   }
+  for (i = 0; i < n && rc == ORCJIT_OK; i++)
+    if (oj_tar_is(in[i].data, in[i].size)) {
+      rc = oj_library_add_untarred(lib, in, n);
+      goto done;
+    }
   for (i = 0; i < n && rc == ORCJIT_OK; i++)
     if (oj_elf_classify(in[i].data, in[i].size) == OJ_ELF_KIND_ARCHIVE)
       rc = oj_library_add_archive(lib, in[i].data, in[i].size, in[i].name);
@@ -1335,6 +1375,7 @@ static int oj_library_add_batch(orcjit_library *lib, const orcjit_input *inputs,
     if (nu > nobj) oj_library_untake(lib, units, nu);
     oj_library_forget_pending(lib, pending_before);
   }
+done:
   if (units) oj_units_free(units, nu);
   for (i = 0; in && i < n; i++) {
     free(in[i].buf);
@@ -1408,7 +1449,7 @@ static int oj_library_defer_one(orcjit_library *lib, oj_unit *u, oj_loaded *in) 
 ** no strong symbol that the library, a waiting object or another input
 ** defines), wait as deferred objects; archives add their members. */
 static int oj_library_defer_batch(orcjit_library *lib, const orcjit_input *inputs, size_t n) {
-  size_t pending_before = lib->npending, nu = 0, i;
+  size_t pending_before = lib->npending, nu = 0, i, ntotal = n;
   oj_loaded *in = calloc(n, sizeof *in);
   oj_unit *units = calloc(n, sizeof *units);
   size_t *src = calloc(n, sizeof *src); /* unit -> input */
@@ -1422,6 +1463,12 @@ static int oj_library_defer_batch(orcjit_library *lib, const orcjit_input *input
     if (rc == ORCJIT_OK && !(in[i].name = strdup(name)))
       rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   }
+  /* A tar is the complete set of objects of one shared library (Apache
+  ** TVM's export_library): it is linked now, with the rest of this call,
+  ** as load_module would (docs/design.md, "Tar files"). */
+  int tar = 0;
+  for (i = 0; i < n && rc == ORCJIT_OK && !tar; i++) tar = oj_tar_is(in[i].data, in[i].size);
+  if (tar) n = 0; /* nothing deferred; the caller links the inputs */
   for (i = 0; i < n && rc == ORCJIT_OK; i++) {
     if (oj_elf_classify(in[i].data, in[i].size) == OJ_ELF_KIND_ARCHIVE) {
       rc = oj_library_add_archive(lib, in[i].data, in[i].size, in[i].name);
@@ -1445,14 +1492,16 @@ static int oj_library_defer_batch(orcjit_library *lib, const orcjit_input *input
     if (oj_library_defer_one(lib, &units[i], &in[src[i]]) != 0)
       rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   if (rc != ORCJIT_OK) oj_library_forget_pending(lib, pending_before);
-  else oj_link_gen_bump();
+  else if (!tar) oj_link_gen_bump();
   if (units) oj_units_free(units, nu);
+  n = tar ? ntotal : n;
   for (i = 0; in && i < n; i++) {
     free(in[i].buf);
     free(in[i].name);
   }
   free(in);
   free(src);
+  if (rc == ORCJIT_OK && tar) rc = oj_library_add_batch(lib, inputs, ntotal);
   return rc;
 }
 

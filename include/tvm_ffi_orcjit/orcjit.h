@@ -171,9 +171,16 @@ ORCJIT_API orcjit_session *orcjit_library_session(const orcjit_library *lib);
 ** with no x86-64 object member (empty, or only other files) is refused
 ** with ORCJIT_EFORMAT; a member for another machine fails the add.  path
 ** must name a regular file of at most ORCJIT_MAX_INPUT_SIZE bytes (a FIFO
-** or a device is refused with ORCJIT_EIO, without blocking). */
+** or a device is refused with ORCJIT_EIO, without blocking).
+** A tar file (POSIX ustar or GNU, plain or gzip-compressed, as Apache TVM's
+** export_library("x.tar") writes it) is added as its members would be by
+** orcjit_library_add_many, all or nothing: the regular files named *.o or
+** *.a, or with ELF or archive content; other members (directories, text,
+** metadata) are skipped.  A corrupt tar (bad header checksum, a member
+** past the end, bad gzip data) or one with nothing to load is refused with
+** ORCJIT_EFORMAT naming the tar and the member, as "x.tar(member.o)". */
 ORCJIT_API int orcjit_library_add_file(orcjit_library *lib, const char *path);
-/* Adds an object or archive from memory.  The bytes are copied.  name is
+/* Adds an object, archive or tar from memory.  The bytes are copied.  name is
 ** used in error messages (NULL: "<memory>"). */
 ORCJIT_API int orcjit_library_add_memory(orcjit_library *lib, const void *data,
                                          size_t size, const char *name);
@@ -195,7 +202,8 @@ typedef struct orcjit_input {
 ** the archive members they need; constructors run member first, then the
 ** objects in the order given.  All or nothing: on failure no object of
 ** the call stays linked, its archives are forgotten, and the error names
-** the input at fault.  n == 0 does nothing. */
+** the input at fault.  A tar among the inputs stands for its members
+** (see orcjit_library_add_file).  n == 0 does nothing. */
 ORCJIT_API int orcjit_library_add_many(orcjit_library *lib, const orcjit_input *inputs,
                                        size_t n);
 
@@ -316,7 +324,7 @@ enum {
   ORCJIT_DTORS = 3       /* .dtors, .dtors.N */
 };
 
-/* Inspects the object or archive at path (kind detected from the content)
+/* Inspects the object, archive or tar at path (kind detected from the content)
 ** or in data[0..size) (name is used in messages; NULL: "<memory>").  Fails
 ** (no *out) where orcjit_library_add_* would fail on the input as a whole:
 ** unreadable file, not ELF, a corrupt or foreign object, a corrupt archive,
@@ -332,10 +340,13 @@ ORCJIT_API int orcjit_inspect_memory(const void *data, size_t size,
 /* NULL is a no-op.  Every string returned below lives until this call. */
 ORCJIT_API void orcjit_inspect_free(orcjit_inspection *in);
 
-/* 1 if the input is an archive, 0 if it is one object. */
+/* 1 if the input is an archive, 2 if it is a tar (their members listed one
+** by one), 0 if it is one object. */
 ORCJIT_API int orcjit_inspect_is_archive(const orcjit_inspection *in);
 /* Number of objects: 1 for an object file, the ELF members of an archive
-** (in archive order; other members are skipped, as the loader skips them). */
+** (in archive order; other members are skipped, as the loader skips them),
+** the members of a tar that the loader would link (named
+** "<tar>(<member>)"; an archive in a tar: "<tar>(<archive>)(<member>)"). */
 ORCJIT_API size_t orcjit_inspect_num_objects(const orcjit_inspection *in);
 /* Object i: *name (may be NULL) gets its name, the path or memory name, or
 ** "<archive>(<member>)"; returns ORCJIT_OK, or the status the loader would

@@ -21,8 +21,9 @@ PROG = "python -m tvm_ffi_orcjit"
 TAG = "tvm_ffi_orcjit"
 
 DESCRIPTION = """\
-Inspect relocatable object files (.o) and static archives (.a), or load them
-into the running process and call one of their TVM-FFI functions.
+Inspect relocatable object files (.o), static archives (.a) and tars of
+objects (as Apache TVM's export_library writes them), or load them into the
+running process and call one of their TVM-FFI functions.
 
 commands:
   inspect   list the TVM-FFI functions, other symbols, undefined symbols
@@ -36,7 +37,7 @@ Describe object files and archives without linking them: the TVM-FFI
 functions they export (symbols __tvm_ffi_<name>, shown as <name>), their
 other defined global symbols, their undefined symbols and their init/fini
 sections (.init_array*, .ctors*, .fini_array*, .dtors*) with priority and
-number of entries.  An archive is shown member by member.  Objects are
+number of entries.  An archive or a tar is shown member by member.  Objects are
 validated as the loader validates them: what inspect refuses, loading
 refuses, with the same message."""
 
@@ -127,7 +128,7 @@ def _inspect_parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage=f"{PROG} inspect [-h] [--resolve] [--json] FILE [FILE ...]",
     )
-    p.add_argument("files", nargs="*", metavar="FILE", help="object file (.o) or archive (.a)")
+    p.add_argument("files", nargs="*", metavar="FILE", help="object file (.o), archive (.a) or tar of objects")
     p.add_argument(
         "--resolve",
         action="store_true",
@@ -186,7 +187,7 @@ def _inspect_one(path: str, resolve: bool) -> dict[str, Any]:
                 ],
             }
         )
-    return {"file": path, "archive": bool(raw["archive"]), "objects": objects}
+    return {"file": path, "archive": bool(raw["archive"]), "tar": bool(raw["tar"]), "objects": objects}
 
 
 def _resolve(inputs: list[dict[str, Any]], resolve: bool) -> None:
@@ -289,7 +290,8 @@ def _cmd_inspect(argv: list[str], extra: list[str]) -> int:
         for inp in inputs:
             if inp["archive"]:
                 n = len(inp["objects"])
-                out.append(f"{inp['file']}: archive, {n} object member{'' if n == 1 else 's'}")
+                kind = "tar" if inp["tar"] else "archive"
+                out.append(f"{inp['file']}: {kind}, {n} object member{'' if n == 1 else 's'}")
             for obj in inp["objects"]:
                 _print_object(obj, out)
         missing = sorted(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Union
+from typing import TYPE_CHECKING, Iterable, Optional, Union
 
 import tvm_ffi
 from tvm_ffi import Object, register_object
@@ -34,24 +34,35 @@ class DynamicLibrary(Object):
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("DynamicLibrary is created with ExecutionSession.create_library()")
 
-    def add(self, obj: ObjectInput) -> None:
-        """Add one object file or static archive to this library.
+    def add(self, obj: ObjectInput) -> Optional[tvm_ffi.Module]:
+        """Add one object file, static archive or tar of objects to this library.
 
-        As in upstream 0.1 (and ORC), the object is linked at the first
-        lookup (:meth:`get_function`, :meth:`lookup`, ``in``) that follows:
-        objects may be added in any order, and :meth:`set_link_order` may
-        be called in between.  An object whose symbols cannot be resolved
-        then makes a lookup of its symbols fail with the list of what is
-        missing, and waits until a later add or link order provides it.
-        A malformed file or a second strong definition of a symbol is
-        refused here.
+        As in upstream 0.1 (and ORC), an object or archive is linked at the
+        first lookup (:meth:`get_function`, :meth:`lookup`, ``in``) that
+        follows: objects may be added in any order, and
+        :meth:`set_link_order` may be called in between.  An object whose
+        symbols cannot be resolved then makes a lookup of its symbols fail
+        with the list of what is missing, and waits until a later add or
+        link order provides it.  A malformed file or a second strong
+        definition of a symbol is refused here.
+
+        A tar (as Apache TVM's ``export_library("x.tar")`` writes it,
+        gzip-compressed or not) is a whole export: all its object members
+        are linked now, as one link, all or nothing.
 
         Parameters
         ----------
         obj
             A path (``str`` or ``os.PathLike``) or the file's content (``bytes``).
+
+        Returns
+        -------
+        None, or, for a tar that embeds a TVM-FFI import tree
+        (``__tvm_ffi__library_bin``) whose root is another module, that root:
+        for a TVM Relax model, its VM executable (``relax.VirtualMachine(root,
+        tvm.cpu())``).
         """
-        _ffi_api.DynamicLibraryAdd(self, normalize_one(obj))
+        return _ffi_api.DynamicLibraryAdd(self, normalize_one(obj))
 
     def set_link_order(self, *libs: Union[DynamicLibrary, Iterable[DynamicLibrary]]) -> None:
         """Set the libraries searched, in order, after this one for undefined symbols.

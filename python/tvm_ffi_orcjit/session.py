@@ -100,7 +100,10 @@ class ExecutionSession(Object):
         objects
             A path (``str`` or ``os.PathLike``), the content of an object file
             (``bytes``), or a list of those.  All go into one library, so they
-            may refer to each other's symbols.
+            may refer to each other's symbols.  A static archive (``.a``) serves
+            the members the objects need; a tar of objects (as Apache TVM's
+            ``export_library("x.tar")`` writes it, gzip-compressed or not)
+            stands for its object members.
         name
             The library's name, used in error messages; empty for a unique one.
             A name in use by a live library of this session is refused.
@@ -120,7 +123,9 @@ class ExecutionSession(Object):
         -------
         tvm_ffi.Module
             A module of kind ``"orcjit"``: ``mod.f(...)``, ``mod["f"]``,
-            ``mod.get_function("f")``, ``"f" in mod``.
+            ``mod.get_function("f")``, ``"f" in mod``; or, when the objects
+            embed a TVM-FFI import tree whose root is another module, that
+            root (for a TVM Relax model, its VM executable).
         """
         mod = _ffi_api.SessionLoadModule(self, normalize_many(objects), str(name))
         if keep_module_alive:

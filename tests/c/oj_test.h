@@ -217,7 +217,8 @@ typedef struct ojt_case {
   X(fork_in_ctor, 1)                                                         \
   X(weak_strong, 1)                                                          \
   X(failed_archive, 1)                                                       \
-  X(deferred, 1)
+  X(deferred, 1)                                                         \
+  X(tar, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)

@@ -273,6 +273,32 @@ def test_inspect_archive(objs, tmp_path: Path) -> None:
     assert ok("call", lib, "sub_int", 50, 8).out == "42\n"
 
 
+@pytest.mark.parametrize("mode", ["w:gz", "w"])
+def test_inspect_and_call_tar(objs, tmp_path: Path, mode: str) -> None:
+    """A tar of objects (gzip-compressed, as Apache TVM's export_library writes it,
+    or plain; pax headers from Python's tarfile): its objects as one link."""
+    import tarfile
+
+    tar = tmp_path / "model.tar"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an object\n")
+    with tarfile.open(tar, mode, format=tarfile.PAX_FORMAT) as t:
+        t.add(objs["more"], arcname="more.o")  # needs helper_mul, from basic.o after it
+        t.add(notes, arcname="notes.txt")  # skipped
+        t.add(objs["basic"], arcname="basic.o")
+    data = inspect_json(tar)
+    (inp,) = data["inputs"]
+    assert inp["archive"] is True and inp["tar"] is True
+    assert [o["name"] for o in inp["objects"]] == [f"{tar}(more.o)", f"{tar}(basic.o)"]
+    assert set(inp["objects"][0]["ffi_functions"]) == exports_in_source("more")
+    assert ok("inspect", tar).out.splitlines()[0] == f"{tar}: tar, 2 object members"
+    assert ok("call", tar, "square_via_helper", 9).out == "81\n"
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(tar.read_bytes()[:1500])
+    assert fails(1, "call", cut, "add_int", 1, 2).error.startswith(f"library 'cut': {cut}: ")
+    assert fails(1, "inspect", cut).error.startswith(f"{cut}: ")
+
+
 def test_inspect_archive_with_foreign_member(clang_objs, tmp_path: Path) -> None:
     clang, ar = find_tool(["clang-22", "clang"]), find_tool(["ar", "llvm-ar-22"])
     if clang is None or ar is None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from test_readme import python_blocks, readme_workdir  # noqa: F401  (a fixture)
+from test_readme import needs_tvm, python_blocks, readme_workdir, tvm_or_skip  # noqa: F401  (a fixture)
 
 GUIDE = REPO / "docs" / "guide.md"
 
@@ -85,8 +85,20 @@ print(f"all {len(blocks)} guide python blocks passed", flush=True)
 
 
 def test_guide_python_examples(readme_workdir: Path) -> None:  # noqa: F811
-    blocks = python_blocks(_guide())
+    blocks = [b for b in python_blocks(_guide()) if not needs_tvm(b[1])]
     assert len(blocks) >= 5, "the guide lost its Python examples"
+    _run_guide_blocks(readme_workdir, blocks)
+
+
+def test_guide_tvm_examples(readme_workdir: Path) -> None:  # noqa: F811
+    """The blocks that import Apache TVM: they stand alone (see test_readme.py)."""
+    blocks = [b for b in python_blocks(_guide()) if needs_tvm(b[1])]
+    assert blocks, "the guide lost its Apache TVM example"
+    tvm_or_skip()
+    _run_guide_blocks(readme_workdir, blocks)
+
+
+def _run_guide_blocks(readme_workdir: Path, blocks: list[tuple[int, str]]) -> None:  # noqa: F811
     (readme_workdir / "guide_blocks.json").write_text(json.dumps(blocks))
     (readme_workdir / "guide_runner.py").write_text(RUNNER)
     res = subprocess.run(

@@ -15,6 +15,10 @@ A block that needs another file compiles it itself.  The blocks run in
 order, in one fresh interpreter, and share their names like the cells of a
 notebook (a block may use what an earlier block defined); the first failing
 block is reported with its line in README.md.
+
+Blocks that import Apache TVM (``import tvm``, ``from tvm ...``) stand alone
+and run in their own test, which is skipped only where ``tvm`` is not
+installed in this Python (``make test`` installs it).
 """
 
 from __future__ import annotations
@@ -101,6 +105,22 @@ TVM_FFI_DLL_EXPORT_TYPED_FUNC(hello, Hello);
 """
 
 
+def needs_tvm(code: str) -> bool:
+    """Whether a block imports Apache TVM (not tvm_ffi)."""
+    return re.search(r"^\s*(import tvm\b(?!_)|from tvm\b(?!_))", code, re.M) is not None
+
+
+def tvm_or_skip() -> None:
+    """Skips the calling test where apache-tvm is not installed in this Python."""
+    import importlib.util
+
+    if importlib.util.find_spec("tvm") is None:
+        pytest.skip(
+            f"apache-tvm is not installed in this Python ({sys.executable}); "
+            "`make test` installs it (scripts/bootstrap.sh)"
+        )
+
+
 def python_blocks(text: str) -> list[tuple[int, str]]:
     """The ```python blocks of a markdown text, with the line each starts on."""
     blocks = []
@@ -152,7 +172,17 @@ print(f"all {len(blocks)} README python blocks passed", flush=True)
 
 
 def test_readme_python_examples(readme_workdir: Path) -> None:
-    blocks = _blocks_or_fail()
+    _run_readme_blocks(readme_workdir, [b for b in _blocks_or_fail() if not needs_tvm(b[1])])
+
+
+def test_readme_tvm_examples(readme_workdir: Path) -> None:
+    blocks = [b for b in _blocks_or_fail() if needs_tvm(b[1])]
+    assert blocks, "the README lost its Apache TVM example"
+    tvm_or_skip()
+    _run_readme_blocks(readme_workdir, blocks)
+
+
+def _run_readme_blocks(readme_workdir: Path, blocks: list[tuple[int, str]]) -> None:
     env = dict(os.environ)
     # make the package importable the same way this test process imports it
     import tvm_ffi_orcjit
