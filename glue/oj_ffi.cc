@@ -52,6 +52,8 @@
 #include <tvm/ffi/string.h>
 #include <tvm_ffi_orcjit/orcjit.h>
 
+#include "oj_libbin.h"
+
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -196,44 +198,6 @@ static Session GlobalDefaultSession() {
 }
 
 /* ---- module ------------------------------------------------------------ */
-
-/* A reader for the __tvm_ffi__library_bin layout (little endian):
-**   <nbytes: u64> <indptr: vec<u64>> <child_indices: vec<u64>>
-**   { <kind: str> [<bytes: str> unless kind == "_lib"] } * num_modules
-** where vec<u64> = <n: u64> <u64> * n and str = <n: u64> <byte> * n. */
-class BinReader {
- public:
-  BinReader(const char* data, uint64_t size) : data_(data), size_(size) {}
-  bool ReadU64(uint64_t* out) {
-    if (size_ - pos_ < 8) return false;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) {
-      v |= static_cast<uint64_t>(static_cast<unsigned char>(data_[pos_ + i])) << (8 * i);
-    }
-    pos_ += 8;
-    *out = v;
-    return true;
-  }
-  bool ReadVec(std::vector<uint64_t>* out) {
-    uint64_t n;
-    if (!ReadU64(&n) || n > (size_ - pos_) / 8) return false;
-    out->resize(n);
-    for (uint64_t i = 0; i < n; ++i) ReadU64(&(*out)[i]);
-    return true;
-  }
-  bool ReadStr(std::string* out) {
-    uint64_t n;
-    if (!ReadU64(&n) || n > size_ - pos_) return false;
-    out->assign(data_ + pos_, n);
-    pos_ += n;
-    return true;
-  }
-
- private:
-  const char* data_;
-  uint64_t size_;
-  uint64_t pos_ = 0;
-};
 
 /* ---- objects made by JIT code ------------------------------------------ */
 
@@ -431,8 +395,8 @@ class OrcJITModuleObj final : public ModuleObj {
       path = path_storage.c_str();
       rc = orcjit_library_add_file(lib_, path);
     } else {
-      ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be given as a path (str) or as "
-                             "its content (bytes), got " + input.GetTypeKey());
+      ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be a path (str) or object-file "
+                             "bytes, got " + input.GetTypeKey());
     }
     if (rc != ORCJIT_OK) {
       if (rc != ORCJIT_EBUSY) {  // EBUSY: another thread's add is under way; not ours
@@ -459,8 +423,8 @@ class OrcJITModuleObj final : public ModuleObj {
         strings[i] = std::string(*str);
         in[i] = orcjit_input{strings[i].c_str(), nullptr, 0, nullptr};
       } else {
-        ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be given as a path (str) or as "
-                               "its content (bytes), got " + items[i].GetTypeKey());
+        ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be a path (str) or object-file "
+                               "bytes, got " + items[i].GetTypeKey());
       }
     }
     int rc = orcjit_library_add_many(lib_, in.data(), in.size());
@@ -654,50 +618,38 @@ class OrcJITModuleObj final : public ModuleObj {
   }
 
   /* Rebuilds the module tree serialized in __tvm_ffi__library_bin, with
-  ** this module in the place of "_lib" (as tvm_ffi's library module does). */
+  ** this module in the place of "_lib" (as tvm_ffi's library module does).
+  ** The blob is read and checked by the core (src/oj_libbin.c). */
   Module ProcessLibraryBin(const char* bin) {
-    uint64_t nbytes = 0;
-    for (int i = 0; i < 8; ++i) {
-      nbytes |= static_cast<uint64_t>(static_cast<unsigned char>(bin[i])) << (8 * i);
-    }
-    BinReader in(bin + 8, nbytes);
-    std::vector<uint64_t> indptr, children;
-    auto corrupt = [this](const char* what) {
-      ThrowKind("ValueError", std::string("library '") + name() +
-                                  "': corrupt __tvm_ffi__library_bin (" + what + ")");
-    };
-    if (!in.ReadVec(&indptr) || !in.ReadVec(&children)) corrupt("import tree");
-    if (indptr.empty()) corrupt("empty import tree");
-    size_t num_modules = indptr.size() - 1;
+    oj_libbin tree;
+    int rc = oj_libbin_read(bin, name(), &tree);
+    if (rc != ORCJIT_OK) ThrowStatus(rc, "oj_libbin_read");
+    std::unique_ptr<oj_libbin, void (*)(oj_libbin*)> guard(&tree, oj_libbin_free);
     std::vector<Module> modules;
-    modules.reserve(num_modules);
+    modules.reserve(tree.nmodules);
     Module self = ffi::GetRef<Module>(static_cast<ModuleObj*>(this));
-    for (size_t i = 0; i < num_modules; ++i) {
-      std::string kind;
-      if (!in.ReadStr(&kind)) corrupt("module kind");
+    for (size_t i = 0; i < tree.nmodules; ++i) {
+      const oj_libbin_module& m = tree.modules[i];
+      std::string kind(m.kind, m.kind_len);
       if (kind == "_lib") {
         modules.push_back(self);
         continue;
       }
-      std::string data;
-      if (!in.ReadStr(&data)) corrupt("module bytes");
       std::string loader = "ffi.Module.load_from_bytes." + kind;
       auto floader = Function::GetGlobal(loader);
       if (!floader.has_value()) {
         ThrowKind("RuntimeError", std::string("library '") + name() +
-                                      "': the embedded library binary holds a module of kind '" +
-                                      kind + "' but no loader " + loader + " is registered");
+                                      "': its __tvm_ffi__library_bin holds a module of kind '" +
+                                      kind + "', but " + loader + " is not registered");
       }
-      modules.push_back((*floader)(Bytes(data)).cast<Module>());
+      modules.push_back((*floader)(Bytes(m.data, m.size)).cast<Module>());
     }
-    for (size_t i = 0; i < num_modules; ++i) {
-      if (indptr[i] > indptr[i + 1] || indptr[i + 1] > children.size()) corrupt("index pointer");
-      for (uint64_t j = indptr[i]; j < indptr[i + 1]; ++j) {
-        if (children[j] >= num_modules) corrupt("child index");
-        modules[i]->ImportModule(modules[children[j]]);
+    for (size_t i = 0; i < tree.nmodules; ++i) {
+      for (uint64_t j = tree.indptr[i]; j < tree.indptr[i + 1]; ++j) {
+        modules[i]->ImportModule(modules[tree.children[j]]);
       }
     }
-    return modules.empty() ? self : modules[0];
+    return modules[0];
   }
 
   Session session_;
@@ -718,7 +670,8 @@ static Module CreateModule(const Session& session, const std::string& name) {
 }
 
 /* One new library holding all the objects.  `objects` is an Array of
-** str/bytes, or a single str/bytes. */
+** str/bytes, or a single str/bytes.  An empty Array gives an empty module
+** (every lookup in it fails as for a missing function), as upstream. */
 static Module SessionLoadModule(const Session& session, const Any& objects, const String& name) {
   std::vector<Any> items;
   if (auto arr = objects.as<Array<Any>>()) {
@@ -733,7 +686,7 @@ static Module SessionLoadModule(const Session& session, const Any& objects, cons
   // in any order and any direction.
   if (items.size() == 1) {
     obj->Add(items[0], MemoryNameOf(0, 1), &root);
-  } else {
+  } else if (!items.empty()) {
     obj->AddMany(items, &root);
   }
   return root.has_value() ? *root : mod;
