@@ -11,6 +11,8 @@
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
 **   oj_error.c     the per-thread last error
+**   oj_pin.c       libraries kept loaded because they registered with TVM-FFI
+**   oj_libbin.c    the reader of an embedded __tvm_ffi__library_bin
 **
 ** Locking: a session's `lock` guards its library list and JITDylib pool; a
 ** library's `lock` guards its symbol table, link order, fini list and
@@ -138,6 +140,7 @@ struct orcjit_library {
   atomic_flag busy; /* an add is running */
   int finalized;    /* destructors already ran (process exit) */
   _Atomic int low;  /* lives below 2 GiB (it has -fno-pic objects) */
+  _Atomic int pinned; /* never unloaded: its code registered with TVM-FFI (oj_pin.c) */
   struct oj_lowpage *lowcopies; /* host read-only data copied below 2 GiB */
   struct oj_lowpage *lowstubs;  /* jumps below 2 GiB to host functions */
 
@@ -242,6 +245,15 @@ uint64_t oj_tls_host_entry(void *addr);
 /* Runs the thread_local destructors registered with dso by every thread
 ** (the calling thread's first). */
 void oj_tls_finalize(uint64_t dso);
+
+/* oj_pin.c */
+/* The TVM-FFI registration function obj calls (see oj_pin.c), or NULL. */
+const char *oj_pin_reason(const oj_elf_object *obj);
+/* Pins lib if obj calls one (before obj's constructors run). */
+void oj_pin_note(orcjit_library *lib, const oj_elf_object *obj);
+/* At the last release: 1 if lib is pinned (then kept, off its session's
+** list), 0 if it is to be destroyed. */
+int oj_pin_keep(orcjit_library *lib);
 
 /* oj_rtobj.c: the bytes of the per-library runtime object. */
 const unsigned char *oj_rtobj_image(size_t *size);

@@ -215,6 +215,7 @@ void orcjit_library_retain(orcjit_library *lib) {
 }
 
 static void oj_library_destroy(orcjit_library *lib) {
+  if (oj_pin_keep(lib)) return; /* registered with TVM-FFI: stays loaded */
   orcjit_session *s = lib->session;
   pthread_mutex_lock(&s->lock);
   oj_symtab_remove(&s->lib_names, lib->name);
@@ -689,6 +690,7 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
       goto out_untls;
     }
   }
+  for (size_t i = 0; i < n; i++) oj_pin_note(lib, &units[i].obj);
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
     const oj_elf_object *o = &units[i].obj;
     rc = oj_initfini_run_object(lib, o, addrs + base[i] + o->ndefined, first + (uint32_t)i);

@@ -139,8 +139,20 @@ ORCJIT_API int orcjit_library_create(orcjit_session *s, const char *name,
                                      orcjit_library **out);
 ORCJIT_API void orcjit_library_retain(orcjit_library *lib);
 /* Drops one reference; at the last one the library's destructors run and
-** its JIT memory is freed.  NULL is a no-op. */
+** its JIT memory is freed.  NULL is a no-op.
+** Except for a pinned library (orcjit_library_is_pinned): one whose objects
+** call a TVM-FFI function that registers something TVM-FFI keeps for good
+** and cannot forget (global functions, TVMFFIFunctionSetGlobal*; fields,
+** methods, metadata or attributes of object types, TVMFFITypeRegister*;
+** TVMFFISetCustomAllocator, TVMFFIEnvSetDLPackManagedTensorAllocator,
+** TVMFFIEnvRegisterCAPI, TVMFFIEnvModRegister*Symbol), typically from a
+** TVM_FFI_STATIC_INIT_BLOCK.  What it registered points into its code, so
+** at its last release such a library stays loaded until the process exits:
+** its destructors do not run, its memory, its session and the libraries of
+** its link order are kept; only its name is freed for reuse. */
 ORCJIT_API void orcjit_library_release(orcjit_library *lib);
+/* 1 if lib is pinned (see orcjit_library_release), else 0. */
+ORCJIT_API int orcjit_library_is_pinned(const orcjit_library *lib);
 /* The library's name; valid while the library lives. */
 ORCJIT_API const char *orcjit_library_name(const orcjit_library *lib);
 /* The session the library belongs to (no new reference). */
