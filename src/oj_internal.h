@@ -11,6 +11,7 @@
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
 **   oj_error.c     the per-thread last error
+**   oj_rtnames.c   the one list of the names the loader provides itself
 **   oj_pin.c       libraries kept loaded because they registered with TVM-FFI
 **   oj_libbin.c    the reader of an embedded __tvm_ffi__library_bin
 **
@@ -35,6 +36,7 @@
 #include "oj_elf.h"
 #include "oj_error.h"
 #include "oj_file.h"
+#include "oj_rtnames.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
 /* Makes room for `need` elements of size `elem` in *arr (capacity *cap),

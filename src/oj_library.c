@@ -341,7 +341,7 @@ static int oj_library_add_runtime(orcjit_library *lib, const char *what) {
 static int oj_obj_needs_runtime(const oj_elf_object *obj) {
   for (size_t i = 0; i < obj->nundefined; i++) {
     const char *n = obj->undefined[i].name;
-    if (strcmp(n, "__dso_handle") == 0 || strcmp(n, "atexit") == 0) return 1;
+    if (oj_rtnames_kind(n) == OJ_RT_OBJECT) return 1;
   }
   return 0;
 }

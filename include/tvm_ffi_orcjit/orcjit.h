@@ -259,7 +259,9 @@ enum {
                                       TVM-FFI's own, not functions) */
   ORCJIT_SYM_RUNTIME = 1 << 6,     /* undefined, provided by the loader
                                       itself: atexit, __dso_handle,
-                                      __cxa_atexit, _GLOBAL_OFFSET_TABLE_ */
+                                      __cxa_atexit, __tls_get_addr,
+                                      __cxa_thread_atexit(_impl),
+                                      _GLOBAL_OFFSET_TABLE_ */
   ORCJIT_SYM_HOST = 1 << 7         /* undefined, found in this process by
                                       dlsym(RTLD_DEFAULT) (only with
                                       ORCJIT_INSPECT_RESOLVE) */
