@@ -20,7 +20,7 @@
 ** while the function lives.  A module also holds every module it was linked
 ** against (set_link_order), because their code may call back through their
 ** own library context.  Objects that JIT code returns hold their module too,
-** and errors it raises are copied out of it (see "objects made by JIT code").
+** and errors it raises are copied out of it (src/oj_ffiabi.c).
 **
 ** Context symbols: a link callback, run by the core after each object is
 ** linked and before its constructors run, points __tvm_ffi__library_ctx at
@@ -31,7 +31,6 @@
 */
 #include "oj_ffi.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -52,6 +51,7 @@
 #include <tvm/ffi/string.h>
 #include <tvm_ffi_orcjit/orcjit.h>
 
+#include "oj_ffiabi.h"
 #include "oj_libbin.h"
 
 #include <cstdint>
@@ -60,18 +60,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
-/* Calls into JIT code are exempt from clang's -fsanitize=function check
-** (part of -fsanitize=undefined, ORCJIT_SANITIZE): it reads the 8 bytes
-** before the callee for a type signature, and JIT code may begin a mapping. */
-#if defined(__clang__)
-#define OJ_CALLS_JIT_CODE __attribute__((no_sanitize("function")))
-#else
-#define OJ_CALLS_JIT_CODE
-#endif
 
 namespace tvm_ffi_orcjit {
 
@@ -201,77 +192,17 @@ static Session GlobalDefaultSession() {
 
 /* ---- objects made by JIT code ------------------------------------------ */
 
-/* An object created by JIT code (a String, an Array, a Function, a Tensor
-** made with the TVM-FFI C++ headers) has its deleter in that code.  If it
-** outlived its library, freeing it would jump into unmapped memory.  So each
-** object returned by a JIT function whose deleter is JIT code is "adopted":
-** its deleter is replaced by AdoptedDeleter, which calls the original one
-** and then drops a reference to the module that made the object.  The
-** library thus stays loaded until the last such object is gone.  Elements of
-** returned Arrays, Lists, Maps and Dicts are adopted too.
-**
-** Limits: an object that the library itself keeps (a static returned to the
-** caller) then keeps the library loaded until the object dies, i.e. for
-** good (a leak rather than a crash); objects that JIT code stores elsewhere
-** than in its return value (into a container argument, a global registry)
-** are not seen. */
+/* Objects and errors made by JIT code are looked after by the core
+** (src/oj_ffiabi.c); what needs C++ is the walk over the elements of
+** TVM-FFI's containers, installed as its visitor at initialization. */
 
 namespace {
 
-struct Adopted {
-  void (*orig)(void* self, int flags);
-  TVMFFIObjectHandle module;
-};
-
-std::mutex& AdoptMutex() {
-  static std::mutex* mu = new std::mutex();
-  return *mu;
-}
-std::unordered_map<void*, Adopted>& AdoptTable() {
-  static auto* table = new std::unordered_map<void*, Adopted>();
-  return *table;
-}
-
-OJ_CALLS_JIT_CODE void AdoptedDeleter(void* self, int flags) {
-  Adopted a{nullptr, nullptr};
-  const bool final_free = (flags & kTVMFFIObjectDeleterFlagBitMaskWeak) != 0;
-  {
-    std::lock_guard<std::mutex> lock(AdoptMutex());
-    auto it = AdoptTable().find(self);
-    if (it == AdoptTable().end()) std::abort();  // cannot happen: we swapped the deleter
-    a = it->second;
-    if (final_free) AdoptTable().erase(it);
-  }
-  a.orig(self, flags);
-  if (final_free) TVMFFIObjectDecRef(a.module);  // may unload the library: after orig
-}
-
-/* Whether code at addr lies in a mapped shared object or the executable, as
-** opposed to JIT memory.  dladdr is slow, so answers are cached per thread
-** (JIT memory lives in windows reserved by the core, where no shared object
-** gets mapped, so an answer does not go stale in practice). */
-bool InLoadedImage(const void* addr) {
-  if (addr == nullptr) return true;
-  struct Entry {
-    const void* addr;
-    bool in_image;
-  };
-  thread_local Entry cache[32] = {};
-  thread_local unsigned next = 0;
-  for (const Entry& e : cache) {
-    if (e.addr == addr) return e.in_image;
-  }
-  Dl_info info;
-  bool in_image = dladdr(addr, &info) != 0 && info.dli_fname != nullptr;
-  cache[next++ % 32] = Entry{addr, in_image};
-  return in_image;
-}
-
-void PushChildren(const TVMFFIObject* obj, std::vector<TVMFFIObject*>* stack) {
-  auto push = [stack](const Any& v) {
+void PushChildren(const TVMFFIObject* obj, oj_ffiabi_push push, void* stack) {
+  auto visit = [push, stack](const Any& v) {
     const TVMFFIAny* raw = reinterpret_cast<const TVMFFIAny*>(&v);
     if (raw->type_index >= ffi::TypeIndex::kTVMFFIStaticObjectBegin && raw->v_obj != nullptr) {
-      stack->push_back(raw->v_obj);
+      push(stack, raw->v_obj);
     }
   };
   const Object* o = reinterpret_cast<const Object*>(obj);
@@ -279,15 +210,15 @@ void PushChildren(const TVMFFIObject* obj, std::vector<TVMFFIObject*>* stack) {
     case ffi::TypeIndex::kTVMFFIArray:
     case ffi::TypeIndex::kTVMFFIList: {
       const auto* seq = static_cast<const ffi::SeqBaseObj*>(o);
-      for (const Any& v : *seq) push(v);
+      for (const Any& v : *seq) visit(v);
       break;
     }
     case ffi::TypeIndex::kTVMFFIMap:
     case ffi::TypeIndex::kTVMFFIDict: {
       const auto* map = static_cast<const ffi::MapBaseObj*>(o);
       for (const auto& kv : *map) {
-        push(kv.first);
-        push(kv.second);
+        visit(kv.first);
+        visit(kv.second);
       }
       break;
     }
@@ -296,23 +227,8 @@ void PushChildren(const TVMFFIObject* obj, std::vector<TVMFFIObject*>* stack) {
   }
 }
 
-/* Adopts the object in *rv (and its container elements) for module. */
-void AdoptResult(const TVMFFIAny* rv, TVMFFIObjectHandle module) {
-  std::vector<TVMFFIObject*> stack{rv->v_obj};
-  size_t visited = 0;
-  while (!stack.empty() && visited++ < (1u << 24)) {
-    TVMFFIObject* obj = stack.back();
-    stack.pop_back();
-    if (obj->deleter == &AdoptedDeleter) continue;  // done before, with its elements
-    PushChildren(obj, &stack);
-    if (InLoadedImage(reinterpret_cast<const void*>(obj->deleter))) continue;
-    std::lock_guard<std::mutex> lock(AdoptMutex());
-    if (obj->deleter == &AdoptedDeleter) continue;
-    AdoptTable().emplace(obj, Adopted{obj->deleter, module});
-    TVMFFIObjectIncRef(module);
-    obj->deleter = &AdoptedDeleter;
-  }
-}
+void RetainObject(void* obj) { TVMFFIObjectIncRef(obj); }
+void ReleaseObject(void* obj) { TVMFFIObjectDecRef(obj); }
 
 }  // namespace
 
@@ -484,76 +400,19 @@ class OrcJITModuleObj final : public ModuleObj {
   }
 
  private:
-  /* What a Function made by WrapFunction holds: its module (one reference)
-  ** and the JIT code to call. */
-  struct JitFn {
-    TVMFFIObjectHandle module;
-    TVMFFISafeCallType fn;
-  };
-
-  static void FreeJitFn(void* self) {
-    JitFn* f = static_cast<JitFn*>(self);
-    TVMFFIObjectDecRef(f->module);
-    delete f;
-  }
-
-  /* The safe call of every function handed out: calls the JIT code with a
-  ** NULL self, as tvm_ffi's library module does; on failure detaches the
-  ** raised error from JIT code (see DetachError). */
-  OJ_CALLS_JIT_CODE static int CallJit(void* self, const TVMFFIAny* args, int32_t num_args, TVMFFIAny* rv) {
-    const JitFn* f = static_cast<const JitFn*>(self);
-    int rc = f->fn(nullptr, args, num_args, rv);
-    if (rc == 0) {
-      if (rv->type_index >= ffi::TypeIndex::kTVMFFIStaticObjectBegin) AdoptResult(rv, f->module);
-      return 0;
-    }
-    if (rc == -1) {
-      TVMFFIObjectHandle err = nullptr;
-      TVMFFIErrorMoveFromRaised(&err);
-      if (err != nullptr) {
-        TVMFFIObjectHandle detached = DetachError(err);
-        TVMFFIErrorSetRaised(detached);  // takes its own reference
-        TVMFFIObjectDecRef(detached);
-      }
-    }
-    return rc;
-  }
-
-  /* An error raised by C++ JIT code (TVM_FFI_THROW, std::exception through
-  ** the safe-call macros) is an object whose deleter and update_backtrace are
-  ** JIT code: if it outlived its library (a Python exception kept in a
-  ** variable, a traceback, a log) freeing it would jump into unmapped
-  ** memory.  Such an error is replaced by an equal one made by libtvm_ffi.
-  ** Takes ownership of err; returns an owned handle. */
-  static TVMFFIObjectHandle DetachError(TVMFFIObjectHandle err) {
-    TVMFFIObject* hdr = static_cast<TVMFFIObject*>(err);
-    TVMFFIErrorCell* cell = TVMFFIErrorGetCellPtr(err);
-    if (InLoadedImage(reinterpret_cast<const void*>(hdr->deleter)) &&
-        InLoadedImage(reinterpret_cast<const void*>(cell->update_backtrace)) &&
-        cell->cause_chain == nullptr) {
-      return err;
-    }
-    TVMFFIObjectHandle cause = nullptr;
-    if (cell->cause_chain != nullptr) {
-      TVMFFIObjectIncRef(cell->cause_chain);
-      cause = DetachError(cell->cause_chain);
-    }
-    TVMFFIObjectHandle copy = nullptr;
-    int rc = TVMFFIErrorCreateWithCauseAndExtraContext(&cell->kind, &cell->message,
-                                                       &cell->backtrace, cause,
-                                                       cell->extra_context, &copy);
-    if (cause != nullptr) TVMFFIObjectDecRef(cause);
-    if (rc != 0 || copy == nullptr) return err;  // out of memory: keep the original
-    TVMFFIObjectDecRef(err);  // runs the JIT deleter while the library is alive
-    return copy;
+  /* The owner of this module's JIT code: the module itself. */
+  oj_ffiabi_owner Owner() {
+    return oj_ffiabi_owner{ffi::detail::ObjectUnsafe::GetHeader(this), &RetainObject,
+                           &ReleaseObject};
   }
 
   /* A Function that calls the JIT code and holds this module. */
   Function WrapFunction(void* fn) {
-    JitFn* f = new JitFn{ffi::detail::ObjectUnsafe::GetHeader(this),
-                         reinterpret_cast<TVMFFISafeCallType>(fn)};
-    TVMFFIObjectIncRef(f->module);
-    return Function::FromExternC(f, &OrcJITModuleObj::CallJit, &OrcJITModuleObj::FreeJitFn);
+    oj_ffiabi_owner owner = Owner();
+    TVMFFIObjectHandle f = nullptr;
+    TVM_FFI_CHECK_SAFE_CALL(oj_ffiabi_function(fn, &owner, &f));
+    return ffi::detail::ObjectUnsafe::ObjectRefFromObjectPtr<Function>(
+        ffi::detail::ObjectUnsafe::ObjectPtrFromOwned<Object>(static_cast<TVMFFIObject*>(f)));
   }
 
   Optional<String> CallStringGetter(const std::string& symbol) {
@@ -561,10 +420,11 @@ class OrcJITModuleObj final : public ModuleObj {
     if (orcjit_library_lookup(lib_, symbol.c_str(), &addr) != ORCJIT_OK || addr == nullptr) {
       return std::nullopt;
     }
-    // through CallJit, so that the String (made by JIT code) holds this module
-    JitFn f{ffi::detail::ObjectUnsafe::GetHeader(this), reinterpret_cast<TVMFFISafeCallType>(addr)};
+    // with the core's care, so that the String (made by JIT code) holds this module
+    oj_ffiabi_owner owner = Owner();
     Any result;
-    TVM_FFI_CHECK_SAFE_CALL(CallJit(&f, nullptr, 0, reinterpret_cast<TVMFFIAny*>(&result)));
+    TVM_FFI_CHECK_SAFE_CALL(
+        oj_ffiabi_call(addr, &owner, nullptr, 0, reinterpret_cast<TVMFFIAny*>(&result)));
     return result.cast<String>();
   }
 
@@ -816,6 +676,7 @@ static Session MakeSessionFromArgs(const Any& orc_rt, int64_t slab_size, unsigne
 
 static void RegisterAll() {
   namespace refl = ffi::reflection;
+  oj_ffiabi_set_children(&PushChildren);
   refl::ObjectDef<SessionObj>();
   refl::ObjectDef<DynamicLibraryObj>();
 

@@ -13,6 +13,7 @@
 **   oj_error.c     the per-thread last error
 **   oj_rtnames.c   the one list of the names the loader provides itself
 **   oj_pin.c       libraries kept loaded because they registered with TVM-FFI
+**   oj_ffiabi.c    TVM-FFI Functions over JIT code; adopting what it returns
 **   oj_libbin.c    the reader of an embedded __tvm_ffi__library_bin
 **
 ** Locking: a session's `lock` guards its library list and JITDylib pool; a
@@ -190,6 +191,8 @@ int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...)
 
 /* oj_resolve.c */
 int oj_resolve_attach(oj_slot *slot);
+/* Whether p lies in the mapping of a loaded module (not JIT memory). */
+int oj_resolve_in_module(void *p);
 /* Frees the library's copies of host read-only data and its stubs. */
 void oj_resolve_free_copies(orcjit_library *lib);
 /* Names of required symbols that nothing provided during the current add

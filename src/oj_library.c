@@ -20,6 +20,7 @@
 #include <tvm/ffi/c_api.h>
 
 #include "oj_archive.h"
+#include "oj_ffiabi.h"
 #include "oj_internal.h"
 #include "oj_link.h"
 #include "oj_memmgr.h"
@@ -1147,7 +1148,8 @@ int orcjit_library_get_function(orcjit_library *lib, const char *name, void **ou
   return rc;
 }
 
-static void oj_ffi_release_lib(void *self) { orcjit_library_release(self); }
+static void oj_ffi_retain_lib(void *lib) { orcjit_library_retain(lib); }
+static void oj_ffi_release_lib(void *lib) { orcjit_library_release(lib); }
 
 int orcjit_library_get_ffi_function(orcjit_library *lib, const char *name,
                                     void **out_function) {
@@ -1159,13 +1161,13 @@ int orcjit_library_get_ffi_function(orcjit_library *lib, const char *name,
   void *fn;
   int rc = orcjit_library_get_function(lib, name, &fn);
   if (rc != ORCJIT_OK) return rc;
-  orcjit_library_retain(lib);
+  /* The same Function as the Python path's (src/oj_ffiabi.c). */
+  oj_ffiabi_owner owner = {lib, oj_ffi_retain_lib, oj_ffi_release_lib};
   TVMFFIObjectHandle f = NULL;
-  if (TVMFFIFunctionCreate(lib, (TVMFFISafeCallType)fn, oj_ffi_release_lib, &f) != 0) {
+  if (oj_ffiabi_function(fn, &owner, &f) != 0) {
     TVMFFIObjectHandle e = NULL;
     TVMFFIErrorMoveFromRaised(&e);
     if (e) TVMFFIObjectDecRef(e);
-    orcjit_library_release(lib);
     return oj_error_set(ORCJIT_ENOMEM, "library '%s': cannot create the Function for '%s'",
                         lib->name, name);
   }

@@ -81,7 +81,7 @@ static uint64_t oj_resolve_shim(const char *name) { return oj_rtnames_shim(name)
 ** scan of the module's whole symbol table that dladdr does to name the
 ** nearest symbol: that scan was most of the load time of C++ objects,
 ** which import many libstdc++ symbols. */
-static int oj_resolve_in_module(void *p) {
+int oj_resolve_in_module(void *p) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
   struct dl_find_object fo;
   return _dl_find_object(p, &fo) == 0;

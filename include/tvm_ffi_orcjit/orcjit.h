@@ -212,8 +212,12 @@ ORCJIT_API int orcjit_library_get_function(orcjit_library *lib,
 
 /* Like orcjit_library_get_function, but wraps the function in a new
 ** TVM-FFI Function object (a TVMFFIObjectHandle that the caller owns) which
-** keeps lib alive until the Function is freed.  Calls through it go straight
-** to the JIT code. */
+** keeps lib alive until the Function is freed.  It is the Function the
+** Python package hands out: the JIT code is called with a NULL self; an
+** object it returns whose deleter is JIT code (and each such element of a
+** returned container) keeps lib alive until freed; an error it raises from
+** JIT code is replaced by an equal one made by libtvm_ffi, so it may outlive
+** lib. */
 ORCJIT_API int orcjit_library_get_ffi_function(orcjit_library *lib,
                                                const char *name,
                                                void **out_function);
