@@ -5,7 +5,7 @@ PY     ?= python3
 BUILD  ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build install demo test test-c test-py test-sanitize fuzz bench bench-profile clean wheel wheel-test
+.PHONY: all bootstrap build install demo test test-c test-py test-upstream test-sanitize fuzz bench bench-profile clean wheel wheel-test
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -31,6 +31,12 @@ test-py: install
 	@$(PY) -m pytest -q tests/python
 
 test: test-c test-py
+
+# The upstream package's own tests (apache/tvm-ffi, addons/tvm_ffi_orcjit/tests)
+# against the installed package: UPSTREAM=<checkout of apache/tvm-ffi>
+# (no download source has them; see scripts/upstream_tests.sh).
+test-upstream: install
+	@PY=$(PY) UPSTREAM=$(UPSTREAM) bash scripts/upstream_tests.sh
 
 # The wheel, LLVM linked in, into dist/ (scikit-build-core, build-skb/).
 wheel: bootstrap

@@ -20,7 +20,7 @@
 ** while the function lives.  A module also holds every module it was linked
 ** against (set_link_order), because their code may call back through their
 ** own library context.  Objects that JIT code returns hold their module too,
-** and errors it raises are copied out of it (see "objects made by JIT code").
+** and errors it raises are copied out of it (src/oj_ffiabi.c).
 **
 ** Context symbols: a link callback, run by the core after each object is
 ** linked and before its constructors run, points __tvm_ffi__library_ctx at
@@ -31,7 +31,6 @@
 */
 #include "oj_ffi.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -52,24 +51,18 @@
 #include <tvm/ffi/string.h>
 #include <tvm_ffi_orcjit/orcjit.h>
 
+#include "oj_ffiabi.h"
+#include "oj_libbin.h"
+
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
-/* Calls into JIT code are exempt from clang's -fsanitize=function check
-** (part of -fsanitize=undefined, ORCJIT_SANITIZE): it reads the 8 bytes
-** before the callee for a type signature, and JIT code may begin a mapping. */
-#if defined(__clang__)
-#define OJ_CALLS_JIT_CODE __attribute__((no_sanitize("function")))
-#else
-#define OJ_CALLS_JIT_CODE
-#endif
 
 namespace tvm_ffi_orcjit {
 
@@ -197,117 +190,19 @@ static Session GlobalDefaultSession() {
 
 /* ---- module ------------------------------------------------------------ */
 
-/* A reader for the __tvm_ffi__library_bin layout (little endian):
-**   <nbytes: u64> <indptr: vec<u64>> <child_indices: vec<u64>>
-**   { <kind: str> [<bytes: str> unless kind == "_lib"] } * num_modules
-** where vec<u64> = <n: u64> <u64> * n and str = <n: u64> <byte> * n. */
-class BinReader {
- public:
-  BinReader(const char* data, uint64_t size) : data_(data), size_(size) {}
-  bool ReadU64(uint64_t* out) {
-    if (size_ - pos_ < 8) return false;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) {
-      v |= static_cast<uint64_t>(static_cast<unsigned char>(data_[pos_ + i])) << (8 * i);
-    }
-    pos_ += 8;
-    *out = v;
-    return true;
-  }
-  bool ReadVec(std::vector<uint64_t>* out) {
-    uint64_t n;
-    if (!ReadU64(&n) || n > (size_ - pos_) / 8) return false;
-    out->resize(n);
-    for (uint64_t i = 0; i < n; ++i) ReadU64(&(*out)[i]);
-    return true;
-  }
-  bool ReadStr(std::string* out) {
-    uint64_t n;
-    if (!ReadU64(&n) || n > size_ - pos_) return false;
-    out->assign(data_ + pos_, n);
-    pos_ += n;
-    return true;
-  }
-
- private:
-  const char* data_;
-  uint64_t size_;
-  uint64_t pos_ = 0;
-};
-
 /* ---- objects made by JIT code ------------------------------------------ */
 
-/* An object created by JIT code (a String, an Array, a Function, a Tensor
-** made with the TVM-FFI C++ headers) has its deleter in that code.  If it
-** outlived its library, freeing it would jump into unmapped memory.  So each
-** object returned by a JIT function whose deleter is JIT code is "adopted":
-** its deleter is replaced by AdoptedDeleter, which calls the original one
-** and then drops a reference to the module that made the object.  The
-** library thus stays loaded until the last such object is gone.  Elements of
-** returned Arrays, Lists, Maps and Dicts are adopted too.
-**
-** Limits: an object that the library itself keeps (a static returned to the
-** caller) then keeps the library loaded until the object dies, i.e. for
-** good (a leak rather than a crash); objects that JIT code stores elsewhere
-** than in its return value (into a container argument, a global registry)
-** are not seen. */
+/* Objects and errors made by JIT code are looked after by the core
+** (src/oj_ffiabi.c); what needs C++ is the walk over the elements of
+** TVM-FFI's containers, installed as its visitor at initialization. */
 
 namespace {
 
-struct Adopted {
-  void (*orig)(void* self, int flags);
-  TVMFFIObjectHandle module;
-};
-
-std::mutex& AdoptMutex() {
-  static std::mutex* mu = new std::mutex();
-  return *mu;
-}
-std::unordered_map<void*, Adopted>& AdoptTable() {
-  static auto* table = new std::unordered_map<void*, Adopted>();
-  return *table;
-}
-
-OJ_CALLS_JIT_CODE void AdoptedDeleter(void* self, int flags) {
-  Adopted a{nullptr, nullptr};
-  const bool final_free = (flags & kTVMFFIObjectDeleterFlagBitMaskWeak) != 0;
-  {
-    std::lock_guard<std::mutex> lock(AdoptMutex());
-    auto it = AdoptTable().find(self);
-    if (it == AdoptTable().end()) std::abort();  // cannot happen: we swapped the deleter
-    a = it->second;
-    if (final_free) AdoptTable().erase(it);
-  }
-  a.orig(self, flags);
-  if (final_free) TVMFFIObjectDecRef(a.module);  // may unload the library: after orig
-}
-
-/* Whether code at addr lies in a mapped shared object or the executable, as
-** opposed to JIT memory.  dladdr is slow, so answers are cached per thread
-** (JIT memory lives in windows reserved by the core, where no shared object
-** gets mapped, so an answer does not go stale in practice). */
-bool InLoadedImage(const void* addr) {
-  if (addr == nullptr) return true;
-  struct Entry {
-    const void* addr;
-    bool in_image;
-  };
-  thread_local Entry cache[32] = {};
-  thread_local unsigned next = 0;
-  for (const Entry& e : cache) {
-    if (e.addr == addr) return e.in_image;
-  }
-  Dl_info info;
-  bool in_image = dladdr(addr, &info) != 0 && info.dli_fname != nullptr;
-  cache[next++ % 32] = Entry{addr, in_image};
-  return in_image;
-}
-
-void PushChildren(const TVMFFIObject* obj, std::vector<TVMFFIObject*>* stack) {
-  auto push = [stack](const Any& v) {
+void PushChildren(const TVMFFIObject* obj, oj_ffiabi_push push, void* stack) {
+  auto visit = [push, stack](const Any& v) {
     const TVMFFIAny* raw = reinterpret_cast<const TVMFFIAny*>(&v);
     if (raw->type_index >= ffi::TypeIndex::kTVMFFIStaticObjectBegin && raw->v_obj != nullptr) {
-      stack->push_back(raw->v_obj);
+      push(stack, raw->v_obj);
     }
   };
   const Object* o = reinterpret_cast<const Object*>(obj);
@@ -315,15 +210,15 @@ void PushChildren(const TVMFFIObject* obj, std::vector<TVMFFIObject*>* stack) {
     case ffi::TypeIndex::kTVMFFIArray:
     case ffi::TypeIndex::kTVMFFIList: {
       const auto* seq = static_cast<const ffi::SeqBaseObj*>(o);
-      for (const Any& v : *seq) push(v);
+      for (const Any& v : *seq) visit(v);
       break;
     }
     case ffi::TypeIndex::kTVMFFIMap:
     case ffi::TypeIndex::kTVMFFIDict: {
       const auto* map = static_cast<const ffi::MapBaseObj*>(o);
       for (const auto& kv : *map) {
-        push(kv.first);
-        push(kv.second);
+        visit(kv.first);
+        visit(kv.second);
       }
       break;
     }
@@ -332,23 +227,8 @@ void PushChildren(const TVMFFIObject* obj, std::vector<TVMFFIObject*>* stack) {
   }
 }
 
-/* Adopts the object in *rv (and its container elements) for module. */
-void AdoptResult(const TVMFFIAny* rv, TVMFFIObjectHandle module) {
-  std::vector<TVMFFIObject*> stack{rv->v_obj};
-  size_t visited = 0;
-  while (!stack.empty() && visited++ < (1u << 24)) {
-    TVMFFIObject* obj = stack.back();
-    stack.pop_back();
-    if (obj->deleter == &AdoptedDeleter) continue;  // done before, with its elements
-    PushChildren(obj, &stack);
-    if (InLoadedImage(reinterpret_cast<const void*>(obj->deleter))) continue;
-    std::lock_guard<std::mutex> lock(AdoptMutex());
-    if (obj->deleter == &AdoptedDeleter) continue;
-    AdoptTable().emplace(obj, Adopted{obj->deleter, module});
-    TVMFFIObjectIncRef(module);
-    obj->deleter = &AdoptedDeleter;
-  }
-}
+void RetainObject(void* obj) { TVMFFIObjectIncRef(obj); }
+void ReleaseObject(void* obj) { TVMFFIObjectDecRef(obj); }
 
 }  // namespace
 
@@ -436,8 +316,8 @@ class OrcJITModuleObj final : public ModuleObj {
       orcjit_input in{path, nullptr, 0, nullptr};
       rc = deferred ? orcjit_library_add_deferred(lib_, &in, 1) : orcjit_library_add_file(lib_, path);
     } else {
-      ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be given as a path (str) or as "
-                             "its content (bytes), got " + input.GetTypeKey());
+      ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be a path (str) or object-file "
+                             "bytes, got " + input.GetTypeKey());
     }
     if (rc != ORCJIT_OK) {
       if (rc != ORCJIT_EBUSY) {  // EBUSY: another thread's add is under way; not ours
@@ -464,8 +344,8 @@ class OrcJITModuleObj final : public ModuleObj {
         strings[i] = std::string(*str);
         in[i] = orcjit_input{strings[i].c_str(), nullptr, 0, nullptr};
       } else {
-        ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be given as a path (str) or as "
-                               "its content (bytes), got " + items[i].GetTypeKey());
+        ThrowKind("TypeError", "tvm_ffi_orcjit: an object must be a path (str) or object-file "
+                               "bytes, got " + items[i].GetTypeKey());
       }
     }
     int rc = orcjit_library_add_many(lib_, in.data(), in.size());
@@ -525,76 +405,19 @@ class OrcJITModuleObj final : public ModuleObj {
   }
 
  private:
-  /* What a Function made by WrapFunction holds: its module (one reference)
-  ** and the JIT code to call. */
-  struct JitFn {
-    TVMFFIObjectHandle module;
-    TVMFFISafeCallType fn;
-  };
-
-  static void FreeJitFn(void* self) {
-    JitFn* f = static_cast<JitFn*>(self);
-    TVMFFIObjectDecRef(f->module);
-    delete f;
-  }
-
-  /* The safe call of every function handed out: calls the JIT code with a
-  ** NULL self, as tvm_ffi's library module does; on failure detaches the
-  ** raised error from JIT code (see DetachError). */
-  OJ_CALLS_JIT_CODE static int CallJit(void* self, const TVMFFIAny* args, int32_t num_args, TVMFFIAny* rv) {
-    const JitFn* f = static_cast<const JitFn*>(self);
-    int rc = f->fn(nullptr, args, num_args, rv);
-    if (rc == 0) {
-      if (rv->type_index >= ffi::TypeIndex::kTVMFFIStaticObjectBegin) AdoptResult(rv, f->module);
-      return 0;
-    }
-    if (rc == -1) {
-      TVMFFIObjectHandle err = nullptr;
-      TVMFFIErrorMoveFromRaised(&err);
-      if (err != nullptr) {
-        TVMFFIObjectHandle detached = DetachError(err);
-        TVMFFIErrorSetRaised(detached);  // takes its own reference
-        TVMFFIObjectDecRef(detached);
-      }
-    }
-    return rc;
-  }
-
-  /* An error raised by C++ JIT code (TVM_FFI_THROW, std::exception through
-  ** the safe-call macros) is an object whose deleter and update_backtrace are
-  ** JIT code: if it outlived its library (a Python exception kept in a
-  ** variable, a traceback, a log) freeing it would jump into unmapped
-  ** memory.  Such an error is replaced by an equal one made by libtvm_ffi.
-  ** Takes ownership of err; returns an owned handle. */
-  static TVMFFIObjectHandle DetachError(TVMFFIObjectHandle err) {
-    TVMFFIObject* hdr = static_cast<TVMFFIObject*>(err);
-    TVMFFIErrorCell* cell = TVMFFIErrorGetCellPtr(err);
-    if (InLoadedImage(reinterpret_cast<const void*>(hdr->deleter)) &&
-        InLoadedImage(reinterpret_cast<const void*>(cell->update_backtrace)) &&
-        cell->cause_chain == nullptr) {
-      return err;
-    }
-    TVMFFIObjectHandle cause = nullptr;
-    if (cell->cause_chain != nullptr) {
-      TVMFFIObjectIncRef(cell->cause_chain);
-      cause = DetachError(cell->cause_chain);
-    }
-    TVMFFIObjectHandle copy = nullptr;
-    int rc = TVMFFIErrorCreateWithCauseAndExtraContext(&cell->kind, &cell->message,
-                                                       &cell->backtrace, cause,
-                                                       cell->extra_context, &copy);
-    if (cause != nullptr) TVMFFIObjectDecRef(cause);
-    if (rc != 0 || copy == nullptr) return err;  // out of memory: keep the original
-    TVMFFIObjectDecRef(err);  // runs the JIT deleter while the library is alive
-    return copy;
+  /* The owner of this module's JIT code: the module itself. */
+  oj_ffiabi_owner Owner() {
+    return oj_ffiabi_owner{ffi::detail::ObjectUnsafe::GetHeader(this), &RetainObject,
+                           &ReleaseObject};
   }
 
   /* A Function that calls the JIT code and holds this module. */
   Function WrapFunction(void* fn) {
-    JitFn* f = new JitFn{ffi::detail::ObjectUnsafe::GetHeader(this),
-                         reinterpret_cast<TVMFFISafeCallType>(fn)};
-    TVMFFIObjectIncRef(f->module);
-    return Function::FromExternC(f, &OrcJITModuleObj::CallJit, &OrcJITModuleObj::FreeJitFn);
+    oj_ffiabi_owner owner = Owner();
+    TVMFFIObjectHandle f = nullptr;
+    TVM_FFI_CHECK_SAFE_CALL(oj_ffiabi_function(fn, &owner, &f));
+    return ffi::detail::ObjectUnsafe::ObjectRefFromObjectPtr<Function>(
+        ffi::detail::ObjectUnsafe::ObjectPtrFromOwned<Object>(static_cast<TVMFFIObject*>(f)));
   }
 
   Optional<String> CallStringGetter(const std::string& symbol) {
@@ -602,10 +425,11 @@ class OrcJITModuleObj final : public ModuleObj {
     if (orcjit_library_lookup(lib_, symbol.c_str(), &addr) != ORCJIT_OK || addr == nullptr) {
       return std::nullopt;
     }
-    // through CallJit, so that the String (made by JIT code) holds this module
-    JitFn f{ffi::detail::ObjectUnsafe::GetHeader(this), reinterpret_cast<TVMFFISafeCallType>(addr)};
+    // with the core's care, so that the String (made by JIT code) holds this module
+    oj_ffiabi_owner owner = Owner();
     Any result;
-    TVM_FFI_CHECK_SAFE_CALL(CallJit(&f, nullptr, 0, reinterpret_cast<TVMFFIAny*>(&result)));
+    TVM_FFI_CHECK_SAFE_CALL(
+        oj_ffiabi_call(addr, &owner, nullptr, 0, reinterpret_cast<TVMFFIAny*>(&result)));
     return result.cast<String>();
   }
 
@@ -659,50 +483,38 @@ class OrcJITModuleObj final : public ModuleObj {
   }
 
   /* Rebuilds the module tree serialized in __tvm_ffi__library_bin, with
-  ** this module in the place of "_lib" (as tvm_ffi's library module does). */
+  ** this module in the place of "_lib" (as tvm_ffi's library module does).
+  ** The blob is read and checked by the core (src/oj_libbin.c). */
   Module ProcessLibraryBin(const char* bin) {
-    uint64_t nbytes = 0;
-    for (int i = 0; i < 8; ++i) {
-      nbytes |= static_cast<uint64_t>(static_cast<unsigned char>(bin[i])) << (8 * i);
-    }
-    BinReader in(bin + 8, nbytes);
-    std::vector<uint64_t> indptr, children;
-    auto corrupt = [this](const char* what) {
-      ThrowKind("ValueError", std::string("library '") + name() +
-                                  "': corrupt __tvm_ffi__library_bin (" + what + ")");
-    };
-    if (!in.ReadVec(&indptr) || !in.ReadVec(&children)) corrupt("import tree");
-    if (indptr.empty()) corrupt("empty import tree");
-    size_t num_modules = indptr.size() - 1;
+    oj_libbin tree;
+    int rc = oj_libbin_read(bin, name(), &tree);
+    if (rc != ORCJIT_OK) ThrowStatus(rc, "oj_libbin_read");
+    std::unique_ptr<oj_libbin, void (*)(oj_libbin*)> guard(&tree, oj_libbin_free);
     std::vector<Module> modules;
-    modules.reserve(num_modules);
+    modules.reserve(tree.nmodules);
     Module self = ffi::GetRef<Module>(static_cast<ModuleObj*>(this));
-    for (size_t i = 0; i < num_modules; ++i) {
-      std::string kind;
-      if (!in.ReadStr(&kind)) corrupt("module kind");
+    for (size_t i = 0; i < tree.nmodules; ++i) {
+      const oj_libbin_module& m = tree.modules[i];
+      std::string kind(m.kind, m.kind_len);
       if (kind == "_lib") {
         modules.push_back(self);
         continue;
       }
-      std::string data;
-      if (!in.ReadStr(&data)) corrupt("module bytes");
       std::string loader = "ffi.Module.load_from_bytes." + kind;
       auto floader = Function::GetGlobal(loader);
       if (!floader.has_value()) {
         ThrowKind("RuntimeError", std::string("library '") + name() +
-                                      "': the embedded library binary holds a module of kind '" +
-                                      kind + "' but no loader " + loader + " is registered");
+                                      "': its __tvm_ffi__library_bin holds a module of kind '" +
+                                      kind + "', but " + loader + " is not registered");
       }
-      modules.push_back((*floader)(Bytes(data)).cast<Module>());
+      modules.push_back((*floader)(Bytes(m.data, m.size)).cast<Module>());
     }
-    for (size_t i = 0; i < num_modules; ++i) {
-      if (indptr[i] > indptr[i + 1] || indptr[i + 1] > children.size()) corrupt("index pointer");
-      for (uint64_t j = indptr[i]; j < indptr[i + 1]; ++j) {
-        if (children[j] >= num_modules) corrupt("child index");
-        modules[i]->ImportModule(modules[children[j]]);
+    for (size_t i = 0; i < tree.nmodules; ++i) {
+      for (uint64_t j = tree.indptr[i]; j < tree.indptr[i + 1]; ++j) {
+        modules[i]->ImportModule(modules[tree.children[j]]);
       }
     }
-    return modules.empty() ? self : modules[0];
+    return modules[0];
   }
 
   Session session_;
@@ -723,7 +535,8 @@ static Module CreateModule(const Session& session, const std::string& name) {
 }
 
 /* One new library holding all the objects.  `objects` is an Array of
-** str/bytes, or a single str/bytes. */
+** str/bytes, or a single str/bytes.  An empty Array gives an empty module
+** (every lookup in it fails as for a missing function), as upstream. */
 static Module SessionLoadModule(const Session& session, const Any& objects, const String& name) {
   std::vector<Any> items;
   if (auto arr = objects.as<Array<Any>>()) {
@@ -738,7 +551,7 @@ static Module SessionLoadModule(const Session& session, const Any& objects, cons
   // in any order and any direction.
   if (items.size() == 1) {
     obj->Add(items[0], MemoryNameOf(0, 1), &root);
-  } else {
+  } else if (!items.empty()) {
     obj->AddMany(items, &root);
   }
   return root.has_value() ? *root : mod;
@@ -869,6 +682,7 @@ static Session MakeSessionFromArgs(const Any& orc_rt, int64_t slab_size, unsigne
 
 static void RegisterAll() {
   namespace refl = ffi::reflection;
+  oj_ffiabi_set_children(&PushChildren);
   refl::ObjectDef<SessionObj>();
   refl::ObjectDef<DynamicLibraryObj>();
 

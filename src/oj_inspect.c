@@ -30,6 +30,7 @@
 #include "oj_elf.h"
 #include "oj_error.h"
 #include "oj_file.h"
+#include "oj_rtnames.h"
 #include "oj_tar.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
@@ -51,12 +52,8 @@ struct orcjit_inspection {
 
 /* ---- building ------------------------------------------------------------ */
 
-static const char *const oj_inspect_runtime_names[] = {
-    "atexit", "__dso_handle", "__cxa_atexit", "_GLOBAL_OFFSET_TABLE_"};
-
 static unsigned oj_inspect_where(const char *name, unsigned flags) {
-  for (size_t i = 0; i < sizeof oj_inspect_runtime_names / sizeof *oj_inspect_runtime_names; i++)
-    if (strcmp(name, oj_inspect_runtime_names[i]) == 0) return ORCJIT_SYM_RUNTIME;
+  if (oj_rtnames_kind(name)) return ORCJIT_SYM_RUNTIME;
   if ((flags & ORCJIT_INSPECT_RESOLVE) && dlsym(RTLD_DEFAULT, name) != NULL)
     return ORCJIT_SYM_HOST;
   return 0;

@@ -13,6 +13,10 @@
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
 **   oj_error.c     the per-thread last error
+**   oj_rtnames.c   the one list of the names the loader provides itself
+**   oj_pin.c       libraries kept loaded because they registered with TVM-FFI
+**   oj_ffiabi.c    TVM-FFI Functions over JIT code; adopting what it returns
+**   oj_libbin.c    the reader of an embedded __tvm_ffi__library_bin
 **
 ** Locking.  The locks, and what each guards:
 **   oj_fork.c's read-write lock   taken shared (recursively per thread) by
@@ -53,6 +57,7 @@
 #include "oj_elf.h"
 #include "oj_error.h"
 #include "oj_file.h"
+#include "oj_rtnames.h"
 #include "tvm_ffi_orcjit/orcjit.h"
 
 /* Makes room for `need` elements of size `elem` in *arr (capacity *cap),
@@ -166,6 +171,7 @@ struct orcjit_library {
   atomic_flag busy; /* an add is running */
   atomic_int finalized; /* destructors ran (at release or process exit) */
   _Atomic int low;  /* lives below 2 GiB (it has -fno-pic objects) */
+  _Atomic int pinned; /* never unloaded: its code registered with TVM-FFI (oj_pin.c) */
   struct oj_lowpage *lowcopies; /* host read-only data copied below 2 GiB */
   struct oj_lowpage *lowstubs;  /* jumps below 2 GiB to host functions */
 
@@ -225,6 +231,8 @@ int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...)
 
 /* oj_resolve.c */
 int oj_resolve_attach(oj_slot *slot);
+/* Whether p lies in the mapping of a loaded module (not JIT memory). */
+int oj_resolve_in_module(void *p);
 /* Frees the library's copies of host read-only data and its stubs. */
 void oj_resolve_free_copies(orcjit_library *lib);
 /* Names of required symbols that nothing provided during the current add
@@ -282,6 +290,15 @@ uint64_t oj_tls_host_entry(void *addr);
 /* Runs the thread_local destructors registered with dso by every thread
 ** (the calling thread's first). */
 void oj_tls_finalize(uint64_t dso);
+
+/* oj_pin.c */
+/* The TVM-FFI registration function obj calls (see oj_pin.c), or NULL. */
+const char *oj_pin_reason(const oj_elf_object *obj);
+/* Pins lib if obj calls one (before obj's constructors run). */
+void oj_pin_note(orcjit_library *lib, const oj_elf_object *obj);
+/* At the last release: 1 if lib is pinned (then kept, off its session's
+** list), 0 if it is to be destroyed. */
+int oj_pin_keep(orcjit_library *lib);
 
 /* oj_rtobj.c: the bytes of the per-library runtime object. */
 const unsigned char *oj_rtobj_image(size_t *size);

@@ -24,6 +24,7 @@
 
 #include "oj_arch.h"
 #include "oj_archive.h"
+#include "oj_ffiabi.h"
 #include "oj_internal.h"
 #include "oj_link.h"
 #include "oj_memmgr.h"
@@ -349,7 +350,7 @@ static int oj_library_add_runtime(orcjit_library *lib, const char *what) {
 static int oj_obj_needs_runtime(const oj_elf_object *obj) {
   for (size_t i = 0; i < obj->nundefined; i++) {
     const char *n = obj->undefined[i].name;
-    if (strcmp(n, "__dso_handle") == 0 || strcmp(n, "atexit") == 0) return 1;
+    if (oj_rtnames_kind(n) == OJ_RT_OBJECT) return 1;
   }
   return 0;
 }
@@ -815,6 +816,7 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
       goto out_untls;
     }
   }
+  for (size_t i = 0; i < n; i++) oj_pin_note(lib, &units[i].obj);
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
     const oj_elf_object *o = &units[i].obj;
     rc = oj_initfini_run_object(lib, o, addrs + base[i] + o->ndefined, first + (uint32_t)i);
@@ -1691,7 +1693,8 @@ int orcjit_library_get_function(orcjit_library *lib, const char *name, void **ou
   return rc;
 }
 
-static void oj_ffi_release_lib(void *self) { orcjit_library_release(self); }
+static void oj_ffi_retain_lib(void *lib) { orcjit_library_retain(lib); }
+static void oj_ffi_release_lib(void *lib) { orcjit_library_release(lib); }
 
 int orcjit_library_get_ffi_function(orcjit_library *lib, const char *name,
                                     void **out_function) {
@@ -1703,13 +1706,13 @@ int orcjit_library_get_ffi_function(orcjit_library *lib, const char *name,
   void *fn;
   int rc = orcjit_library_get_function(lib, name, &fn);
   if (rc != ORCJIT_OK) return rc;
-  orcjit_library_retain(lib);
+  /* The same Function as the Python path's (src/oj_ffiabi.c). */
+  oj_ffiabi_owner owner = {lib, oj_ffi_retain_lib, oj_ffi_release_lib};
   TVMFFIObjectHandle f = NULL;
-  if (TVMFFIFunctionCreate(lib, (TVMFFISafeCallType)fn, oj_ffi_release_lib, &f) != 0) {
+  if (oj_ffiabi_function(fn, &owner, &f) != 0) {
     TVMFFIObjectHandle e = NULL;
     TVMFFIErrorMoveFromRaised(&e);
     if (e) TVMFFIObjectDecRef(e);
-    orcjit_library_release(lib);
     return oj_error_set(ORCJIT_ENOMEM, "library '%s': cannot create the Function for '%s'",
                         lib->name, name);
   }

@@ -17,6 +17,11 @@
 ** reference left (external, or from a library outside the set) are alive,
 ** and so is everything they reach; the rest is garbage.
 **
+** A pinned library (oj_pin.c: it registered something with TVM-FFI) is
+** never destroyed: it counts as alive in a trial deletion, and when nothing
+** refers to it any more it is only kept (its name given up), with what it
+** holds.
+**
 ** A garbage set is destroyed as one: the destructors of all its libraries
 ** first (newest library first), then the link-order references they held
 ** are dropped (which may make more garbage, handled by the same loop, so a
@@ -84,7 +89,8 @@ static void oj_lifetime_scan(orcjit_library *root, orcjit_library **garbage) {
   /* 2. alive: a reference from outside the set, and what those reach */
   for (size_t i = 0; i < set.n; i++) {
     orcjit_library *u = set.v[i];
-    if (atomic_load(&u->refs) > 0 || u->linkrefs > u->gc_internal) {
+    if (atomic_load(&u->refs) > 0 || u->linkrefs > u->gc_internal ||
+        atomic_load(&u->pinned)) {
       u->gc_live = 1;
       if (oj_libvec_push(&work, u)) goto out;
     }
@@ -110,7 +116,7 @@ out:
 ** session's links_lock. */
 static void oj_lifetime_consider(orcjit_library *lib, orcjit_library **garbage) {
   if (lib->dying || atomic_load(&lib->refs) > 0) return;
-  if (lib->linkrefs == 0)
+  if (lib->linkrefs == 0 || atomic_load(&lib->pinned)) /* pinned: only kept (oj_pin.c) */
     oj_lifetime_doom(lib, garbage);
   else if (lib->cyclic)
     oj_lifetime_scan(lib, garbage);
@@ -138,14 +144,17 @@ static void oj_lifetime_collect(orcjit_session *s, orcjit_library *garbage) {
       if (n > 1) qsort(v, n, sizeof *v, oj_lifetime_newest_first);
     }
     /* destructors of the whole set first: they may still call each other */
-    if (v)
-      for (size_t k = 0; k < n; k++) oj_initfini_finalize(v[k]);
-    else
-      for (orcjit_library *m = batch; m; m = m->gc_next) oj_initfini_finalize(m);
+    if (v) {
+      for (size_t k = 0; k < n; k++)
+        if (!atomic_load(&v[k]->pinned)) oj_initfini_finalize(v[k]);
+    } else {
+      for (orcjit_library *m = batch; m; m = m->gc_next)
+        if (!atomic_load(&m->pinned)) oj_initfini_finalize(m);
+    }
     /* then the link-order references the set held */
     pthread_mutex_lock(&s->links_lock);
     for (orcjit_library *m = batch; m; m = m->gc_next)
-      for (size_t j = 0; j < m->nheld; j++) {
+      for (size_t j = 0; !atomic_load(&m->pinned) && j < m->nheld; j++) {
         orcjit_library *t = m->held[j];
         if (t->dying) continue; /* in this set */
         t->linkrefs--;
@@ -155,7 +164,7 @@ static void oj_lifetime_collect(orcjit_session *s, orcjit_library *garbage) {
     /* then the memory */
     for (orcjit_library *m = batch, *next; m; m = next) {
       next = m->gc_next;
-      oj_library_free(m);
+      if (!oj_pin_keep(m)) oj_library_free(m); /* a pinned one keeps all it has */
     }
     if (v != one) free(v);
   }

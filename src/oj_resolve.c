@@ -74,21 +74,14 @@ static void oj_resolve_note_missing(const char *name) {
 
 /* ---- the search -------------------------------------------------------- */
 
-static uint64_t oj_resolve_shim(const char *name) {
-  if (name[0] != '_' || name[1] != '_') return 0;
-  if (strcmp(name, "__cxa_atexit") == 0) return (uint64_t)(uintptr_t)&oj_rt_cxa_atexit;
-  if (strcmp(name, "__tls_get_addr") == 0) return (uint64_t)(uintptr_t)&oj_tls_get_addr;
-  if (strcmp(name, "__cxa_thread_atexit") == 0 || strcmp(name, "__cxa_thread_atexit_impl") == 0)
-    return (uint64_t)(uintptr_t)&oj_tls_cxa_thread_atexit;
-  return 0;
-}
+static uint64_t oj_resolve_shim(const char *name) { return oj_rtnames_shim(name); }
 
 /* Whether p lies in the mapping of a loaded module.  _dl_find_object
 ** (glibc 2.35) answers from the same map ranges as dladdr, without the
 ** scan of the module's whole symbol table that dladdr does to name the
 ** nearest symbol: that scan was most of the load time of C++ objects,
 ** which import many libstdc++ symbols. */
-static int oj_resolve_in_module(void *p) {
+int oj_resolve_in_module(void *p) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
   struct dl_find_object fo;
   return _dl_find_object(p, &fo) == 0;
@@ -333,7 +326,7 @@ int oj_resolve_external(LLVMOrcJITDylibRef jd, LLVMOrcSymbolStringPoolEntryRef n
   uint64_t known = e && !own ? e->addr : 0;
   int rt = lib->dso_handle != 0;
   pthread_mutex_unlock(&lib->lock);
-  if (own || (rt && (strcmp(s, "__dso_handle") == 0 || strcmp(s, "atexit") == 0))) return 0;
+  if (own || (rt && oj_rtnames_kind(s) == OJ_RT_OBJECT)) return 0;
   if (!known) {
     known = oj_resolve_find(lib, s);
     if (!known) return 0; /* the generator reports it, or it is weak */

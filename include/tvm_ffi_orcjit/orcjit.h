@@ -157,8 +157,20 @@ ORCJIT_API int orcjit_library_create(orcjit_session *s, const char *name,
                                      orcjit_library **out);
 ORCJIT_API void orcjit_library_retain(orcjit_library *lib);
 /* Drops one reference; at the last one the library's destructors run and
-** its JIT memory is freed.  NULL is a no-op. */
+** its JIT memory is freed.  NULL is a no-op.
+** Except for a pinned library (orcjit_library_is_pinned): one whose objects
+** call a TVM-FFI function that registers something TVM-FFI keeps for good
+** and cannot forget (global functions, TVMFFIFunctionSetGlobal*; fields,
+** methods, metadata or attributes of object types, TVMFFITypeRegister*;
+** TVMFFISetCustomAllocator, TVMFFIEnvSetDLPackManagedTensorAllocator,
+** TVMFFIEnvRegisterCAPI, TVMFFIEnvModRegister*Symbol), typically from a
+** TVM_FFI_STATIC_INIT_BLOCK.  What it registered points into its code, so
+** at its last release such a library stays loaded until the process exits:
+** its destructors do not run, its memory, its session and the libraries of
+** its link order are kept; only its name is freed for reuse. */
 ORCJIT_API void orcjit_library_release(orcjit_library *lib);
+/* 1 if lib is pinned (see orcjit_library_release), else 0. */
+ORCJIT_API int orcjit_library_is_pinned(const orcjit_library *lib);
 /* The library's name; valid while the library lives. */
 ORCJIT_API const char *orcjit_library_name(const orcjit_library *lib);
 /* The session the library belongs to (no new reference). */
@@ -257,8 +269,12 @@ ORCJIT_API int orcjit_library_get_function(orcjit_library *lib,
 
 /* Like orcjit_library_get_function, but wraps the function in a new
 ** TVM-FFI Function object (a TVMFFIObjectHandle that the caller owns) which
-** keeps lib alive until the Function is freed.  Calls through it go straight
-** to the JIT code. */
+** keeps lib alive until the Function is freed.  It is the Function the
+** Python package hands out: the JIT code is called with a NULL self; an
+** object it returns whose deleter is JIT code (and each such element of a
+** returned container) keeps lib alive until freed; an error it raises from
+** JIT code is replaced by an equal one made by libtvm_ffi, so it may outlive
+** lib. */
 ORCJIT_API int orcjit_library_get_ffi_function(orcjit_library *lib,
                                                const char *name,
                                                void **out_function);
@@ -304,7 +320,9 @@ enum {
                                       TVM-FFI's own, not functions) */
   ORCJIT_SYM_RUNTIME = 1 << 6,     /* undefined, provided by the loader
                                       itself: atexit, __dso_handle,
-                                      __cxa_atexit, _GLOBAL_OFFSET_TABLE_ */
+                                      __cxa_atexit, __tls_get_addr,
+                                      __cxa_thread_atexit(_impl),
+                                      _GLOBAL_OFFSET_TABLE_ */
   ORCJIT_SYM_HOST = 1 << 7         /* undefined, found in this process by
                                       dlsym(RTLD_DEFAULT) (only with
                                       ORCJIT_INSPECT_RESOLVE) */

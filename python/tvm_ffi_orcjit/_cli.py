@@ -45,7 +45,8 @@ INSPECT_EPILOG = """\
 where an undefined symbol comes from (as the loader resolves it):
   object NAME    defined by another input object or archive member
   loader         provided by the loader itself (atexit, __dso_handle,
-                 __cxa_atexit, _GLOBAL_OFFSET_TABLE_)
+                 __cxa_atexit, __tls_get_addr, __cxa_thread_atexit(_impl),
+                 _GLOBAL_OFFSET_TABLE_)
   host           found in this process (with --resolve): libc, libm,
                  libstdc++, libgcc, libtvm_ffi, Python
   NOT FOUND      nowhere (with --resolve): loading fails, unless the

@@ -21,20 +21,20 @@ def normalize_one(obj: object) -> str | bytes:
         path = os.fspath(obj)
         return os.fsdecode(path) if isinstance(path, bytes) else path
     raise TypeError(
-        "an object file must be given as a path (str or os.PathLike) or as its content "
-        f"(bytes), got {type(obj).__name__}"
+        "an object file must be a path (str or os.PathLike) or object-file bytes, "
+        f"got {type(obj).__name__}"
     )
 
 
 def normalize_many(objects: object) -> list[str | bytes]:
-    """Return ``objects`` (one input or a sequence of inputs) as a list of ``str``/``bytes``."""
+    """Return ``objects`` (one input or a sequence of inputs) as a list of ``str``/``bytes``.
+
+    An empty sequence gives an empty list (``load_module([])``: an empty module).
+    """
     if isinstance(objects, (str, bytes, bytearray, memoryview, os.PathLike)):
         return [normalize_one(objects)]
     if isinstance(objects, (list, tuple)) or (
         isinstance(objects, Sequence) and not isinstance(objects, (str, bytes))
     ):
-        items = [normalize_one(x) for x in objects]
-        if not items:
-            raise ValueError("load_module needs at least one object file")
-        return items
+        return [normalize_one(x) for x in objects]
     return [normalize_one(objects)]

@@ -119,6 +119,12 @@ class ExecutionSession(Object):
         keep the module's code loaded while they live, so they may outlive
         ``mod``; so may errors it raises.
 
+        A module whose code registers something with TVM-FFI (global
+        functions, e.g. from a ``TVM_FFI_STATIC_INIT_BLOCK``; fields or
+        methods of object types) is never unloaded: TVM-FFI cannot forget
+        what was registered, and it points into the module's code.  Its
+        destructors do not run and its memory stays until the process exits.
+
         Returns
         -------
         tvm_ffi.Module

@@ -5,9 +5,13 @@
 **   multi_object  several objects in one library resolving each other
 **   namespaces    two libraries defining the same symbols
 **   missing       functions and symbols that are not there
-**   cpp_errors    C++ exceptions inside JIT code and through the ABI
+**   cpp_errors    C++ exceptions inside JIT code and through the ABI; an
+**                 error raised through a Function outlives its library
 */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "oj_test.h"
 
@@ -361,6 +365,33 @@ void ojt_case_cpp_errors(void) {
   TVMFFIObjectDecRef(f);
 
   CHECK_STILL_WORKS(lib);
-  orcjit_library_release(lib);
+
+  ojt_step("an error raised through a Function outlives the library");
+  REQUIRE_OK(orcjit_library_get_ffi_function(lib, "twice_or_throw", &f));
+  orcjit_library_release(lib); /* the Function holds the last reference */
+  a = ojt_int(-5);
+  memset(&res, 0, sizeof res);
+  CHECK_EQ(TVMFFIFunctionCall(f, &a, 1, &res), -1);
+  TVMFFIObjectHandle kept = NULL;
+  TVMFFIErrorMoveFromRaised(&kept);
+  REQUIRE(kept != NULL);
+  TVMFFIObjectDecRef(f); /* unloads the library */
+  /* its deleter is libtvm_ffi's, not JIT code that is gone now */
+  Dl_info info;
+  CHECK(dladdr((void *)((TVMFFIObject *)kept)->deleter, &info) != 0);
+  for (int i = 0; i < 4; i++) { /* new code where the old was */
+    orcjit_library *other = ojt_new_library(s, NULL);
+    REQUIRE_OK(orcjit_library_add_file(other, ojt_obj("cpp_add.o")));
+    void *add2 = NULL;
+    REQUIRE_OK(orcjit_library_get_function(other, "add_cpp", &add2));
+    CHECK_EQ(OJT_CALL2(add2, 40, 2), 42);
+    orcjit_library_release(other);
+  }
+  const TVMFFIErrorCell *cell =
+      (const TVMFFIErrorCell *)((const char *)kept + sizeof(TVMFFIObject));
+  CHECK(cell->message.size == strlen("negative input -5") &&
+        memcmp(cell->message.data, "negative input -5", cell->message.size) == 0);
+  CHECK(cell->kind.size == 10 && memcmp(cell->kind.data, "ValueError", 10) == 0);
+  TVMFFIObjectDecRef(kept);
   orcjit_session_release(s);
 }

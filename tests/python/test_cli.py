@@ -229,6 +229,21 @@ def test_inspect_loader_provided_symbols(objs) -> None:
     assert "missing" not in where.values()
 
 
+def test_inspect_thread_local_runtime_is_the_loaders(objs) -> None:
+    """__tls_get_addr and __cxa_thread_atexit are bound to the loader's own
+    shims, so inspect says "loader", never "host" (both exist in the host)."""
+    (obj,) = inspect_json("--resolve", objs["tls_counter"])["inputs"][0]["objects"]
+    where = {s["name"]: s["resolution"] for s in obj["undefined"]}
+    assert where.get("__tls_get_addr") == "loader"
+    assert where.get("__cxa_thread_atexit") == "loader"
+    import tvm_ffi
+
+    raw = tvm_ffi.get_global_func("tvm_ffi_orcjit.InspectObject")(str(objs["tls_counter"]), "", True)
+    flags = {s["name"]: (s["runtime"], s["host"]) for s in raw["objects"][0]["symbols"]}
+    assert flags["__tls_get_addr"] == (True, False)
+    assert flags["__cxa_thread_atexit"] == (True, False)
+
+
 def test_inspect_init_fini_sections(objs) -> None:
     (obj,) = inspect_json(objs["initfini"])["inputs"][0]["objects"]
     got = sorted((e["kind"], e["priority"], e["count"]) for e in obj["initfini"])

@@ -279,7 +279,7 @@ def test_import_tree_cuda_without_a_loader(session, cuda_add, fatbin, tmp_path):
     if tvm_ffi.get_global_func("ffi.Module.load_from_bytes.cuda", allow_missing=True) is not None:
         pytest.skip("a loader ffi.Module.load_from_bytes.cuda is registered in this process")
     obj = _host_object(tmp_path, "host_cuda", "cuda", fatbin)
-    with pytest.raises(RuntimeError, match=r"kind 'cuda' but no loader ffi\.Module\.load_from_bytes\.cuda"):
+    with pytest.raises(RuntimeError, match=r"kind .cuda., but ffi\.Module\.load_from_bytes\.cuda is not registered"):
         session.load_module(obj)
     assert _device_count(session.load_module(cuda_add))[0] >= 0  # the session carries on
 
