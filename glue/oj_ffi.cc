@@ -17,9 +17,10 @@
 ** Ownership: DynamicLibrary -> Module -> orcjit_library -> orcjit_session.
 ** A Function returned by GetFunction holds a reference to its module, so the
 ** JIT code, its __tvm_ffi__library_ctx and the module's imports stay valid
-** while the function lives.  A module also holds every module it was linked
-** against (set_link_order), because their code may call back through their
-** own library context.  Objects that JIT code returns hold their module too,
+** while the function lives.  A module lives exactly as long as its library
+** (OrcJITModuleObj::ReleaseDeleter): a library kept by other libraries' link
+** orders keeps its module, whose code may call back through its library
+** context, and link-order cycles are freed by the core.  Objects that JIT code returns hold their module too,
 ** and errors it raises are copied out of it (src/oj_ffiabi.c).
 **
 ** Context symbols: a link callback, run by the core after each object is
@@ -31,6 +32,7 @@
 */
 #include "oj_ffi.h"
 
+#include <atomic>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -240,8 +242,46 @@ class OrcJITModuleObj final : public ModuleObj {
   OrcJITModuleObj& operator=(const OrcJITModuleObj&) = delete;
 
   ~OrcJITModuleObj() {
+    if (lib_ == nullptr) return;  // freed with its library (OnLibraryFreed)
     orcjit_library_set_link_callback(lib_, nullptr, nullptr);
     orcjit_library_release(lib_);
+  }
+
+  /* A module lives exactly as long as its library, because JIT code reaches
+  ** it through __tvm_ffi__library_ctx: also while only other libraries'
+  ** link orders hold the library, cycles included, which the core frees
+  ** (src/oj_lifetime.c) and TVM-FFI's reference counts could not.  So the
+  ** last TVM-FFI reference does not destroy the module: it only gives up
+  ** the module's reference to the library (ReleaseDeleter), and the
+  ** library's free hook destroys the module (OnLibraryFreed). */
+  static void ReleaseDeleter(void* self, int flags) {
+    auto* m = static_cast<OrcJITModuleObj*>(reinterpret_cast<Object*>(self));
+    if (flags & kTVMFFIObjectDeleterFlagBitMaskWeak) m->weak_gone_.store(true);
+    if (m->freed_.load()) {  // destroyed already: only the storage remains
+      if (flags & kTVMFFIObjectDeleterFlagBitMaskWeak)
+        object_deleter_(self, kTVMFFIObjectDeleterFlagBitMaskWeak);
+      return;
+    }
+    // The first time the strong count reaches zero; a reference taken
+    // again later (through the library context) and dropped changes nothing.
+    if ((flags & kTVMFFIObjectDeleterFlagBitMaskStrong) && !m->orphaned_.exchange(true))
+      orcjit_library_release(m->lib_);  // may run OnLibraryFreed now
+  }
+
+  static void OnLibraryFreed(void* self) {
+    auto* m = static_cast<OrcJITModuleObj*>(self);
+    m->lib_ = nullptr;
+    m->freed_.store(true);
+    object_deleter_(&m->header_, m->weak_gone_.load() ? kTVMFFIObjectDeleterFlagBitMaskBoth
+                                                      : kTVMFFIObjectDeleterFlagBitMaskStrong);
+  }
+
+  /* Puts ReleaseDeleter in place of the allocator's deleter (the same for
+  ** every module of this type) and the free hook on the library. */
+  void OwnByLibrary() {
+    object_deleter_ = header_.deleter;
+    header_.deleter = &OrcJITModuleObj::ReleaseDeleter;
+    orcjit_library_set_free_hook(lib_, &OrcJITModuleObj::OnLibraryFreed, this);
   }
 
   /* Installs the link callback; called once, right after construction
@@ -373,12 +413,6 @@ class OrcJITModuleObj final : public ModuleObj {
     for (const Module& m : libs) handles.push_back(Downcast(m)->lib_);
     int rc = orcjit_library_set_link_order(lib_, handles.data(), handles.size());
     if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_library_set_link_order");
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const Module& m : libs) {
-      bool seen = false;
-      for (const Module& d : link_deps_) seen = seen || d.same_as(m);
-      if (!seen) link_deps_.push_back(m);
-    }
   }
 
   int64_t Lookup(const String& symbol) {
@@ -520,7 +554,10 @@ class OrcJITModuleObj final : public ModuleObj {
   Session session_;
   orcjit_library* lib_;
   std::mutex mutex_;
-  std::vector<Module> link_deps_;
+  std::atomic<bool> orphaned_{false};  // no TVM-FFI reference left
+  std::atomic<bool> freed_{false};     // destroyed by its library's free hook
+  std::atomic<bool> weak_gone_{false};
+  static inline void (*object_deleter_)(void*, int) = nullptr;
   std::vector<const void*> pending_bins_;
   std::vector<const void*> seen_bins_;
 };
@@ -531,6 +568,7 @@ static Module CreateModule(const Session& session, const std::string& name) {
   if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_library_create");
   ObjectPtr<OrcJITModuleObj> obj = ffi::make_object<OrcJITModuleObj>(session, lib);
   obj->Init();
+  obj->OwnByLibrary();
   return Module(obj);
 }
 

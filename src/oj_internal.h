@@ -211,6 +211,8 @@ struct orcjit_library {
 
   orcjit_link_callback link_cb;
   void *link_cb_user;
+  void (*free_hook)(void *); /* orcjit_library_set_free_hook */
+  void *free_hook_arg;
 
   struct orcjit_library *next; /* in the session's list */
   struct orcjit_library *prev;

@@ -266,8 +266,10 @@ void oj_library_free(orcjit_library *lib) {
   }
   free(lib->pending);
   pthread_mutex_destroy(&lib->lock);
+  void (*hook)(void *) = lib->free_hook, *hook_arg = lib->free_hook_arg;
   free(lib->name);
   free(lib);
+  if (hook) hook(hook_arg); /* last: the owner may release other libraries */
   orcjit_session_release(s);
 }
 
@@ -1465,12 +1467,14 @@ static int oj_library_defer_batch(orcjit_library *lib, const orcjit_input *input
     if (rc == ORCJIT_OK && !(in[i].name = strdup(name)))
       rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
   }
-  /* A tar is the complete set of objects of one shared library (Apache
-  ** TVM's export_library): it is linked now, with the rest of this call,
-  ** as load_module would (docs/design.md, "Tar files"). */
-  int tar = 0;
-  for (i = 0; i < n && rc == ORCJIT_OK && !tar; i++) tar = oj_tar_is(in[i].data, in[i].size);
-  if (tar) n = 0; /* nothing deferred; the caller links the inputs */
+  /* A whole export is linked now, with the rest of this call, as
+  ** load_module would: a tar, the complete set of objects of one shared
+  ** library (Apache TVM's export_library; docs/design.md, "Tar files"), or
+  ** an object carrying an import tree (__tvm_ffi__library_bin), whose root
+  ** the caller wants from the add. */
+  int whole = 0;
+  for (i = 0; i < n && rc == ORCJIT_OK && !whole; i++) whole = oj_tar_is(in[i].data, in[i].size);
+  if (whole) n = 0; /* nothing deferred; the caller links the inputs */
   for (i = 0; i < n && rc == ORCJIT_OK; i++) {
     if (oj_elf_classify(in[i].data, in[i].size) == OJ_ELF_KIND_ARCHIVE) {
       rc = oj_library_add_archive(lib, in[i].data, in[i].size, in[i].name);
@@ -1485,6 +1489,11 @@ static int oj_library_defer_batch(orcjit_library *lib, const orcjit_input *input
       src[nu++] = i;
     }
   }
+  for (i = 0; i < nu && rc == ORCJIT_OK && !whole; i++)
+    for (size_t d = 0; d < units[i].obj.ndefined && !whole; d++)
+      whole = strcmp(units[i].obj.defined[d].name, "__tvm_ffi__library_bin") == 0;
+  size_t nu_prepared = nu;
+  if (whole) nu = 0;
   for (i = 0; i < nu && rc == ORCJIT_OK; i++) {
     int shadow;
     rc = oj_library_check_dups(lib, &units[i].obj, units[i].what, &shadow);
@@ -1493,17 +1502,17 @@ static int oj_library_defer_batch(orcjit_library *lib, const orcjit_input *input
   for (i = 0; i < nu && rc == ORCJIT_OK; i++)
     if (oj_library_defer_one(lib, &units[i], &in[src[i]]) != 0)
       rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': out of memory", lib->name);
-  if (rc != ORCJIT_OK) oj_library_forget_pending(lib, pending_before);
-  else if (!tar) oj_link_gen_bump();
-  if (units) oj_units_free(units, nu);
-  n = tar ? ntotal : n;
+  if (rc != ORCJIT_OK || whole) oj_library_forget_pending(lib, pending_before);
+  else oj_link_gen_bump();
+  if (units) oj_units_free(units, nu_prepared);
+  n = ntotal;
   for (i = 0; in && i < n; i++) {
     free(in[i].buf);
     free(in[i].name);
   }
   free(in);
   free(src);
-  if (rc == ORCJIT_OK && tar) rc = oj_library_add_batch(lib, inputs, ntotal);
+  if (rc == ORCJIT_OK && whole) rc = oj_library_add_batch(lib, inputs, ntotal);
   return rc;
 }
 
@@ -1717,6 +1726,16 @@ int orcjit_library_get_ffi_function(orcjit_library *lib, const char *name,
                         lib->name, name);
   }
   *out_function = f;
+  return ORCJIT_OK;
+}
+
+int orcjit_library_set_free_hook(orcjit_library *lib, void (*fn)(void *), void *arg) {
+  oj_error_clear();
+  if (oj_lib_check(lib, "orcjit_library_set_free_hook")) return ORCJIT_EINVAL;
+  pthread_mutex_lock(&lib->lock);
+  lib->free_hook = fn;
+  lib->free_hook_arg = arg;
+  pthread_mutex_unlock(&lib->lock);
   return ORCJIT_OK;
 }
 

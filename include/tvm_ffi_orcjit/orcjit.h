@@ -279,6 +279,16 @@ ORCJIT_API int orcjit_library_get_ffi_function(orcjit_library *lib,
                                                const char *name,
                                                void **out_function);
 
+/* fn(arg) is called once, right after lib's memory is freed: after the
+** last reference to it went (a handle, a function, a library linking to it,
+** a cycle of those) and its destructors ran; never for a library that stays
+** loaded (orcjit_library_is_pinned) or that is still loaded at process
+** exit.  For an owner whose lifetime must match the library's (the Python
+** package's module object, which JIT code reaches through
+** __tvm_ffi__library_ctx).  One hook per library; NULL removes it. */
+ORCJIT_API int orcjit_library_set_free_hook(orcjit_library *lib,
+                                            void (*fn)(void *), void *arg);
+
 /* Called after each object of lib is linked and before its constructors
 ** run; the place to fill context symbols such as __tvm_ffi__library_ctx.
 ** A nonzero return fails the add; the callback should set a message with
