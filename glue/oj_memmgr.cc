@@ -135,6 +135,10 @@ bool graphReachesOut(LinkGraph &G, std::string &where) {
       case x86_64::Size32:
       case x86_64::Delta64FromGOT:
         continue;
+      case x86_64::Delta32:
+      case x86_64::PCRel32:
+        where = describeEdge("R_X86_64_PC32", *B, E);
+        return true;
       default:
         where = describeEdge(G.getEdgeKindName(E.getKind()), *B, E);
         return true;
@@ -249,23 +253,23 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
     dest.push_back(&Seg);
   }
   char why[256] = "";
-  oj_vmem_alloc *Mem =
-      oj_vmem_alloc_segments(segs.data(), segs.size(),
-                             (needLow ? OJ_VMEM_LOW : 0) | (movable ? OJ_VMEM_MOVABLE : 0),
-                             SlabSize, why, sizeof why);
-  if (!Mem) {
+  oj_vmem_alloc *Mem = nullptr;
+  int rc = oj_vmem_alloc_segments(segs.data(), segs.size(),
+                                  (needLow ? OJ_VMEM_LOW : 0) | (movable ? OJ_VMEM_MOVABLE : 0),
+                                  SlabSize, &Mem, why, sizeof why);
+  if (rc != 0) {
     std::string msg;
-    if (!strncmp(why, "cannot commit", 13))
+    if (rc == OJ_VMEM_ECOMMIT)
       msg = G.getName() + ": " + why;
     else if (needLow)
       msg = G.getName() +
             ": relocation R_X86_64_32/32S (absolute 32-bit) needs JIT memory below 2 GiB "
             "and none is available; build the object with -fPIC or -fPIE (" +
             (where.empty() ? std::string() : "first: " + where + "; ") + why + ")";
-    else if (!movable && !strncmp(why, "no address space is free within", 31))
+    else if (!movable)
       msg = G.getName() + ": cannot allocate JIT memory: " + why +
-            "; the object could be placed elsewhere but for its 32-bit relative "
-            "relocations to code or data outside it (first: " + out + ")";
+            "; it must lie within 2 GiB of libc and the other JIT code because of its "
+            "32-bit relative relocations to code or data outside it (first: " + out + ")";
     else
       msg = G.getName() + ": cannot allocate JIT memory: " + why;
     OnAllocated(make_error<StringError>(msg, inconvertibleErrorCode()));

@@ -91,9 +91,10 @@ typedef struct oj_elf_ctx {
 
 static void oj_elf_sym_at(const oj_elf_ctx *c, uint64_t i, Elf64_Sym *sym,
                           uint32_t *sec);
-/* A session's JIT memory is one 2 GiB window of 1 MiB chunks (see
-** glue/oj_memmgr.cc): the most it holds and the largest alignment. */
-#define OJ_ELF_JIT_MAX ((uint64_t)1 << 31)
+/* The most JIT memory (src/oj_vmem.c) gives one object, and the largest
+** alignment (its 1 MiB chunks).  Objects over 2 GiB are placed in a region
+** of their own, where their relocations allow. */
+#define OJ_ELF_JIT_MAX ((uint64_t)1 << 36)
 #define OJ_ELF_ALIGN_MAX ((uint64_t)1 << 20)
 /* The largest TLS block accepted: every thread gets a copy. */
 #define OJ_ELF_TLS_MAX ((uint64_t)1 << 30)
@@ -395,8 +396,8 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
                            (unsigned)i);
   }
   c->names_ok = 1;
-  /* What the loaded sections need must fit in a session's JIT memory (one
-  ** 2 GiB window).  Zero-fill sizes are not bounded by the file: a .bss of
+  /* What the loaded sections need must fit in what JIT memory gives one
+  ** object (64 GiB).  Zero-fill sizes are not bounded by the file: a .bss of
   ** nearly 2^64 bytes wrapped JITLink's layout and the memory manager's
   ** sizes around zero (found by fuzz_load: a block laid out past its
   ** segment, and a corrupted free list). */
@@ -413,9 +414,9 @@ static int oj_elf_load_sections(oj_elf_ctx *c) {
     }
     if (need > OJ_ELF_JIT_MAX)
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
-                         "its loaded sections need more than 2 GiB of memory "
-                         "(the total passes 2 GiB at %s, of %llu bytes); a "
-                         "session's JIT memory spans at most 2 GiB",
+                         "its loaded sections need more than 64 GiB of memory "
+                         "(the total passes 64 GiB at %s, of %llu bytes), the "
+                         "most JIT memory gives one object",
                          oj_elf_sec(c, i).s, (unsigned long long)c->sh[i].sh_size);
     c->need = need;
   }
@@ -700,7 +701,7 @@ static int oj_elf_check_symbols(oj_elf_ctx *c) {
           return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                              "%s is a common symbol of %llu bytes aligned to "
                              "%llu; with the loaded sections that is more "
-                             "than the 2 GiB of a session's JIT memory",
+                             "than the 64 GiB JIT memory gives one object",
                              oj_elf_symdesc(c, i, sym.st_name).s,
                              (unsigned long long)sym.st_size,
                              (unsigned long long)sym.st_value);

@@ -200,12 +200,12 @@ static void oj_session_clear_dead_names(orcjit_session *s) {
   LLVMOrcSymbolStringPoolClearDeadEntries(LLVMOrcExecutionSessionGetSymbolStringPool(s->es));
 }
 
-int orcjit_session_clear_free_slabs(orcjit_session *s, size_t *freed_bytes) {
+int orcjit_session_clear_free_slabs(orcjit_session *s, size_t *regions) {
   oj_error_clear();
-  if (freed_bytes) *freed_bytes = 0;
+  if (regions) *regions = 0;
   if (!s) return oj_error_set(ORCJIT_EINVAL, "orcjit_session_clear_free_slabs: session is NULL");
   size_t n = oj_memmgr_clear_free_slabs(s->mm);
-  if (freed_bytes) *freed_bytes = n;
+  if (regions) *regions = n;
   oj_session_clear_dead_names(s);
   return ORCJIT_OK;
 }

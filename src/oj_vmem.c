@@ -517,28 +517,29 @@ static int oj_vmem_shared(oj_vmem_alloc *a, oj_window *w, const oj_vmem_seg *seg
   return rc;
 }
 
-oj_vmem_alloc *oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flags,
-                                      size_t slab_size, char *why, size_t cap) {
+int oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flags, size_t slab_size,
+                           oj_vmem_alloc **out, char *why, size_t cap) {
+  *out = NULL;
   pthread_once(&oj_vmem_once, oj_vmem_init);
   slab_size = oj_up(slab_size ? slab_size : OJ_VMEM_SLAB, OJ_VMEM_CHUNK);
   uint64_t total = 0;
   for (size_t i = 0; i < n; i++) {
     if (segs[i].align > OJ_VMEM_CHUNK) {
       snprintf(why, cap, "segment alignment %zu is larger than 1 MiB", segs[i].align);
-      return NULL;
+      return OJ_VMEM_ENOSPACE;
     }
     /* The ELF pre-pass bounds this; sizes this large would wrap below. */
     if ((uint64_t)segs[i].size > OJ_VMEM_MAX || total + segs[i].size > OJ_VMEM_MAX) {
       snprintf(why, cap, "the segments need more than %llu GiB",
                (unsigned long long)(OJ_VMEM_MAX >> 30));
-      return NULL;
+      return OJ_VMEM_ENOSPACE;
     }
     total += oj_up(oj_max(segs[i].size, 1), oj_vmem_page);
   }
   oj_vmem_alloc *a = calloc(1, sizeof *a + n * sizeof a->p[0]);
   if (!a) {
     snprintf(why, cap, "out of memory");
-    return NULL;
+    return OJ_VMEM_ENOSPACE;
   }
   a->n = n;
   for (size_t i = 0; i < n; i++) {
@@ -558,7 +559,7 @@ oj_vmem_alloc *oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flag
   }
   if (rc != 0) {
     free(a);
-    return NULL;
+    return OJ_VMEM_ENOSPACE;
   }
   /* Writable and zero for JITLink.  A region of its own is fresh (zero);
   ** shared pieces may hold what a released library left. */
@@ -567,7 +568,7 @@ oj_vmem_alloc *oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flag
     if (mprotect((void *)p->addr, p->size, PROT_READ | PROT_WRITE) != 0) {
       snprintf(why, cap, "cannot commit JIT memory: %s", strerror(errno));
       oj_vmem_free(a, 0);
-      return NULL;
+      return OJ_VMEM_ECOMMIT;
     }
     if (!a->w) continue;
     /* Large pieces are zeroed by dropping their pages (private anonymous
@@ -579,7 +580,8 @@ oj_vmem_alloc *oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flag
   for (size_t i = 0; i < n; i++) segs[i].addr = a->p[i].addr;
   if (!a->w)
     for (size_t i = 0; i < n; i++) a->p[i].live = 1;
-  return a;
+  *out = a;
+  return 0;
 }
 
 int oj_vmem_protect(oj_vmem_alloc *a) {

@@ -35,12 +35,19 @@ enum {
 
 typedef struct oj_vmem_alloc oj_vmem_alloc;
 
-/* Places the n segments, makes their pages writable and zero, and sets
-** each segs[i].addr.  slab_size: address space to reserve at a time in a
-** shared window (0: the default, 256 MiB).  On failure returns NULL and
-** writes the reason (without the object's name) into why[0..cap). */
-oj_vmem_alloc *oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flags,
-                                      size_t slab_size, char *why, size_t cap);
+/* oj_vmem_alloc_segments's failures. */
+enum {
+  OJ_VMEM_ENOSPACE = 1, /* no room that the flags allow (or out of memory) */
+  OJ_VMEM_ECOMMIT = 2   /* the pages could not be made writable */
+};
+
+/* Places the n segments, makes their pages writable and zero, sets each
+** segs[i].addr and *out.  slab_size: address space to reserve at a time in
+** a shared window (0: the default, 256 MiB).  On failure returns an
+** OJ_VMEM_E* code and writes the reason (without the object's name) into
+** why[0..cap). */
+int oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flags, size_t slab_size,
+                           oj_vmem_alloc **out, char *why, size_t cap);
 
 /* Gives every segment its final protection (and flushes the instruction
 ** cache of code).  0, or -1 with errno set (the allocation is unchanged). */

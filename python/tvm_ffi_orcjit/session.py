@@ -145,10 +145,15 @@ class ExecutionSession(Object):
     def clear_free_slabs(self) -> int:
         """Give JIT memory no longer in use back to the operating system.
 
+        Free pages are dropped and every wholly free slab (reserved address
+        space) of the process's JIT memory is unmapped.
+
         Returns
         -------
         int
-            The number of bytes returned.
+            The number of memory regions given back: the slabs unmapped by
+            this call, plus the regions of large allocations unmapped when
+            libraries of this session were released since the last call.
         """
         return int(_ffi_api.SessionClearFreeSlabs(self))
 
