@@ -62,6 +62,7 @@ typedef struct oj_elf_cand {
 typedef struct oj_elf_ctx {
   const unsigned char *data;
   size_t size;
+  unsigned char *owned; /* data, malloc'd and ours (oj_elf_prepare_owned) */
   const char *what;
   const char *tag;
   Elf64_Ehdr eh;
@@ -1880,9 +1881,14 @@ static int oj_elf_make_image(oj_elf_ctx *c, oj_elf_object *out) {
   static const char secnames[] = ".symtab\0.strtab";
 
   if (nnew == 0) {
-    out->image = malloc(c->size);
-    if (!out->image) return oj_elf_nomem(c);
-    memcpy(out->image, c->data, c->size);
+    if (c->owned) { /* edited where it is: no copy of a large input */
+      out->image = c->owned;
+      c->owned = NULL;
+    } else {
+      out->image = malloc(c->size);
+      if (!out->image) return oj_elf_nomem(c);
+      memcpy(out->image, c->data, c->size);
+    }
     out->image_size = c->size;
     oj_elf_edit(c, out->image, 0);
     return ORCJIT_OK;
@@ -1934,9 +1940,23 @@ static int oj_elf_make_image(oj_elf_ctx *c, oj_elf_object *out) {
       return oj_elf_nomem(c);
   }
 
-  img = calloc(1, (size_t)at);
-  if (!img) return oj_elf_nomem(c);
-  memcpy(img, c->data, c->size);
+  if (c->owned) {
+    /* The input grows into the image (realloc moves a large block without
+    ** copying it); what pointed into it follows. */
+    size_t str = c->str ? (size_t)((const unsigned char *)c->str - c->data) : 0;
+    size_t shstr = c->shstr ? (size_t)((const unsigned char *)c->shstr - c->data) : 0;
+    img = realloc(c->owned, (size_t)at);
+    if (!img) return oj_elf_nomem(c);
+    memset(img + c->size, 0, (size_t)(at - c->size));
+    c->owned = NULL;
+    c->data = img;
+    if (c->str) c->str = (const char *)img + str;
+    if (c->shstr) c->shstr = (const char *)img + shstr;
+  } else {
+    img = calloc(1, (size_t)at);
+    if (!img) return oj_elf_nomem(c);
+    memcpy(img, c->data, c->size);
+  }
   oj_elf_edit(c, img, pre + oldsyms + out->ninitfini); /* the first TLS marker */
 
   /* The symbol table: old entries (edited), then the markers. */
@@ -2050,12 +2070,33 @@ int oj_elf_classify(const void *data, size_t size) {
   return OJ_ELF_KIND_UNKNOWN;
 }
 
+static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
+                              const char *what, const char *tag, oj_elf_object *out);
+
 int oj_elf_prepare(const void *data, size_t size, const char *what,
                    const char *tag, oj_elf_object *out) {
   oj_elf_ctx c;
+  memset(&c, 0, sizeof c);
+  return oj_elf_prepare_ctx(&c, data, size, what, tag, out);
+}
+
+int oj_elf_prepare_owned(unsigned char *data, size_t size, const char *what,
+                         const char *tag, oj_elf_object *out) {
+  oj_elf_ctx c;
+  memset(&c, 0, sizeof c);
+  c.owned = data;
+  int rc = oj_elf_prepare_ctx(&c, data, size, what, tag, out);
+  free(c.owned); /* NULL if it became the image */
+  return rc;
+}
+
+/* cp->owned is taken (set to NULL) only by a successful oj_elf_make_image,
+** after the early returns. */
+static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
+                              const char *what, const char *tag, oj_elf_object *out) {
+  oj_elf_ctx c = *cp;
   int rc;
   memset(out, 0, sizeof *out);
-  memset(&c, 0, sizeof c);
   c.data = data;
   c.size = size;
   c.what = what ? what : "<memory>";
@@ -2083,6 +2124,7 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   free(c.sh);
   free(c.tlsvoff);
   free(c.tlssec);
+  cp->owned = c.owned;
   if (rc != ORCJIT_OK) oj_elf_object_free(out);
   return rc;
 }

@@ -128,6 +128,13 @@ int oj_elf_classify(const void *data, size_t size);
 int oj_elf_prepare(const void *data, size_t size, const char *what,
                    const char *tag, oj_elf_object *out);
 
+/* The same, for an input the caller hands over: data (malloc'd) is freed
+** or becomes the image, which is the input edited in place and grown with
+** realloc (that moves a large block without copying it).  Spares a copy
+** of a large object read from a file. */
+int oj_elf_prepare_owned(unsigned char *data, size_t size, const char *what,
+                         const char *tag, oj_elf_object *out);
+
 /* Frees everything *obj owns and zeroes it.  Safe on a zeroed struct. */
 void oj_elf_object_free(oj_elf_object *obj);
 

@@ -788,12 +788,14 @@ static int oj_library_pull(orcjit_library *lib, const char *name) {
   return rc;
 }
 
+/* mine: data itself, malloc'd, handed over (oj_elf_prepare_owned), or NULL. */
 static int oj_library_add_object(orcjit_library *lib, const void *data, size_t size,
-                                 const char *what) {
+                                 const char *what, unsigned char *mine) {
   char tag[48];
   snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects);
   oj_elf_object obj;
-  int rc = oj_elf_prepare(data, size, what, tag, &obj);
+  int rc = mine ? oj_elf_prepare_owned(mine, size, what, tag, &obj)
+                : oj_elf_prepare(data, size, what, tag, &obj);
   if (rc != ORCJIT_OK) {
     oj_error_prefix("library '%s'", lib->name);
     return rc;
@@ -860,16 +862,23 @@ static int oj_library_add_archive(orcjit_library *lib, const void *data, size_t 
   return rc;
 }
 
+/* mine: data itself, malloc'd and handed over (freed here), or NULL. */
 static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
-                          const char *what) {
-  if (atomic_flag_test_and_set(&lib->busy))
+                          const char *what, unsigned char *mine) {
+  if (atomic_flag_test_and_set(&lib->busy)) {
+    free(mine);
     return oj_error_set(ORCJIT_EBUSY,
                         "library '%s': %s: another add into this library is in progress "
                         "on another thread",
                         lib->name, what);
-  int rc = oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE
-               ? oj_library_add_archive(lib, data, size, what)
-               : oj_library_add_object(lib, data, size, what);
+  }
+  int rc;
+  if (oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE) {
+    rc = oj_library_add_archive(lib, data, size, what);
+    free(mine);
+  } else {
+    rc = oj_library_add_object(lib, data, size, what, mine);
+  }
   atomic_flag_clear(&lib->busy);
   return rc;
 }
@@ -893,7 +902,7 @@ int orcjit_library_add_memory(orcjit_library *lib, const void *data, size_t size
   if (oj_lib_check(lib, "orcjit_library_add_memory")) return ORCJIT_EINVAL;
   if (!name || !*name) name = "<memory>";
   if (oj_memory_check(lib, data, size, name)) return oj_error_status();
-  return oj_library_add(lib, data ? data : "", size, name);
+  return oj_library_add(lib, data ? data : "", size, name, NULL);
 }
 
 int orcjit_library_add_file(orcjit_library *lib, const char *path) {
@@ -907,9 +916,7 @@ int orcjit_library_add_file(orcjit_library *lib, const char *path) {
     oj_error_prefix("library '%s'", lib->name);
     return oj_error_status();
   }
-  int rc = oj_library_add(lib, buf, size, path);
-  free(buf);
-  return rc;
+  return oj_library_add(lib, buf, size, path, buf); /* takes buf */
 }
 
 /* ---- several inputs as one link ----------------------------------------- */
@@ -984,7 +991,11 @@ static int oj_library_add_batch(orcjit_library *lib, const orcjit_input *inputs,
     if (oj_elf_classify(in[i].data, in[i].size) == OJ_ELF_KIND_ARCHIVE) continue;
     char tag[48];
     snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects + nu);
-    rc = oj_elf_prepare(in[i].data, in[i].size, in[i].name, tag, &units[nu].obj);
+    /* A file read here is handed over: edited in place, not copied. */
+    unsigned char *mine = in[i].buf;
+    in[i].buf = NULL;
+    rc = mine ? oj_elf_prepare_owned(mine, in[i].size, in[i].name, tag, &units[nu].obj)
+              : oj_elf_prepare(in[i].data, in[i].size, in[i].name, tag, &units[nu].obj);
     if (rc != ORCJIT_OK) {
       oj_error_prefix("library '%s'", lib->name);
     } else {
