@@ -10,6 +10,7 @@
 **   oj_tls.c       thread-local storage of loaded objects, thread_local dtors
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
+**   oj_vmem.c      the process's JIT memory (windows, slabs, pages)
 **   oj_error.c     the per-thread last error
 **
 ** Locking: a session's `lock` guards its library list and JITDylib pool; a
@@ -124,7 +125,7 @@ struct orcjit_session {
   size_t dropped;       /* objects dropped since ORC's string pool was cleared */
   size_t slab_size;
   unsigned flags;       /* ORCJIT_SESSION_* (options | environment) */
-  struct oj_memmgr *mm; /* glue/oj_memmgr.cc: one +-2 GiB window of JIT memory */
+  struct oj_memmgr *mm; /* glue/oj_memmgr.cc: JIT memory (src/oj_vmem.c) */
   struct orcjit_session *next_global; /* in the process-wide list */
   struct orcjit_session *prev_global;
 };

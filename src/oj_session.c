@@ -118,8 +118,8 @@ int orcjit_session_create(const orcjit_session_options *opts,
   }
   s->flags |= oj_session_env_flags();
 
-  /* The object layer allocates from our memory manager: all of a
-  ** session's code and data in one window, so PC-relative relocations
+  /* The object layer allocates from our memory manager: code and data in
+  ** one window near libc (src/oj_vmem.c), so PC-relative relocations
   ** between libraries never overflow, and -fno-pic objects below 2 GiB. */
   s->mm = oj_memmgr_create(s->slab_size);
   if (!s->mm) {
