@@ -34,8 +34,9 @@
 ** runs the allocation actions), sessions (the windows are process-wide:
 ** memory a session releases serves any other).
 **
-** Locking: one process-wide mutex guards the windows; protections,
-** zeroing and unmapping of an allocation's own pages happen outside it.
+** Locking: one process-wide mutex guards the windows (held across fork()
+** by an atfork handler); protections, zeroing and unmapping of an
+** allocation's own pages happen outside it.
 */
 #include "oj_vmem.h"
 
@@ -111,7 +112,13 @@ static size_t oj_vmem_page = 4096;
 static uintptr_t oj_vmem_libc;
 static oj_window oj_vmem_near, oj_vmem_lowwin = {.low = 1};
 
+/* fork(): the child gets the windows in a consistent state, the lock free
+** (the lock is never held while waiting on anything else). */
+static void oj_vmem_fork_prepare(void) { pthread_mutex_lock(&oj_vmem_lock); }
+static void oj_vmem_fork_after(void) { pthread_mutex_unlock(&oj_vmem_lock); }
+
 static void oj_vmem_init(void) {
+  pthread_atfork(oj_vmem_fork_prepare, oj_vmem_fork_after, oj_vmem_fork_after);
   long ps = sysconf(_SC_PAGESIZE);
   if (ps > 0) oj_vmem_page = (size_t)ps;
   Dl_info info;

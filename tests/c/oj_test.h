@@ -190,6 +190,7 @@ typedef struct ojt_case {
   X(big_objects, 1)                                                          \
   X(clear_count, 1)                                                          \
   X(rlimit_as, 1)                                                            \
+  X(fork_vmem, 1)                                                            \
   X(ctors, 1)                                                                \
   X(lifetime, 1)                                                             \
   X(bad_input, 1)                                                            \

@@ -201,3 +201,62 @@ void ojt_case_rlimit_as(void) {
   CHECK(WIFEXITED(status));
   CHECK_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
 }
+
+/* ---- fork while another thread allocates ---------------------------------- */
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+static atomic_int fork_stop;
+
+static void *fork_loader(void *arg) {
+  orcjit_session *s = arg;
+  while (!atomic_load(&fork_stop)) {
+    orcjit_library *lib = NULL;
+    if (orcjit_library_create(s, "", &lib) != ORCJIT_OK) break;
+    orcjit_library_add_file(lib, ojt_obj("add.o"));
+    orcjit_library_release(lib);
+    orcjit_session_clear_free_slabs(s, NULL);
+  }
+  return NULL;
+}
+
+/* JIT memory is the process's, behind one lock: a child forked while
+** another thread allocates or frees still loads into a new session (the
+** lock is held across fork by an atfork handler). */
+void ojt_case_fork_vmem(void) {
+  orcjit_session *s = ojt_new_session();
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, fork_loader, s) == 0);
+  int bad = 0;
+  for (int i = 0; i < 40; i++) {
+    usleep(1000 + 500 * (i % 7));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) continue;
+    if (pid == 0) {
+      alarm(20);
+      orcjit_session *c = NULL;
+      orcjit_library *lib = NULL;
+      void *add = NULL;
+      int64_t argv[2] = {2, 3}, out = 0;
+      int ok = orcjit_session_create(NULL, &c) == ORCJIT_OK &&
+               orcjit_library_create(c, "child", &lib) == ORCJIT_OK &&
+               orcjit_library_add_file(lib, ojt_obj("bss200m.o")) == ORCJIT_OK &&
+               orcjit_library_add_file(lib, ojt_obj("add.o")) == ORCJIT_OK &&
+               orcjit_library_get_function(lib, "add", &add) == ORCJIT_OK &&
+               ojt_call(add, 2, argv, &out) == 0 && out == 5;
+      _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      fprintf(stderr, "fork_vmem: child %d: status %#x\n", i, status);
+      bad++;
+    }
+  }
+  atomic_store(&fork_stop, 1);
+  pthread_join(t, NULL);
+  CHECK_EQ(bad, 0);
+  orcjit_session_release(s);
+}
