@@ -26,7 +26,8 @@
 **     in the free lists (kept committed for reuse; large ones dropped at
 **     once), executable pages retired for good under a debugger, and
 **     oj_vmem_clear giving free pages and wholly free slabs back;
-**   - reserving what an address-space limit allows: a slab that cannot be
+**   - reserving what an address-space limit allows: under RLIMIT_AS a slab
+**     takes at most a quarter of what is left, and a slab that cannot be
 **     reserved is halved, down to what the allocation needs.
 **
 ** What it does not own: link graphs and their relocations (glue/
@@ -47,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -394,6 +396,21 @@ static size_t oj_window_unmap_free(oj_window *w, int singles_only) {
   return count;
 }
 
+/* Under an address-space limit (RLIMIT_AS), a quarter of what is left of
+** it: a slab never takes what the rest of the process (LLVM's own memory,
+** the input files) needs.  SIZE_MAX without a limit. */
+static size_t oj_vmem_headroom(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  unsigned long pages = 0;
+  FILE *f = fopen("/proc/self/statm", "re");
+  if (!f) return SIZE_MAX;
+  if (fscanf(f, "%lu", &pages) != 1) pages = 0;
+  fclose(f);
+  uint64_t used = (uint64_t)pages * oj_vmem_page;
+  return used < rl.rlim_cur ? (size_t)((rl.rlim_cur - used) / 4) : 0;
+}
+
 /* Takes n bytes (a page multiple) aligned to align for class cls.  0, or
 ** -1 with the reason in why. */
 static int oj_window_piece(oj_window *w, unsigned cls, size_t n, size_t align, size_t slab_size,
@@ -404,9 +421,10 @@ static int oj_window_piece(oj_window *w, unsigned cls, size_t n, size_t align, s
   uintptr_t c;
   rc = oj_rl_take(&w->chunks, want, OJ_VMEM_CHUNK, &c);
   if (rc > 0) {
-    /* A new slab: the session's size, or what this needs; halved while
-    ** the address space (ulimit -v) or the window cannot give it. */
-    size_t slab = oj_max(slab_size, want);
+    /* A new slab: the session's size, or what this needs; under an
+    ** address-space limit (ulimit -v) at most a quarter of what is left;
+    ** halved while the address space or the window cannot give it. */
+    size_t slab = oj_max(oj_min(slab_size, oj_down(oj_vmem_headroom(), OJ_VMEM_CHUNK)), want);
     if (w->low) slab = oj_max(oj_min(slab, OJ_VMEM_SLAB), want);
     int r;
     while ((r = oj_window_reserve(w, slab, slab > slab_size)) != 0) {

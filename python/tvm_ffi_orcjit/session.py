@@ -35,8 +35,9 @@ class ExecutionSession(Object):
         for compatibility with the upstream package and not needed: init and
         fini sections, ``atexit`` and ``__dso_handle`` are handled natively.
     slab_size
-        JIT memory to reserve up front, in bytes; 0 (or a negative value)
-        selects the default.
+        JIT address space to reserve at a time, in bytes (reserved space
+        costs no memory until used; halved when an address-space limit
+        refuses it); 0 (or a negative value) selects the default, 256 MiB.
     orc_rt_path
         Keyword alias of ``orc_rt`` (the upstream 0.1 name).
     debugger
