@@ -762,12 +762,12 @@ static void RegisterAll() {
                   })
       .def("tvm_ffi_orcjit.SessionClearFreeSlabs",
            [](Session session) -> int64_t {
-             size_t freed = 0;
-             int rc = orcjit_session_clear_free_slabs(session->handle(), &freed);
+             size_t regions = 0;
+             int rc = orcjit_session_clear_free_slabs(session->handle(), &regions);
              if (rc != ORCJIT_OK) ThrowStatus(rc, "orcjit_session_clear_free_slabs");
-             return static_cast<int64_t>(freed);
+             return static_cast<int64_t>(regions);
            },
-           "Returns unused JIT memory to the OS; the number of bytes freed")
+           "Returns unused JIT memory to the OS; the number of memory regions given back")
       .def("tvm_ffi_orcjit.ExecutionSessionCreateDynamicLibrary",
            [](Session session, String name) {
              Module mod = CreateModule(session, std::string(name));

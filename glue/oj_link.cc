@@ -205,7 +205,9 @@ extern "C" LLVMErrorRef oj_link_add_object(LLVMOrcLLJITRef jit, LLVMOrcResourceT
                                            const void *image, size_t size, const char *name) {
   auto &J = *reinterpret_cast<orc::LLJIT *>(jit);
   orc::ResourceTrackerSP RT(reinterpret_cast<orc::ResourceTracker *>(rt));
-  auto Buf = MemoryBuffer::getMemBufferCopy(StringRef((const char *)image, size), name);
+  /* Not copied: the image outlives the link (see oj_link.h). */
+  auto Buf = MemoryBuffer::getMemBuffer(StringRef((const char *)image, size), name,
+                                        /*RequiresNullTerminator=*/false);
   orc::MaterializationUnit::Interface I;
   auto &L = J.getObjTransformLayer();
   if (!elfInterface(J.getExecutionSession(), (const char *)image, size, I))

@@ -17,7 +17,8 @@ extern "C" {
 #endif
 
 /* Adds the x86-64 ELF relocatable object image[0..size) (already checked
-** by the ELF pre-pass; copied) to the JITDylib of rt, as
+** by the ELF pre-pass; not copied: it must stay valid until the lookup that
+** links it has returned, or the tracker is removed) to the JITDylib of rt, as
 ** LLVMOrcLLJITAddObjectFileWithRT does, but without parsing it with LLVM's
 ** object library to learn the symbols it defines: they are read from the
 ** image's symbol table.  name names the object in LLVM's messages.

@@ -2,11 +2,11 @@
 ** oj_memmgr.h: the JIT memory manager of a session (C interface to
 ** glue/oj_memmgr.cc).
 **
-** A session's code and data live in one window of reserved address space
-** (all of it within +-2 GiB, near libc), sub-allocated page by page and
-** reused after a library is released.  Link graphs with absolute 32-bit
-** relocations (objects built with -fno-pic) are placed in a second window
-** below 2 GiB, reserved on first need.
+** The memory itself is the process's (src/oj_vmem.c): one shared window
+** near libc for every session (within +-2 GiB of libc and of each other),
+** a second one below 2 GiB for link graphs with absolute 32-bit
+** relocations (-fno-pic), and regions of their own for large graphs that
+** reach nothing outside themselves with a 32-bit relative relocation.
 **
 ** Use:
 **   oj_memmgr *mm = oj_memmgr_create(opts->slab_size);
@@ -33,8 +33,9 @@ extern "C" {
 typedef struct oj_memmgr oj_memmgr;
 
 /* Creates the manager.  slab_size is the address space reserved at a time
-** (rounded up to 1 MiB); 0 means the default, 256 MiB.  Reserved space
-** costs no memory until used.  NULL on out of memory. */
+** (rounded up to 1 MiB; halved while an address-space limit refuses it);
+** 0 means the default, 256 MiB.  Reserved space costs no memory until
+** used.  NULL on out of memory. */
 oj_memmgr *oj_memmgr_create(size_t slab_size);
 
 /* An LLVMOrcLLJITBuilderObjectLinkingLayerCreatorFunction; ctx is the
@@ -59,23 +60,13 @@ void oj_memmgr_set_dylib_low(oj_memmgr *m, LLVMOrcJITDylibRef jd, int low);
 ** Set by sessions with debugger support. */
 void oj_memmgr_set_keep_code(oj_memmgr *m, int keep);
 
-/* Gives the memory of free pages back to the operating system (madvise
-** MADV_DONTNEED) and unmaps wholly free slabs (except the first one of
-** the normal window).  Returns the bytes of memory released (pages that
-** were resident). */
+/* Gives the pages of free JIT memory back to the operating system (madvise
+** MADV_DONTNEED) and unmaps every wholly free slab of the process's shared
+** windows.  Returns the number of reserved regions given back: the slabs
+** this call unmapped, plus the regions (a large allocation's own region or
+** the slab reserved for it) unmapped when libraries of this session were
+** released since the previous call. */
 size_t oj_memmgr_clear_free_slabs(oj_memmgr *m);
-
-typedef struct oj_memmgr_stats {
-  size_t reserved;      /* address space reserved, both windows */
-  size_t reserved_low;  /* of which below 2 GiB */
-  size_t used;          /* bytes in live allocations (page granular) */
-  size_t slabs;         /* reservations (mappings before protections) */
-  size_t allocations;   /* live finalized allocations */
-  uintptr_t lowest;     /* lowest and highest address of the normal window */
-  uintptr_t highest;
-} oj_memmgr_stats;
-
-void oj_memmgr_get_stats(oj_memmgr *m, oj_memmgr_stats *out);
 
 /* Frees the manager and unmaps its memory.  Only after the LLJIT that used
 ** it is disposed.  NULL is a no-op. */

@@ -113,8 +113,9 @@ typedef struct oj_arch {
   uint16_t shn_large_common;            /* 0: none */
   const char *shn_large_common_name;
   uint32_t sht_unwind;                  /* 0: none */
-  /* Memory.  jit_max: the most a session's JIT memory holds (what PC-
-  ** relative code reaches); window_span: the memory manager's window (what
+  /* Memory.  jit_max: the most JIT memory gives one object (src/oj_vmem.c
+  ** places one larger than the shared window in a region of its own, where
+  ** its relocations allow); window_span: the memory manager's window (what
   ** glue/oj_memmgr.cc's kSpanLimit is on x86-64); low_window: -fno-pic
   ** objects can be placed below 2 GiB (MAP_32BIT). */
   uint64_t jit_max;

@@ -118,12 +118,13 @@ int oj_elf_classify(const void *data, size_t size) {
   return OJ_ELF_KIND_UNKNOWN;
 }
 
-int oj_elf_prepare(const void *data, size_t size, const char *what,
-                   const char *tag, oj_elf_object *out) {
-  oj_elf_ctx c;
+/* cp->owned is taken (set to NULL) only by a successful oj_elf_image_make,
+** after the early returns. */
+static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
+                              const char *what, const char *tag, oj_elf_object *out) {
+  oj_elf_ctx c = *cp;
   int rc;
   memset(out, 0, sizeof *out);
-  memset(&c, 0, sizeof c);
   c.data = data;
   c.size = size;
   c.what = what ? what : "<memory>";
@@ -154,7 +155,25 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   free(c.tlssec);
   free(c.rel);
   free(c.tgt);
+  cp->owned = c.owned;
   if (rc != ORCJIT_OK) oj_elf_object_free(out);
+  return rc;
+}
+
+int oj_elf_prepare(const void *data, size_t size, const char *what,
+                   const char *tag, oj_elf_object *out) {
+  oj_elf_ctx c;
+  memset(&c, 0, sizeof c);
+  return oj_elf_prepare_ctx(&c, data, size, what, tag, out);
+}
+
+int oj_elf_prepare_owned(unsigned char *data, size_t size, const char *what,
+                         const char *tag, oj_elf_object *out) {
+  oj_elf_ctx c;
+  memset(&c, 0, sizeof c);
+  c.owned = data;
+  int rc = oj_elf_prepare_ctx(&c, data, size, what, tag, out);
+  free(c.owned); /* NULL if it became the image */
   return rc;
 }
 

@@ -132,6 +132,13 @@ int oj_elf_classify(const void *data, size_t size);
 int oj_elf_prepare(const void *data, size_t size, const char *what,
                    const char *tag, oj_elf_object *out);
 
+/* oj_elf_prepare, for an input the caller hands over: data (malloc'd) is freed
+** or becomes the image, which is the input edited in place and grown with
+** realloc (that moves a large block without copying it).  Spares a copy
+** of a large object read from a file. */
+int oj_elf_prepare_owned(unsigned char *data, size_t size, const char *what,
+                         const char *tag, oj_elf_object *out);
+
 /* A static linker's resolution of a weak definition that loses to another
 ** object's definition of the same name: every weak definition in
 ** obj->image whose name `lose` accepts becomes an undefined (STB_GLOBAL)

@@ -97,9 +97,14 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
   static const char secnames[] = ".symtab\0.strtab";
 
   if (nnew == 0) {
-    out->image = malloc(c->size);
-    if (!out->image) return oj_elf_nomem(c);
-    memcpy(out->image, c->data, c->size);
+    if (c->owned) { /* edited where it is: no copy of a large input */
+      out->image = c->owned;
+      c->owned = NULL;
+    } else {
+      out->image = malloc(c->size);
+      if (!out->image) return oj_elf_nomem(c);
+      memcpy(out->image, c->data, c->size);
+    }
     out->image_size = c->size;
     oj_elf_image_edit(c, out->image, 0);
     return ORCJIT_OK;
@@ -151,9 +156,23 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
       return oj_elf_nomem(c);
   }
 
-  img = calloc(1, (size_t)at);
-  if (!img) return oj_elf_nomem(c);
-  memcpy(img, c->data, c->size);
+  if (c->owned) {
+    /* The input grows into the image (realloc moves a large block without
+    ** copying it); what pointed into it follows. */
+    size_t str = c->str ? (size_t)((const unsigned char *)c->str - c->data) : 0;
+    size_t shstr = c->shstr ? (size_t)((const unsigned char *)c->shstr - c->data) : 0;
+    img = realloc(c->owned, (size_t)at);
+    if (!img) return oj_elf_nomem(c);
+    memset(img + c->size, 0, (size_t)(at - c->size));
+    c->owned = NULL;
+    c->data = img;
+    if (c->str) c->str = (const char *)img + str;
+    if (c->shstr) c->shstr = (const char *)img + shstr;
+  } else {
+    img = calloc(1, (size_t)at);
+    if (!img) return oj_elf_nomem(c);
+    memcpy(img, c->data, c->size);
+  }
   oj_elf_image_edit(c, img, pre + oldsyms + out->ninitfini); /* the first TLS marker */
 
   /* The symbol table: old entries (edited), then the markers. */

@@ -41,6 +41,7 @@ typedef struct oj_elf_ctx {
   const oj_arch *arch; /* the machine (oj_arch.h) */
   const unsigned char *data;
   size_t size;
+  unsigned char *owned; /* data, malloc'd and ours (oj_elf_prepare_owned) */
   const char *what;
   const char *tag;
   Elf64_Ehdr eh;
@@ -74,9 +75,9 @@ typedef struct oj_elf_ctx {
 
 #define OJ_ELF_NOTLS UINT64_MAX
 
-/* A session's JIT memory is one window of 1 MiB chunks (see
-** glue/oj_memmgr.cc): the most it holds is the machine's jit_max
-** (oj_arch.h), the largest alignment one chunk. */
+/* JIT memory comes in 1 MiB chunks (src/oj_vmem.c): the most it gives one
+** object is the machine's jit_max (oj_arch.h), the largest alignment one
+** chunk. */
 #define OJ_ELF_ALIGN_MAX ((uint64_t)1 << 20)
 /* The largest TLS block accepted: every thread gets a copy. */
 #define OJ_ELF_TLS_MAX ((uint64_t)1 << 30)

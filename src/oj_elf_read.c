@@ -233,8 +233,8 @@ int oj_elf_read_sections(oj_elf_ctx *c) {
                            (unsigned)i);
   }
   c->names_ok = 1;
-  /* What the loaded sections need must fit in a session's JIT memory (one
-  ** 2 GiB window).  Zero-fill sizes are not bounded by the file: a .bss of
+  /* What the loaded sections need must fit in what JIT memory gives one
+  ** object (jit_max).  Zero-fill sizes are not bounded by the file: a .bss of
   ** nearly 2^64 bytes wrapped JITLink's layout and the memory manager's
   ** sizes around zero (found by fuzz_load: a block laid out past its
   ** segment, and a corrupted free list). */
@@ -253,10 +253,10 @@ int oj_elf_read_sections(oj_elf_ctx *c) {
       unsigned gib = (unsigned)(c->arch->jit_max >> 30);
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                          "its loaded sections need more than %u GiB of memory "
-                         "(the total passes %u GiB at %s, of %llu bytes); a "
-                         "session's JIT memory spans at most %u GiB",
+                         "(the total passes %u GiB at %s, of %llu bytes), the "
+                         "most JIT memory gives one object",
                          gib, gib, oj_elf_sec(c, i).s,
-                         (unsigned long long)c->sh[i].sh_size, gib);
+                         (unsigned long long)c->sh[i].sh_size);
     }
     c->need = need;
   }

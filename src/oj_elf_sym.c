@@ -107,7 +107,7 @@ int oj_elf_sym_check(oj_elf_ctx *c) {
                                           "0x%x",
                            oj_elf_symdesc(c, i, sym.st_name).s, (unsigned)sec);
       /* A common symbol is a zero-fill block JITLink makes of st_size
-      ** bytes aligned to st_value: it counts against the same 2 GiB as the
+      ** bytes aligned to st_value: it counts against the same jit_max as the
       ** sections.  Unchecked, sizes near 2^63 summed past 2^64 in JITLink's
       ** layout and the segment wrapped to a few bytes. */
       if (sec == SHN_COMMON) {
@@ -122,7 +122,7 @@ int oj_elf_sym_check(oj_elf_ctx *c) {
           return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                              "%s is a common symbol of %llu bytes aligned to "
                              "%llu; with the loaded sections that is more "
-                             "than the %u GiB of a session's JIT memory",
+                             "than the %u GiB JIT memory gives one object",
                              oj_elf_symdesc(c, i, sym.st_name).s,
                              (unsigned long long)sym.st_size,
                              (unsigned long long)sym.st_value,
@@ -150,7 +150,7 @@ int oj_elf_sym_check(oj_elf_ctx *c) {
     type = ELF64_ST_TYPE(sym.st_info);
     /* LLVM takes any symbol of type STT_COMMON for a common one, wherever
     ** it is defined: JITLink 22 makes a zero-fill block of st_size for it,
-    ** outside the 2 GiB count above (found by review). */
+    ** outside the jit_max count above (found by review). */
     if (type == STT_COMMON && sec != SHN_COMMON)
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s has type STT_COMMON but is not "

@@ -62,9 +62,11 @@ static void oj_fork_prepare(void) {
   pthread_mutex_lock(&oj_global_lock);
   oj_initfini_fork_lock(OJ_FORK_LOCK);
   oj_tls_fork_lock(OJ_FORK_LOCK);
+  oj_vmem_fork_lock(OJ_FORK_LOCK);
 }
 
 static void oj_fork_parent(void) {
+  oj_vmem_fork_lock(OJ_FORK_UNLOCK);
   oj_tls_fork_lock(OJ_FORK_UNLOCK);
   oj_initfini_fork_lock(OJ_FORK_UNLOCK);
   pthread_mutex_unlock(&oj_global_lock);
@@ -74,6 +76,7 @@ static void oj_fork_parent(void) {
 static void oj_fork_child(void) {
   /* The child's only thread holds these (with the parent's thread id):
   ** fresh mutexes rather than unlocks. */
+  oj_vmem_fork_lock(OJ_FORK_REINIT);
   oj_tls_fork_lock(OJ_FORK_REINIT);
   oj_initfini_fork_lock(OJ_FORK_REINIT);
   pthread_mutex_init(&oj_global_lock, NULL);

@@ -12,6 +12,7 @@
 **   oj_tls.c       thread-local storage of loaded objects, thread_local dtors
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
+**   oj_vmem.c      the process's JIT memory (windows, slabs, pages)
 **   oj_error.c     the per-thread last error
 **   oj_rtnames.c   the one list of the names the loader provides itself
 **   oj_pin.c       libraries kept loaded because they registered with TVM-FFI
@@ -154,7 +155,7 @@ struct orcjit_session {
   size_t dropped;       /* objects dropped since ORC's string pool was cleared */
   size_t slab_size;
   unsigned flags;       /* ORCJIT_SESSION_* (options | environment) */
-  struct oj_memmgr *mm; /* glue/oj_memmgr.cc: one +-2 GiB window of JIT memory */
+  struct oj_memmgr *mm; /* glue/oj_memmgr.cc: JIT memory (src/oj_vmem.c) */
   struct orcjit_session *next_global; /* in the process-wide list */
   struct orcjit_session *prev_global;
   pthread_mutex_t links_lock; /* link-order references (oj_lifetime.c) */
@@ -327,6 +328,7 @@ void oj_fork_leave(void);
 enum { OJ_FORK_LOCK, OJ_FORK_UNLOCK, OJ_FORK_REINIT };
 void oj_initfini_fork_lock(int how);
 void oj_tls_fork_lock(int how);
+void oj_vmem_fork_lock(int how); /* oj_vmem.c */
 
 /* Process-wide list of sessions (for finalisation at exit). */
 extern pthread_mutex_t oj_global_lock;

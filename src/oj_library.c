@@ -1098,12 +1098,14 @@ static int oj_library_pull_linked(orcjit_library *lib, const char *name) {
   }
 }
 
+/* mine: data itself, malloc'd, handed over (oj_elf_prepare_owned), or NULL. */
 static int oj_library_add_object(orcjit_library *lib, const void *data, size_t size,
-                                 const char *what) {
+                                 const char *what, unsigned char *mine) {
   char tag[48];
   snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects);
   oj_elf_object obj;
-  int rc = oj_elf_prepare(data, size, what, tag, &obj);
+  int rc = mine ? oj_elf_prepare_owned(mine, size, what, tag, &obj)
+                : oj_elf_prepare(data, size, what, tag, &obj);
   if (rc != ORCJIT_OK) {
     oj_error_prefix("library '%s'", lib->name);
     return rc;
@@ -1176,19 +1178,28 @@ static int oj_library_add_archive(orcjit_library *lib, const void *data, size_t 
 static void oj_library_forget_pending(orcjit_library *lib, size_t from);
 static int oj_library_add_batch(orcjit_library *lib, const orcjit_input *inputs, size_t n);
 
+/* mine: data itself, malloc'd and handed over (freed here), or NULL. */
 static int oj_library_add(orcjit_library *lib, const void *data, size_t size,
-                          const char *what) {
-  if (atomic_flag_test_and_set(&lib->busy))
+                          const char *what, unsigned char *mine) {
+  if (atomic_flag_test_and_set(&lib->busy)) {
+    free(mine);
     return oj_error_set(ORCJIT_EBUSY,
                         "library '%s': %s: another add into this library is in progress "
                         "on another thread",
                         lib->name, what);
+  }
   size_t pending_before = lib->npending;
-  orcjit_input one = {NULL, data, size, what};
-  int rc = oj_tar_is(data, size) ? oj_library_add_batch(lib, &one, 1) /* its objects, one link */
-           : oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE
-               ? oj_library_add_archive(lib, data, size, what)
-               : oj_library_add_object(lib, data, size, what);
+  int rc;
+  if (oj_tar_is(data, size)) { /* its objects, one link */
+    orcjit_input one = {NULL, data, size, what};
+    rc = oj_library_add_batch(lib, &one, 1);
+    free(mine);
+  } else if (oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE) {
+    rc = oj_library_add_archive(lib, data, size, what);
+    free(mine);
+  } else {
+    rc = oj_library_add_object(lib, data, size, what, mine);
+  }
   /* All or nothing: members of a failed archive are forgotten. */
   if (rc != ORCJIT_OK) oj_library_forget_pending(lib, pending_before);
   atomic_flag_clear(&lib->busy);
@@ -1215,7 +1226,7 @@ int orcjit_library_add_memory(orcjit_library *lib, const void *data, size_t size
   if (!name || !*name) name = "<memory>";
   if (oj_memory_check(lib, data, size, name)) return oj_error_status();
   if (oj_fork_enter(lib->session) != ORCJIT_OK) return oj_error_status();
-  int rc = oj_library_add(lib, data ? data : "", size, name);
+  int rc = oj_library_add(lib, data ? data : "", size, name, NULL);
   oj_fork_leave();
   return rc;
 }
@@ -1232,11 +1243,12 @@ int orcjit_library_add_file(orcjit_library *lib, const char *path) {
     return oj_error_status();
   }
   int rc = oj_fork_enter(lib->session);
-  if (rc == ORCJIT_OK) {
-    rc = oj_library_add(lib, buf, size, path);
-    oj_fork_leave();
+  if (rc != ORCJIT_OK) {
+    free(buf);
+    return rc;
   }
-  free(buf);
+  rc = oj_library_add(lib, buf, size, path, buf); /* takes buf */
+  oj_fork_leave();
   return rc;
 }
 
@@ -1350,7 +1362,11 @@ static int oj_library_add_batch(orcjit_library *lib, const orcjit_input *inputs,
     if (oj_elf_classify(in[i].data, in[i].size) == OJ_ELF_KIND_ARCHIVE) continue;
     char tag[48];
     snprintf(tag, sizeof tag, "J%u.O%zu", lib->slot->index, lib->nobjects + nu);
-    rc = oj_elf_prepare(in[i].data, in[i].size, in[i].name, tag, &units[nu].obj);
+    /* A file read here is handed over: edited in place, not copied. */
+    unsigned char *mine = in[i].buf;
+    in[i].buf = NULL;
+    rc = mine ? oj_elf_prepare_owned(mine, in[i].size, in[i].name, tag, &units[nu].obj)
+              : oj_elf_prepare(in[i].data, in[i].size, in[i].name, tag, &units[nu].obj);
     if (rc != ORCJIT_OK) {
       oj_error_prefix("library '%s'", lib->name);
     } else {

@@ -134,8 +134,8 @@ static int oj_session_create(const orcjit_session_options *opts, orcjit_session 
   }
   s->flags |= oj_session_env_flags();
 
-  /* The object layer allocates from our memory manager: all of a
-  ** session's code and data in one window, so PC-relative relocations
+  /* The object layer allocates from our memory manager: code and data in
+  ** one window near libc (src/oj_vmem.c), so PC-relative relocations
   ** between libraries never overflow, and -fno-pic objects below 2 GiB. */
   s->mm = oj_memmgr_create(s->slab_size);
   if (!s->mm) {
@@ -220,13 +220,13 @@ static void oj_session_clear_dead_names(orcjit_session *s) {
   LLVMOrcSymbolStringPoolClearDeadEntries(LLVMOrcExecutionSessionGetSymbolStringPool(s->es));
 }
 
-int orcjit_session_clear_free_slabs(orcjit_session *s, size_t *freed_bytes) {
+int orcjit_session_clear_free_slabs(orcjit_session *s, size_t *regions) {
   oj_error_clear();
-  if (freed_bytes) *freed_bytes = 0;
+  if (regions) *regions = 0;
   if (!s) return oj_error_set(ORCJIT_EINVAL, "orcjit_session_clear_free_slabs: session is NULL");
   if (oj_fork_enter(s) != ORCJIT_OK) return oj_error_status();
   size_t n = oj_memmgr_clear_free_slabs(s->mm);
-  if (freed_bytes) *freed_bytes = n;
+  if (regions) *regions = n;
   oj_session_clear_dead_names(s);
   oj_fork_leave();
   return ORCJIT_OK;

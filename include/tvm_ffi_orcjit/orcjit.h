@@ -90,9 +90,8 @@ enum {
 
 /* The largest input (file or memory) accepted by orcjit_library_add_file
 ** and orcjit_library_add_memory: 2 GiB.  A larger one is refused with
-** ORCJIT_EFORMAT before any of it is read or copied.  (All the code and
-** data of a session live within one 2 GiB window, so a larger object could
-** not be linked anyway.) */
+** ORCJIT_EFORMAT before any of it is read or copied.  (Zero-fill sections
+** are not in the file: an object may need more memory than this.) */
 #define ORCJIT_MAX_INPUT_SIZE ((size_t)1 << 31)
 
 typedef struct orcjit_session orcjit_session;
@@ -104,7 +103,7 @@ typedef struct orcjit_library orcjit_library;
 ** and gets the defaults for the fields it does not know. */
 typedef struct orcjit_session_options {
   size_t struct_size;      /* sizeof(orcjit_session_options); 0 = current */
-  size_t slab_size;        /* JIT memory reserved up front; 0 = default */
+  size_t slab_size;        /* JIT address space reserved at a time; 0 = default */
   const char *orc_rt_path; /* accepted for upstream compatibility; unused */
   unsigned flags;          /* ORCJIT_SESSION_* bits below (since 0.2) */
 } orcjit_session_options;
@@ -143,10 +142,26 @@ ORCJIT_API void orcjit_session_retain(orcjit_session *s);
 /* Drops one reference; the session is destroyed when its last reference
 ** and the last library created in it are gone.  NULL is a no-op. */
 ORCJIT_API void orcjit_session_release(orcjit_session *s);
-/* Returns unused JIT memory to the operating system; *freed_bytes (may be
-** NULL) receives how much. */
+/* Returns unused JIT memory to the operating system: the pages of free JIT
+** memory are dropped and every wholly free slab (reserved address space)
+** of the process's shared windows is unmapped.  *regions (may be NULL)
+** receives the number of memory regions given back: the slabs this call
+** unmapped, plus the regions of their own of large objects (below) that
+** were unmapped when libraries of this session were released since the
+** previous call.  (Versions before 0.2.1 gave a number of bytes.)
+**
+** JIT memory is the process's, shared by its sessions: code and data go to
+** one window of address space near libc, within +-2 GiB of libc and of each
+** other, so that 32-bit PC-relative references between libraries and to
+** the host reach.  An object of 128 MiB or more (zero-fill included), or
+** one that no longer fits in the window, whose 32-bit relative relocations
+** all stay inside it (-fPIC code: calls and GOT loads go through its own
+** stubs and GOT) gets a region of its own anywhere, up to 64 GiB, unmapped
+** at its release; one with such a relocation to another object or the host
+** must fit in the window, and its refusal names the relocation.  An
+** address-space limit (RLIMIT_AS) is met by reserving less at a time. */
 ORCJIT_API int orcjit_session_clear_free_slabs(orcjit_session *s,
-                                               size_t *freed_bytes);
+                                               size_t *regions);
 
 /* ---- libraries ------------------------------------------------------- */
 

@@ -35,8 +35,9 @@ class ExecutionSession(Object):
         for compatibility with the upstream package and not needed: init and
         fini sections, ``atexit`` and ``__dso_handle`` are handled natively.
     slab_size
-        JIT memory to reserve up front, in bytes; 0 (or a negative value)
-        selects the default.
+        JIT address space to reserve at a time, in bytes (reserved space
+        costs no memory until used; halved when an address-space limit
+        refuses it); 0 (or a negative value) selects the default, 256 MiB.
     orc_rt_path
         Keyword alias of ``orc_rt`` (the upstream 0.1 name).
     debugger
@@ -156,10 +157,15 @@ class ExecutionSession(Object):
     def clear_free_slabs(self) -> int:
         """Give JIT memory no longer in use back to the operating system.
 
+        Free pages are dropped and every wholly free slab (reserved address
+        space) of the process's JIT memory is unmapped.
+
         Returns
         -------
         int
-            The number of bytes returned.
+            The number of memory regions given back: the slabs unmapped by
+            this call, plus the regions of large allocations unmapped when
+            libraries of this session were released since the last call.
         """
         return int(_ffi_api.SessionClearFreeSlabs(self))
 

@@ -187,6 +187,10 @@ typedef struct ojt_case {
   X(add_many, 1)                                                             \
   X(reload, 1)                                                               \
   X(big_bss, 1)                                                              \
+  X(big_objects, 1)                                                          \
+  X(clear_count, 1)                                                          \
+  X(rlimit_as, 1)                                                            \
+  X(fork_vmem, 1)                                                            \
   X(ctors, 1)                                                                \
   X(lifetime, 1)                                                             \
   X(bad_input, 1)                                                            \

@@ -339,7 +339,7 @@ static void c_symbol_wraps(unsigned char *e, size_t n) {
   s->st_size = 16;
 }
 /* Type STT_COMMON in a normal section: LLVM made it a common block of
-** st_size bytes, outside the 2 GiB count (found by review). */
+** st_size bytes, outside the 64 GiB count (found by review). */
 static void c_stt_common(unsigned char *e, size_t n) {
   Elf64_Sym *s = first_global_def(e);
   s->st_info = ELF64_ST_INFO(STB_GLOBAL, STT_COMMON);
@@ -665,7 +665,7 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("strtab-first-byte", elf, size, c_strtab_first_byte, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("does not start with a NUL byte");
   check_corrupt("nobits-huge", elf, size, c_nobits_huge, OJT_S(ORCJIT_EUNSUPPORTED));
-  CHECK_MSG("more than 2 GiB");
+  CHECK_MSG("more than 64 GiB");
   check_corrupt("common-wrap", elf, size, c_common_wrap, OJT_S(ORCJIT_EUNSUPPORTED));
   CHECK_MSG("is a common symbol of 9223372036854775808 bytes");
   check_corrupt("abs-global", elf, size, c_abs_global, OJT_S(ORCJIT_EUNSUPPORTED));
