@@ -341,8 +341,10 @@ bool MemMgr::reserveSlab(Arena &A, size_t size, std::string &why) {
   } else {
     for (unsigned k = 0; k < 16; k++) {
       uintptr_t step = uint64_t(k) * size;
-      if (A.lo > size + step) cands.push_back(A.lo - size - step);
-      cands.push_back(A.hi + step);
+      /* Chunk-aligned: A.lo/A.hi take in libc's base, which is only
+      ** page-aligned (an unaligned slab cannot hold a piece as large). */
+      if (A.lo > size + step) cands.push_back(alignDown(A.lo - size - step, kChunk));
+      cands.push_back(alignUp(A.hi + step, kChunk));
     }
   }
   for (uintptr_t c : cands) {
@@ -580,7 +582,12 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
             why + ")";
     else
       msg = G.getName() + ": cannot allocate JIT memory: " + why;
-    OnAllocated(make_error<StringError>(msg, inconvertibleErrorCode()));
+    /* The system refused address space (ENOMEM, RLIMIT_AS): the core
+    ** reports ORCJIT_ENOMEM (oj_link_error_is_nomem). */
+    bool nomem = why.compare(0, 14, "cannot reserve") == 0;
+    OnAllocated(make_error<StringError>(
+        msg, nomem ? std::make_error_code(std::errc::not_enough_memory)
+                   : inconvertibleErrorCode()));
     return;
   }
   /* Make the pages writable and clean for JITLink (outside the lock). */
@@ -590,7 +597,8 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
       freePieces(A->low, A->pieces, false, true);
       OnAllocated(make_error<StringError>(
           G.getName() + ": cannot commit JIT memory: " + strerror(e),
-          inconvertibleErrorCode()));
+          e == ENOMEM ? std::make_error_code(std::errc::not_enough_memory)
+                      : inconvertibleErrorCode()));
       return;
     }
     /* Large pieces are zeroed by dropping their pages (private anonymous

@@ -10,6 +10,7 @@
 **   oj_tls.c       thread-local storage of loaded objects, thread_local dtors
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
+**   oj_limit.c     room under RLIMIT_AS before work inside LLVM
 **   oj_error.c     the per-thread last error
 **
 ** Locking: a session's `lock` guards its library list and JITDylib pool; a
@@ -179,7 +180,9 @@ void oj_session_objects_dropped(orcjit_session *s, size_t n);
 /* The LLVM error text collected for this thread since the last reset. */
 void oj_llvm_errors_reset(void);
 const char *oj_llvm_errors(void);
-/* Turns an LLVMErrorRef into a message (consumes it). */
+/* Turns an LLVMErrorRef into a message (consumes it).  The status becomes
+** ORCJIT_ENOMEM when err, or an error reported since the reset, is an
+** allocation failure (oj_link_error_is_nomem). */
 int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -242,6 +245,13 @@ uint64_t oj_tls_host_entry(void *addr);
 /* Runs the thread_local destructors registered with dso by every thread
 ** (the calling thread's first). */
 void oj_tls_finalize(uint64_t dso);
+
+/* oj_limit.c: whether the address-space limit (RLIMIT_AS) leaves at least
+** need bytes (1 also when there is no limit); *left (if not NULL) gets the
+** room left, SIZE_MAX without a limit. */
+int oj_limit_room(size_t need, size_t *left);
+/* What LLVM may take besides what is proportional to an object. */
+#define OJ_LIMIT_MARGIN ((size_t)16 << 20)
 
 /* oj_rtobj.c: the bytes of the per-library runtime object. */
 const unsigned char *oj_rtobj_image(size_t *size);

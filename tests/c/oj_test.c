@@ -78,6 +78,8 @@ void ojt_abort(void) {
   exit(1);
 }
 
+int ojt_failures_count(void) { return atomic_load(&ojt_failures); }
+
 void ojt_capture(void) {
   const char *m = orcjit_last_error();
   snprintf(ojt_msg, sizeof ojt_msg, "%s", m ? m : "(null)");

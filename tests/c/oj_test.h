@@ -52,6 +52,8 @@ void ojt_fail_i64(const char *file, int line, const char *a, const char *b,
                   int64_t va, int64_t vb);
 void ojt_fail_msg(const char *file, int line, const char *substr);
 void ojt_abort(void) __attribute__((noreturn));
+/* The number of failed checks so far (in this process). */
+int ojt_failures_count(void);
 /* Copies the last orcjit error and status of this thread into the capture. */
 void ojt_capture(void);
 const char *ojt_captured_msg(void);
@@ -207,7 +209,9 @@ typedef struct ojt_case {
   X(unsupported, 1)                                                          \
   X(bad_files, 1)                                                            \
   X(fuzz_regressions, 1)                                                     \
-  X(failed_add, 1)
+  X(failed_add, 1)                                                           \
+  X(address_limit, 1)                                                        \
+  X(slab_growth, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)
