@@ -1017,6 +1017,8 @@ static int oj_elf_relas_of(const oj_elf_ctx *c, uint32_t i, oj_elf_rel **out,
                            size_t *nout) {
   oj_elf_rel *rel = NULL;
   size_t nrel = 0;
+  *out = NULL; /* also on failure: callers free *out and walk *nout */
+  *nout = 0;
   for (uint32_t r = 1; r < c->shnum; r++) {
     const Elf64_Shdr *rs = &c->sh[r];
     if (rs->sh_type != SHT_RELA || rs->sh_info != i) continue;

@@ -240,7 +240,8 @@ int oj_tls_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso);
 ** is not one). */
 void *oj_tls_address(uint64_t linked);
 /* If addr is the calling thread's copy of a host thread-local, the address
-** to bind the symbol to instead (for oj_tls_get_addr); else 0. */
+** to bind the symbol to instead (for oj_tls_get_addr); else 0; UINT64_MAX
+** if the entry could not be allocated. */
 uint64_t oj_tls_host_entry(void *addr);
 /* Runs the thread_local destructors registered with dso by every thread
 ** (the calling thread's first). */

@@ -369,7 +369,7 @@ uint64_t oj_tls_host_entry(void *addr) {
     }
   }
   pthread_mutex_unlock(&oj_tls_lock);
-  return res;
+  return res ? res : UINT64_MAX; /* out of memory */
 }
 
 /* ---- thread_local destructors ------------------------------------------ */
