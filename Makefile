@@ -58,7 +58,7 @@ test-sanitize: bootstrap
 # Allocation-failure injection (build-fault/, ASan+LSan): every case of
 # FAULT_CASES with the Nth allocation of the C core failed, N = 1, 2, ...
 # (FAULT_MAX_RUNS per case at most; tests/c/README).
-FAULT_MAX_RUNS ?= 300
+FAULT_MAX_RUNS ?= 100
 test-fault: bootstrap
 	@PY=$(PY) FAULT_MAX_RUNS=$(FAULT_MAX_RUNS) bash tests/fault/run.sh
 

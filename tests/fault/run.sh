@@ -18,7 +18,7 @@
 # status or a sanitizer report (leaks included) fails the run, and its log
 # is kept in build-fault/fault-logs/.
 #
-# Environment: PY (python3), JOBS (2), FAULT_CASES, FAULT_MAX_RUNS (300),
+# Environment: PY (python3), JOBS (2), FAULT_CASES, FAULT_MAX_RUNS (100),
 # FAULT_TIMEOUT (60 s per run).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +26,7 @@ root=$(cd "$here/../.." && pwd)
 PY=${PY:-python3}
 JOBS=${JOBS:-2}
 FAULT_CASES=${FAULT_CASES:-"load_call multi_object link_order duplicate unresolved archive ctors lifetime tls inspect bad_input"}
-FAULT_MAX_RUNS=${FAULT_MAX_RUNS:-300}
+FAULT_MAX_RUNS=${FAULT_MAX_RUNS:-100}
 FAULT_TIMEOUT=${FAULT_TIMEOUT:-60}
 b=$root/build-fault
 t0=$(date +%s)
