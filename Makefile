@@ -5,7 +5,7 @@ PY     ?= python3
 BUILD  ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build install demo test test-c test-py test-upstream test-sanitize fuzz bench bench-profile clean wheel wheel-test
+.PHONY: all bootstrap build install demo test test-c test-py test-upstream test-sanitize test-fault fuzz bench bench-profile clean wheel wheel-test
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -60,6 +60,13 @@ bench-profile: bootstrap
 # TSan stress (build-tsan/).  Fails on any sanitizer report.
 test-sanitize: bootstrap
 	@PY=$(PY) bash tests/sanitize/run.sh all
+
+# Allocation-failure injection (build-fault/, ASan+LSan): every case of
+# FAULT_CASES with the Nth allocation of the C core failed, N = 1, 2, ...
+# (FAULT_MAX_RUNS per case at most; tests/c/README).
+FAULT_MAX_RUNS ?= 100
+test-fault: bootstrap
+	@PY=$(PY) FAULT_MAX_RUNS=$(FAULT_MAX_RUNS) bash tests/fault/run.sh
 
 # The ELF pre-pass under libFuzzer for FUZZ_SECONDS; FUZZ_LOAD_SECONDS=N adds
 # fuzz_load (the whole load path).  fuzz/regressions/ are replayed first.

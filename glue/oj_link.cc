@@ -201,6 +201,22 @@ bool elfInterface(orc::ExecutionSession &ES, const char *img, size_t size,
 
 } // namespace
 
+/* ---- out of memory --------------------------------------------------------- */
+
+extern "C" LLVMErrorRef oj_link_nomem_error(const char *what) {
+  return wrap(make_error<StringError>(std::string("out of memory (") + what + ")",
+                                      std::make_error_code(std::errc::not_enough_memory)));
+}
+
+extern "C" int oj_link_error_is_nomem(LLVMErrorRef err) {
+  /* An LLVMErrorRef is the ErrorInfoBase it owns (llvm/Support/Error.h,
+  ** wrap/unwrap); this reads it without taking it. */
+  if (!err) return 0;
+  auto *E = reinterpret_cast<ErrorInfoBase *>(err);
+  if (E->isA<ErrorList>()) return 0; /* joined errors: not one cause */
+  return E->convertToErrorCode() == std::errc::not_enough_memory;
+}
+
 extern "C" LLVMErrorRef oj_link_add_object(LLVMOrcLLJITRef jit, LLVMOrcResourceTrackerRef rt,
                                            const void *image, size_t size, const char *name) {
   auto &J = *reinterpret_cast<orc::LLJIT *>(jit);

@@ -22,9 +22,18 @@ extern "C" {
 ** LLVMOrcLLJITAddObjectFileWithRT does, but without parsing it with LLVM's
 ** object library to learn the symbols it defines: they are read from the
 ** image's symbol table.  name names the object in LLVM's messages.
-** Returns NULL or the error (duplicate definitions, as LLVM words them). */
+** Returns NULL or the error (duplicate definitions, as LLVM words them;
+** an oj_link_error_is_nomem one when the copy cannot be allocated). */
 LLVMErrorRef oj_link_add_object(LLVMOrcLLJITRef jit, LLVMOrcResourceTrackerRef rt,
                                 const void *image, size_t size, const char *name);
+
+/* An error that says what ran out of memory (std::errc::not_enough_memory,
+** which oj_link_error_is_nomem recognises). */
+LLVMErrorRef oj_link_nomem_error(const char *what);
+/* Whether err (not consumed) is an allocation failure: an error whose
+** code is std::errc::not_enough_memory (ours, and the memory manager's
+** when the system refuses address space). */
+int oj_link_error_is_nomem(LLVMErrorRef err);
 
 #ifdef __cplusplus
 } /* extern "C" */

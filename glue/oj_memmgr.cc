@@ -46,6 +46,8 @@
 #include <sys/mman.h>
 
 #include <atomic>
+#include <cstring>
+#include <system_error>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -272,7 +274,14 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
             "32-bit relative relocations to code or data outside it (first: " + out + ")";
     else
       msg = G.getName() + ": cannot allocate JIT memory: " + why;
-    OnAllocated(make_error<StringError>(msg, inconvertibleErrorCode()));
+    /* The system refused address space or pages (ENOMEM, RLIMIT_AS) or
+    ** malloc failed: the core reports ORCJIT_ENOMEM (oj_link_error_is_nomem). */
+    bool nomem = std::strncmp(why, "cannot reserve", 14) == 0 ||
+                 std::strcmp(why, "out of memory") == 0 ||
+                 (rc == OJ_VMEM_ECOMMIT && std::strstr(why, std::strerror(ENOMEM)) != nullptr);
+    OnAllocated(make_error<StringError>(
+        msg, nomem ? std::make_error_code(std::errc::not_enough_memory)
+                   : inconvertibleErrorCode()));
     return;
   }
   for (size_t i = 0; i < segs.size(); i++) {

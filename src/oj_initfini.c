@@ -69,6 +69,11 @@ int oj_initfini_owns_dso(uint64_t dso) {
   return found;
 }
 
+/* Set when a registration below ran out of memory on this thread, which
+** oj_initfini_run_object reports after the constructors (ORCJIT_ENOMEM):
+** the constructor that registered only sees a nonzero return. */
+static _Thread_local int oj_initfini_atexit_nomem;
+
 /* What JIT code gets for __cxa_atexit (and, through the runtime object's
 ** atexit, for atexit). */
 int oj_rt_cxa_atexit(void (*fn)(void *), void *arg, void *dso) {
@@ -88,6 +93,7 @@ int oj_rt_cxa_atexit(void (*fn)(void *), void *arg, void *dso) {
     lib->natexit++;
   }
   pthread_mutex_unlock(&lib->lock);
+  if (rc != 0) oj_initfini_atexit_nomem = 1;
   return rc;
 }
 
@@ -155,6 +161,8 @@ int oj_initfini_run_object(orcjit_library *lib, const oj_elf_object *obj,
   pthread_mutex_unlock(&lib->lock);
   (void)seq;
 
+  int nomem_before = oj_initfini_atexit_nomem;
+  oj_initfini_atexit_nomem = 0;
   for (size_t k = 0; k < n && rc == ORCJIT_OK; k++) {
     const oj_elf_initfini *s = &obj->initfini[idx[k]];
     if (!oj_initfini_is_init(s->kind)) continue;
@@ -165,6 +173,11 @@ int oj_initfini_run_object(orcjit_library *lib, const oj_elf_object *obj,
     }
   }
   free(idx);
+  if (rc == ORCJIT_OK && oj_initfini_atexit_nomem)
+    rc = oj_error_set(ORCJIT_ENOMEM,
+                      "library '%s': out of memory registering an exit handler of a "
+                      "constructor (atexit, __cxa_atexit)", lib->name);
+  oj_initfini_atexit_nomem = nomem_before;
   return rc;
 }
 

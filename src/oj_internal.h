@@ -13,6 +13,7 @@
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
 **   oj_vmem.c      the process's JIT memory (windows, slabs, pages)
+**   oj_limit.c     room under RLIMIT_AS before work inside LLVM
 **   oj_error.c     the per-thread last error
 **   oj_rtnames.c   the one list of the names the loader provides itself
 **   oj_pin.c       libraries kept loaded because they registered with TVM-FFI
@@ -228,7 +229,9 @@ void oj_session_objects_dropped(orcjit_session *s, size_t n);
 /* The LLVM error text collected for this thread since the last reset. */
 void oj_llvm_errors_reset(void);
 const char *oj_llvm_errors(void);
-/* Turns an LLVMErrorRef into a message (consumes it). */
+/* Turns an LLVMErrorRef into a message (consumes it).  The status becomes
+** ORCJIT_ENOMEM when err, or an error reported since the reset, is an
+** allocation failure (oj_link_error_is_nomem). */
 int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -288,7 +291,8 @@ int oj_tls_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso);
 ** is not one). */
 void *oj_tls_address(uint64_t linked);
 /* If addr is the calling thread's copy of a host thread-local, the address
-** to bind the symbol to instead (for oj_tls_get_addr); else 0. */
+** to bind the symbol to instead (for oj_tls_get_addr); else 0; UINT64_MAX
+** if the entry could not be allocated. */
 uint64_t oj_tls_host_entry(void *addr);
 /* Runs the thread_local destructors registered with dso by every thread
 ** (the calling thread's first). */
@@ -302,6 +306,12 @@ void oj_pin_note(orcjit_library *lib, const oj_elf_object *obj);
 /* At the last release: 1 if lib is pinned (then kept, off its session's
 ** list), 0 if it is to be destroyed. */
 int oj_pin_keep(orcjit_library *lib);
+/* oj_limit.c: whether the address-space limit (RLIMIT_AS) leaves at least
+** need bytes (1 also when there is no limit); *left (if not NULL) gets the
+** room left, SIZE_MAX without a limit. */
+int oj_limit_room(size_t need, size_t *left);
+/* What LLVM may take besides what is proportional to an object. */
+#define OJ_LIMIT_MARGIN ((size_t)16 << 20)
 
 /* oj_rtobj.c: the bytes of the per-library runtime object. */
 const unsigned char *oj_rtobj_image(size_t *size);

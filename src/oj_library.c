@@ -112,7 +112,7 @@ static LLVMErrorRef oj_lookup_run(orcjit_library *lib, const char *const *names,
     free(lk.names);
     free(lk.index);
     free(set);
-    return LLVMCreateStringError("out of memory");
+    return oj_link_nomem_error("the names of a lookup");
   }
   memset(lk.index, 0xff, lk.cap * sizeof *lk.index);
   for (size_t i = 0; i < n; i++) {
@@ -301,14 +301,22 @@ static int oj_library_track(orcjit_library *lib, LLVMOrcResourceTrackerRef rt) {
 /* Adds image to the JITDylib under a new tracker; *out_rt owns it. */
 static int oj_library_add_image(orcjit_library *lib, const void *image, size_t size,
                                 const char *what, LLVMOrcResourceTrackerRef *out_rt) {
+  /* LLVM's copy of the image, its JIT memory and its link graph. */
+  size_t left, need = 2 * size + OJ_LIMIT_MARGIN;
+  if (!oj_limit_room(need, &left))
+    return oj_error_set(ORCJIT_ENOMEM,
+                        "library '%s': %s: out of memory: the address-space limit "
+                        "(RLIMIT_AS) leaves %zu MiB, linking this object may need %zu MiB",
+                        lib->name, what, left >> 20, need >> 20);
   LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibCreateResourceTracker(lib->slot->jd);
   /* glue/oj_link.cc: as LLVMOrcLLJITAddObjectFileWithRT, minus a parse. */
   LLVMErrorRef err = oj_link_add_object(lib->session->jit, rt, image, size, what);
   if (err) {
+    int nomem = oj_link_error_is_nomem(err);
     char *msg = LLVMGetErrorMessage(err);
     int dup = strstr(msg, "uplicate definition") != NULL;
-    oj_error_set(dup ? ORCJIT_EDUPLICATE : ORCJIT_ELINK, "library '%s': %s: %s",
-                 lib->name, what, msg);
+    oj_error_set(nomem ? ORCJIT_ENOMEM : dup ? ORCJIT_EDUPLICATE : ORCJIT_ELINK,
+                 "library '%s': %s: %s", lib->name, what, msg);
     LLVMDisposeErrorMessage(msg);
     LLVMOrcReleaseResourceTracker(rt);
     oj_session_objects_dropped(lib->session, 1);
@@ -332,12 +340,12 @@ static int oj_library_add_runtime(orcjit_library *lib, const char *what) {
   oj_llvm_errors_reset();
   LLVMErrorRef err = oj_lookup_run(lib, &name, &req, 1, &addr);
   if (err) {
-    oj_error_from_llvm(ORCJIT_ELINK, err,
-                       "library '%s': %s: cannot link the runtime object it needs "
-                       "(__dso_handle, atexit)",
-                       lib->name, what);
+    rc = oj_error_from_llvm(ORCJIT_ELINK, err,
+                            "library '%s': %s: cannot link the runtime object it needs "
+                            "(__dso_handle, atexit)",
+                            lib->name, what);
     oj_tracker_drop(rt);
-    return ORCJIT_ELINK;
+    return rc;
   }
   pthread_mutex_lock(&lib->lock);
   int bad = oj_library_track(lib, rt);
@@ -740,7 +748,9 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
       if (noise) *noise = '\0';
       /* The machine's hints for range errors (oj_arch_<machine>.c). */
       const char *hint = oj_arch_link_hint(oj_arch_host(), copy, atomic_load(&lib->low));
-      if (hint)
+      if (rc == ORCJIT_ENOMEM)
+        rc = oj_error_set(rc, "%s", copy);
+      else if (hint)
         rc = oj_error_set(ORCJIT_ELINK, "%s; %s", copy, hint);
       else if (strstr(copy, "Unsupported") || strstr(copy, "unsupported"))
         rc = oj_error_set(ORCJIT_EUNSUPPORTED, "%s", copy);

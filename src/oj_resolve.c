@@ -97,6 +97,7 @@ static uint64_t oj_resolve_host(const char *name) {
   void *p = dlsym(RTLD_DEFAULT, name);
   if (!p || oj_resolve_in_module(p)) return (uint64_t)(uintptr_t)p;
   uint64_t tls = oj_tls_host_entry(p);
+  if (tls == UINT64_MAX) return 0; /* out of memory: left unresolved */
   return tls ? tls : (uint64_t)(uintptr_t)p;
 }
 

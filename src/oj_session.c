@@ -15,6 +15,7 @@
 #include "oj_debug.h"
 #include "oj_internal.h"
 #include "oj_jit.h"
+#include "oj_link.h"
 #include "oj_memmgr.h"
 
 pthread_mutex_t oj_global_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -25,10 +26,13 @@ orcjit_session *oj_global_sessions;
 #define OJ_LLVM_ERR_MAX 4096
 static _Thread_local char oj_llvm_err[OJ_LLVM_ERR_MAX];
 static _Thread_local size_t oj_llvm_err_len;
+/* Whether one of those errors was an allocation failure. */
+static _Thread_local int oj_llvm_err_nomem;
 
 void oj_llvm_errors_reset(void) {
   oj_llvm_err_len = 0;
   oj_llvm_err[0] = '\0';
+  oj_llvm_err_nomem = 0;
 }
 
 const char *oj_llvm_errors(void) { return oj_llvm_err; }
@@ -45,6 +49,7 @@ static void oj_llvm_errors_append(const char *msg) {
 ** the cause goes to this reporter, on the thread that ran the link (ours:
 ** the session uses an in-place task dispatcher). */
 static void oj_session_report(void *ctx, LLVMErrorRef err) {
+  if (oj_link_error_is_nomem(err)) oj_llvm_err_nomem = 1;
   char *msg = LLVMGetErrorMessage(err);
   oj_llvm_errors_append(msg);
   LLVMDisposeErrorMessage(msg);
@@ -56,6 +61,8 @@ int oj_error_from_llvm(int status, LLVMErrorRef err, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
+  /* An allocation failure anywhere in the cause is ORCJIT_ENOMEM. */
+  if (oj_llvm_err_nomem || oj_link_error_is_nomem(err)) status = ORCJIT_ENOMEM;
   char *msg = err ? LLVMGetErrorMessage(err) : NULL;
   const char *extra = oj_llvm_errors();
   if (msg && *extra && !strstr(extra, msg))
@@ -143,21 +150,29 @@ static int oj_session_create(const orcjit_session_options *opts, orcjit_session 
     free(s);
     return oj_error_set(ORCJIT_ENOMEM, "cannot create session: out of memory");
   }
-  LLVMOrcLLJITBuilderRef b = LLVMOrcCreateLLJITBuilder();
-  LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(b, oj_memmgr_create_object_layer, s->mm);
-  oj_jit_builder_objects_only(b);
-  LLVMErrorRef err = LLVMOrcCreateLLJIT(&s->jit, b); /* consumes b */
-  if (err) {
-    oj_llvm_errors_reset();
-    oj_error_from_llvm(ORCJIT_ELINK, err, "cannot create LLVM JIT");
+  if (!oj_limit_room(OJ_LIMIT_MARGIN, NULL)) {
     oj_memmgr_destroy(s->mm);
     oj_session_free_locks(s);
     free(s);
-    return ORCJIT_ELINK;
+    return oj_error_set(ORCJIT_ENOMEM, "cannot create session: out of memory (the "
+                                       "address-space limit, RLIMIT_AS, leaves too little)");
+  }
+  LLVMOrcLLJITBuilderRef b = LLVMOrcCreateLLJITBuilder();
+  LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(b, oj_memmgr_create_object_layer, s->mm);
+  oj_jit_builder_objects_only(b);
+  int rc;
+  LLVMErrorRef err = LLVMOrcCreateLLJIT(&s->jit, b); /* consumes b */
+  if (err) {
+    oj_llvm_errors_reset();
+    rc = oj_error_from_llvm(ORCJIT_ELINK, err, "cannot create LLVM JIT");
+    oj_memmgr_destroy(s->mm);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return rc;
   }
   s->es = LLVMOrcLLJITGetExecutionSession(s->jit);
   LLVMOrcExecutionSessionSetErrorReporter(s->es, oj_session_report, s);
-  int rc = oj_debug_attach(LLVMOrcLLJITGetObjLinkingLayer(s->jit), s->flags);
+  rc = oj_debug_attach(LLVMOrcLLJITGetObjLinkingLayer(s->jit), s->flags);
   if (rc != ORCJIT_OK) {
     err = LLVMOrcDisposeLLJIT(s->jit);
     if (err) LLVMConsumeError(err);
@@ -266,7 +281,10 @@ int oj_session_slot_acquire(orcjit_session *s, oj_slot **out) {
   pthread_mutex_unlock(&s->lock);
 
   slot = calloc(1, sizeof *slot);
-  if (!slot) return oj_error_set(ORCJIT_ENOMEM, "cannot create library: out of memory");
+  if (!slot || !oj_limit_room(OJ_LIMIT_MARGIN, NULL)) {
+    free(slot);
+    return oj_error_set(ORCJIT_ENOMEM, "cannot create library: out of memory");
+  }
   char jdname[32];
   snprintf(jdname, sizeof jdname, "orcjit.jd%u", n);
   slot->session = s;

@@ -369,7 +369,7 @@ uint64_t oj_tls_host_entry(void *addr) {
     }
   }
   pthread_mutex_unlock(&oj_tls_lock);
-  return res;
+  return res ? res : UINT64_MAX; /* out of memory */
 }
 
 /* ---- thread_local destructors ------------------------------------------ */
@@ -378,8 +378,11 @@ uint64_t oj_tls_host_entry(void *addr) {
 int oj_tls_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso) {
   if (!oj_initfini_owns_dso((uint64_t)(uintptr_t)dso))
     return __cxa_thread_atexit_impl(fn, obj, dso);
+  /* Out of memory ends the process, as in glibc's
+  ** __cxa_thread_atexit_impl: the C++ runtime ignores the result, so the
+  ** object would silently never be destroyed (and its memory leak). */
   oj_tls_dtor *d = malloc(sizeof *d);
-  if (!d) return -1;
+  if (!d) oj_tls_fatal("out of memory");
   d->fn = fn;
   d->obj = obj;
   d->dso = (uint64_t)(uintptr_t)dso;
@@ -390,8 +393,8 @@ int oj_tls_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso) {
     t->dtors = d;
   }
   pthread_mutex_unlock(&oj_tls_lock);
-  if (!t) free(d);
-  return t ? 0 : -1;
+  if (!t) oj_tls_fatal("out of memory");
+  return 0;
 }
 
 /* Takes the first destructor of dso from *list, NULL if none. */

@@ -52,6 +52,14 @@ void ojt_fail_i64(const char *file, int line, const char *a, const char *b,
                   int64_t va, int64_t vb);
 void ojt_fail_msg(const char *file, int line, const char *substr);
 void ojt_abort(void) __attribute__((noreturn));
+/* Under fault injection (ORCJIT_FAULT_AT set): a status of ORCJIT_ENOMEM
+** with a message ends the case successfully, as the injected failure
+** (oj_test.c).  The CHECK macros do this themselves; OJT_INJECTED(rc) is
+** for a status a test keeps to compare later. */
+void ojt_injected(const char *file, int line, int status);
+#define OJT_INJECTED(rc) ojt_injected(__FILE__, __LINE__, (rc))
+/* The number of failed checks so far (in this process). */
+int ojt_failures_count(void);
 /* Copies the last orcjit error and status of this thread into the capture. */
 void ojt_capture(void);
 const char *ojt_captured_msg(void);
@@ -222,7 +230,9 @@ typedef struct ojt_case {
   X(weak_strong, 1)                                                          \
   X(failed_archive, 1)                                                       \
   X(deferred, 1)                                                         \
-  X(tar, 1)
+  X(tar, 1)                                                           \
+  X(address_limit, 1)                                                        \
+  X(slab_growth, 1)
 
 #define OJT_DECLARE(name, objs) void ojt_case_##name(void);
 OJT_CASES(OJT_DECLARE)

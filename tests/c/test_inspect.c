@@ -361,6 +361,7 @@ static void check_agrees_with_loader(void) {
       continue;
     }
     refused++;
+    OJT_INJECTED(rc);
     CHECK(in == NULL);
     snprintf(msg, sizeof msg, "%s", orcjit_last_error());
     CHECK(strncmp(msg, "damaged.o", 9) == 0);
