@@ -152,6 +152,7 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
   free(c.sh);
   free(c.tlsvoff);
   free(c.tlssec);
+  free(c.tpoffsym);
   free(c.rel);
   free(c.tgt);
   if (rc != ORCJIT_OK) oj_elf_object_free(out);
@@ -166,5 +167,7 @@ void oj_elf_object_free(oj_elf_object *obj) {
   free(obj->initfini);
   free(obj->anchor);
   free(obj->tls);
+  free(obj->tls_init);
+  free(obj->tls_patch);
   memset(obj, 0, sizeof *obj);
 }
