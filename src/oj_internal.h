@@ -271,6 +271,7 @@ void oj_tls_unregister(oj_tls_module *m);
 ** oj_tls_tpoff_why, unless it is in the process's static TLS. */
 uint64_t oj_tls_host_tpoff(void *addr, const char *name);
 void oj_tls_tpoff_refuse(const char *name, const char *why);
+#define OJ_TLS_IE_WHY "reached with initial-exec TLS code" /* in its reasons */
 const char *oj_tls_tpoff_why(void);
 /* The shims bound to __tls_get_addr and __cxa_thread_atexit(_impl). */
 void *oj_tls_get_addr(const uint64_t *entry);

@@ -597,11 +597,16 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
     if (oj_resolve_missing_count() > 0) {
       LLVMConsumeError(err);
       const char *needer = oj_units_needing(units, n, oj_resolve_missing());
-      rc = oj_error_set(ORCJIT_EUNRESOLVED,
-                        "library '%s': %s: unresolved symbol%s: %s (needed by '%s'; not "
-                        "defined in the library, its link order or the process)",
-                        lib->name, needer, oj_resolve_missing_count() > 1 ? "s" : "",
-                        oj_resolve_missing(), needer);
+      if (strstr(oj_resolve_missing(), OJ_TLS_IE_WHY)) /* oj_tls.c's reasons */
+        rc = oj_error_set(ORCJIT_EUNSUPPORTED, "library '%s': %s: thread-local%s %s", lib->name,
+                          needer, oj_resolve_missing_count() > 1 ? "s" : "",
+                          oj_resolve_missing());
+      else
+        rc = oj_error_set(ORCJIT_EUNRESOLVED,
+                          "library '%s': %s: unresolved symbol%s: %s (needed by '%s'; not "
+                          "defined in the library, its link order or the process)",
+                          lib->name, needer, oj_resolve_missing_count() > 1 ? "s" : "",
+                          oj_resolve_missing(), needer);
     } else {
       rc = oj_error_from_llvm(ORCJIT_ELINK, err, "library '%s': cannot link '%s'",
                               lib->name, what);

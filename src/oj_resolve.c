@@ -267,12 +267,15 @@ static uint64_t oj_resolve_tpoff(orcjit_library *lib, const char *name) {
   }
   if (loaded) {
     oj_tls_tpoff_refuse(name, "it is a thread-local of a loaded library, which only "
-                              "general-dynamic code can reach from another object");
+                              "general-dynamic code can reach from another object; rebuild "
+                              "the object with -fPIC");
     return 0;
   }
   void *p = dlsym(RTLD_DEFAULT, name);
   if (!p || oj_resolve_in_module(p)) {
-    oj_tls_tpoff_refuse(name, "not a thread-local of the process");
+    oj_tls_tpoff_refuse(name, p ? "it is not a thread-local of the process; rebuild the "
+                                  "object with -fPIC"
+                                : "no library of the process defines it");
     return 0;
   }
   return oj_tls_host_tpoff(p, name);

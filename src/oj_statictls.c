@@ -193,14 +193,15 @@ int oj_statictls_alloc(const void *init, uint64_t initsz, uint64_t size, uint64_
   if (*out) return ORCJIT_OK;
   if (strstr(why, "static TLS")) {
     uint64_t avail = oj_st_available(size, align);
+    /* The tunable (default 512) sets the surplus reserved at start-up. */
     return oj_error_set(ORCJIT_EUNSUPPORTED,
                         "its initial-exec/local-exec thread-locals need %llu bytes of static "
                         "TLS (alignment %llu), and the C library has about %llu left; start "
-                        "the process with GLIBC_TUNABLES=glibc.rtld.optional_static_tls=N "
-                        "(N bytes more than the default 512) or rebuild the object with "
-                        "-fPIC (general-dynamic TLS, no limit)",
+                        "the process with more (GLIBC_TUNABLES=glibc.rtld.optional_static_tls="
+                        "%llu; the default is 512) or rebuild the object with -fPIC "
+                        "(general-dynamic TLS, no such limit)",
                         (unsigned long long)size, (unsigned long long)align,
-                        (unsigned long long)avail);
+                        (unsigned long long)avail, (unsigned long long)(size + align + 512));
   }
   return oj_error_set(ORCJIT_EUNSUPPORTED,
                       "cannot reserve static TLS for its initial-exec/local-exec "

@@ -349,6 +349,7 @@ typedef struct oj_tls_probe {
   uintptr_t addr;
   oj_tls_index ti;
   int found;
+  const char *module; /* its file name, "" for the program */
 } oj_tls_probe;
 
 static int oj_tls_probe_module(struct dl_phdr_info *info, size_t size, void *ctx) {
@@ -364,6 +365,7 @@ static int oj_tls_probe_module(struct dl_phdr_info *info, size_t size, void *ctx
       p->ti.module = info->dlpi_tls_modid;
       p->ti.offset = p->addr - base;
       p->found = 1;
+      p->module = info->dlpi_name;
       return 1;
     }
   }
@@ -401,9 +403,7 @@ static _Thread_local char oj_tls_why[512];
 const char *oj_tls_tpoff_why(void) { return oj_tls_why; }
 
 void oj_tls_tpoff_refuse(const char *name, const char *why) {
-  snprintf(oj_tls_why, sizeof oj_tls_why,
-           "%s (reached with initial-exec TLS code: %s; rebuild the object with -fPIC)", name,
-           why);
+  snprintf(oj_tls_why, sizeof oj_tls_why, "%s (" OJ_TLS_IE_WHY ": %s)", name, why);
 }
 
 typedef struct oj_tls_other {
@@ -423,7 +423,8 @@ uint64_t oj_tls_host_tpoff(void *addr, const char *name) {
   p.addr = (uintptr_t)addr;
   dl_iterate_phdr(oj_tls_probe_module, &p);
   if (!p.found) {
-    oj_tls_tpoff_refuse(name, "not a thread-local of the process");
+    oj_tls_tpoff_refuse(name, "it is not a thread-local of the process; rebuild the object "
+                              "with -fPIC");
     return 0;
   }
   /* The offset is the same in every thread only in static TLS (modules
@@ -438,8 +439,13 @@ uint64_t oj_tls_host_tpoff(void *addr, const char *name) {
   }
   pthread_join(t, NULL);
   if (o.off != here || here == 0) {
-    oj_tls_tpoff_refuse(name, "it is in dynamic TLS (its library was loaded with dlopen), "
-                              "not at a fixed offset from the thread pointer");
+    char why[384];
+    snprintf(why, sizeof why,
+             "it is in the dynamic TLS of %s (loaded with dlopen) and has no fixed offset "
+             "from the thread pointer; load that library when the process starts "
+             "(LD_PRELOAD) or rebuild the object with -fPIC",
+             p.module && *p.module ? p.module : "its library");
+    oj_tls_tpoff_refuse(name, why);
     return 0;
   }
   return (uint64_t)here;
