@@ -10,6 +10,7 @@
 **   oj_initfini.c  constructors, destructors, atexit handlers per library
 **   oj_rtobj.c     the per-library runtime object (__dso_handle, atexit)
 **   oj_tls.c       thread-local storage of loaded objects, thread_local dtors
+**   oj_statictls.c static TLS from the C library (initial-/local-exec code)
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
 **   oj_error.c     the per-thread last error

@@ -20,6 +20,14 @@
 **   cache   per thread, direct-mapped: entry address -> thread's address,
 **           tagged with a generation that every module removal bumps.
 **
+** Initial- and local-exec code (oj_elf.h) needs its block in static TLS:
+** oj_tls_prepare has the C library reserve it (oj_statictls.c) and patches
+** its offset from the thread pointer into the image before linking; every
+** access then resolves to thread pointer + that offset, with no per-thread
+** block.  An initial-exec reference to a host thread-local is bound to its
+** offset from the thread pointer (oj_tls_host_tpoff), once a helper thread
+** has seen the same offset (static TLS).
+**
 ** References to the host's own thread-locals (dlsym of an STT_TLS symbol
 ** gives the calling thread's copy, useless to other threads) are bound to
 ** a host entry {module id, offset} found with dl_iterate_phdr, and resolved
