@@ -40,8 +40,11 @@ enum oj_rclass {
                         against the marker of the object's TLS block */
   OJ_RC_TLS_DTPREL,  /* offset in the TLS block: resolved by the pre-pass
                         into `field`, the relocation becomes r_none */
-  OJ_RC_TLS_IE,      /* initial-exec TLS: refused */
-  OJ_RC_TLS_LE,      /* local-exec TLS: refused */
+  OJ_RC_TLS_IE,      /* initial-exec TLS: to the object's own thread-local,
+                        relaxed (ie_to_le) to local-exec; to another, the
+                        type `rewrite` (a GOT load) of "__orcjit.tpoff.X" */
+  OJ_RC_TLS_LE,      /* local-exec TLS: the object's own thread-locals,
+                        static TLS offset patched into `field` */
   OJ_RC_TLS_DESC,    /* TLS descriptors: refused */
   OJ_RC_DYNAMIC,     /* a dynamic-linker relocation, never in a .o; left to
                         JITLink, which refuses what it does not know */
@@ -51,11 +54,12 @@ enum oj_rclass {
 /* Relocation flags. */
 enum {
   OJ_RF_TLS = 1 /* a thread-local relocation: it needs a symbol, and any
-                   class but TLS_GD, TLS_LD, TLS_DTPREL is refused with
-                   `why` (DTPMOD64 on x86-64 is DYNAMIC and TLS) */
+                   class but TLS_GD, TLS_LD, TLS_DTPREL, TLS_IE, TLS_LE is
+                   refused with `why` (DTPMOD64 on x86-64 is DYNAMIC and
+                   TLS) */
 };
 
-/* Where a TLS_DTPREL relocation puts its value. */
+/* Where a TLS_DTPREL, TLS_LE or (relaxed) TLS_IE relocation puts its value. */
 enum {
   OJ_F_NONE = 0,
   OJ_F_DATA32 = 1, /* 4 bytes of data, signed: must fit in 32 bits */
@@ -104,6 +108,13 @@ typedef struct oj_arch {
                                64-bit absolute address) */
   uint32_t r_fde[2][2];     /* an FDE's PC-begin, by [pc-relative][8 bytes] */
   const char *tls_hint;     /* how to rebuild an object with refused TLS */
+  uint32_t r_tpoff64;       /* the dynamic relocation that stores a TLS
+                               block's offset from the thread pointer
+                               (oj_statictls.c) */
+  /* Initial-exec relaxed to local-exec: the ie_to_le_len bytes of code
+  ** before a TLS_IE field, rewritten into out; 0 if the form is unknown. */
+  int (*ie_to_le)(const unsigned char *insn, unsigned char *out);
+  uint32_t ie_to_le_len;
   /* Put v into an OJ_F_ARCH+ field at `at` (NULL: only check that it
   ** fits); 0 if it does not fit.  NULL when the machine has none. */
   int (*put_field)(unsigned char *at, unsigned field, int64_t v);
@@ -138,6 +149,8 @@ static inline int oj_arch_is_tls(const oj_arch_reloc *d) {
 
 /* The machine this library runs on (defined by its oj_arch_<machine>.c). */
 const oj_arch *oj_arch_host(void);
+/* The calling thread's thread pointer (defined by the host's file). */
+void *oj_arch_thread_pointer(void);
 
 /* oj_arch.c: the descriptor of relocation `type` (never NULL). */
 const oj_arch_reloc *oj_arch_reloc_of(const oj_arch *a, uint32_t type);

@@ -41,14 +41,18 @@ static const oj_arch_reloc oj_arch_x86_64_relocs[] = {
     R(PC8, PCREL, 1),
     TLS(DTPMOD64, DYNAMIC, 8, 0, "module-id (R_X86_64_DTPMOD64)"),
     TLS(DTPOFF64, TLS_DTPREL, 8, OJ_F_DATA64, NULL),
-    TLS(TPOFF64, TLS_LE, 8, 0, "local-exec (R_X86_64_TPOFF64)"),
+    TLS(TPOFF64, TLS_LE, 8, OJ_F_DATA64, "local-exec (R_X86_64_TPOFF64)"),
     TLS(TLSGD, TLS_GD, 4, 0, NULL),
     /* JITLink 22 does not implement local-dynamic TLS: general-dynamic
     ** against the block's marker (oj_elf_image.c). */
     [R_X86_64_TLSLD] = {"R_X86_64_TLSLD", OJ_RC_TLS_LD, 4, 0, OJ_RF_TLS, R_X86_64_TLSGD, NULL},
     TLS(DTPOFF32, TLS_DTPREL, 4, OJ_F_DATA32, NULL),
-    TLS(GOTTPOFF, TLS_IE, 4, 0, "initial-exec (R_X86_64_GOTTPOFF)"),
-    TLS(TPOFF32, TLS_LE, 4, 0, "local-exec (R_X86_64_TPOFF32)"),
+    /* Initial-exec: to the object's own thread-local, relaxed to
+    ** local-exec (oj_arch_x86_64_ie_to_le) with a 32-bit field; to one it
+    ** does not define, a GOT load (rewrite) of "__orcjit.tpoff.X". */
+    [R_X86_64_GOTTPOFF] = {"R_X86_64_GOTTPOFF", OJ_RC_TLS_IE, 4, OJ_F_DATA32, OJ_RF_TLS,
+                           R_X86_64_GOTPCREL, "initial-exec (R_X86_64_GOTTPOFF)"},
+    TLS(TPOFF32, TLS_LE, 4, OJ_F_DATA32, "local-exec (R_X86_64_TPOFF32)"),
     R(PC64, PCREL, 8),
     R(GOTOFF64, GOTREL, 8),
     R(GOTPC32, GOTREL, 4),
@@ -77,6 +81,21 @@ static const oj_arch_reloc oj_arch_x86_64_relocs[] = {
 
 #undef R
 #undef TLS
+
+/* The code before an R_X86_64_GOTTPOFF field (insn[0..2]: REX, opcode,
+** ModRM) rewritten for an immediate offset, as a static linker relaxes
+** initial-exec into local-exec (the instruction keeps its length):
+**   movq x@gottpoff(%rip), %reg   REX 8b 00rrr101  ->  REX' c7 11000rrr  movq $imm32, %reg
+**   addq x@gottpoff(%rip), %reg   REX 03 00rrr101  ->  REX' 81 11000rrr  addq $imm32, %reg
+** (REX.R moves to REX.B).  0 for any other form. */
+static int oj_arch_x86_64_ie_to_le(const unsigned char *insn, unsigned char *out) {
+  unsigned char rex = insn[0], op = insn[1], modrm = insn[2];
+  if ((rex & 0xfb) != 0x48 || (op != 0x8b && op != 0x03) || (modrm & 0xc7) != 0x05) return 0;
+  out[0] = (unsigned char)(0x48 | ((rex & 4) ? 1 : 0));
+  out[1] = op == 0x8b ? 0xc7 : 0x81;
+  out[2] = (unsigned char)(0xc0 | ((modrm >> 3) & 7));
+  return 1;
+}
 
 /* JITLink 22's own sections on x86-64: its GOT, stub and TLS tables, and
 ** the section of common symbols (see oj_elf_read.c for what adopting one
@@ -123,8 +142,10 @@ const oj_arch oj_arch_x86_64 = {
     .r_none = R_X86_64_NONE,
     .r_initfini = R_X86_64_64,
     .r_fde = {{R_X86_64_32, R_X86_64_64}, {R_X86_64_PC32, R_X86_64_PC64}},
-    .tls_hint = "rebuild with -fPIC (and without -ftls-model=initial-exec/local-exec or "
-                "-mtls-dialect=gnu2)",
+    .tls_hint = "rebuild with -fPIC (and without -mtls-dialect=gnu2)",
+    .r_tpoff64 = R_X86_64_TPOFF64,
+    .ie_to_le = oj_arch_x86_64_ie_to_le,
+    .ie_to_le_len = 3,
     .put_field = NULL,
     .reserved_sections = oj_arch_x86_64_reserved,
     .shn_large_common = SHN_X86_64_LCOMMON,
@@ -143,4 +164,11 @@ const oj_arch oj_arch_x86_64 = {
 
 #if defined(__x86_64__)
 const oj_arch *oj_arch_host(void) { return &oj_arch_x86_64; }
+
+/* %fs:0 holds the thread pointer itself (the psABI's TCB header). */
+void *oj_arch_thread_pointer(void) {
+  void *tp;
+  __asm__("mov %%fs:0, %0" : "=r"(tp));
+  return tp;
+}
 #endif

@@ -153,6 +153,7 @@ static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
   free(c.sh);
   free(c.tlsvoff);
   free(c.tlssec);
+  free(c.tpoffsym);
   free(c.rel);
   free(c.tgt);
   cp->owned = c.owned;
@@ -277,5 +278,7 @@ void oj_elf_object_free(oj_elf_object *obj) {
   free(obj->initfini);
   free(obj->anchor);
   free(obj->tls);
+  free(obj->tls_init);
+  free(obj->tls_patch);
   memset(obj, 0, sizeof *obj);
 }

@@ -25,9 +25,18 @@
 **     R_X86_64_TLSLD becomes R_X86_64_TLSGD against the marker of the
 **     block's first section (offset 0), and R_X86_64_DTPOFF32/64 (a
 **     variable's offset in the block) are resolved here into constants and
-**     become R_X86_64_NONE.  Initial-exec, local-exec and TLS descriptor
-**     relocations cannot work in memory mapped after the process started
-**     and are refused with ORCJIT_EUNSUPPORTED.
+**     become R_X86_64_NONE.  Initial-exec (R_X86_64_GOTTPOFF) and
+**     local-exec (R_X86_64_TPOFF32/64) references to the object's own
+**     thread-locals (the default of PIE code) put its block in static TLS:
+**     an initial-exec load becomes a local-exec immediate (as a static
+**     linker relaxes it), the relocation becomes R_X86_64_NONE, and each
+**     field is listed in tls_patch, filled in once the block's offset from
+**     the thread pointer is known (oj_elf_tls_static_apply).  An
+**     initial-exec reference to a thread-local X it does not define
+**     becomes a GOT load (R_X86_64_GOTPCREL) of the undefined symbol
+**     "__orcjit.tpoff.X", whose "address" the resolver makes X's offset
+**     from the thread pointer.  TLS descriptors are refused with
+**     ORCJIT_EUNSUPPORTED.
 ** It also lists the object's defined and undefined global symbols.
 ** It does not touch memory it does not own and keeps no global state.
 */
@@ -71,6 +80,15 @@ typedef struct oj_elf_tls {
   char *marker;   /* the name of the marker symbol added at its start */
 } oj_elf_tls;
 
+/* A field of the image that gets (the offset of the object's static TLS
+** block from the thread pointer) + v once the block is reserved
+** (oj_elf_tls_static_apply). */
+typedef struct oj_elf_tls_patch {
+  uint64_t off;  /* offset of the field in the image */
+  int64_t v;     /* offset of the variable in the block, plus the addend */
+  unsigned width;/* 4 (signed 32-bit) or 8 */
+} oj_elf_tls_patch;
+
 typedef struct oj_elf_sym {
   char *name;     /* owned by the oj_elf_object */
   unsigned flags; /* OJ_ELF_SYM_* */
@@ -94,6 +112,14 @@ typedef struct oj_elf_object {
   size_t ntls;
   uint64_t tls_size;    /* size of the TLS block (0: no TLS) */
   uint64_t tls_align;   /* its alignment (a power of two) */
+  int tls_static;       /* reaches its own thread-locals with initial- or
+                           local-exec code: its block must be in static TLS
+                           (oj_statictls.c), at an offset from the thread
+                           pointer patched into tls_patch */
+  unsigned char *tls_init; /* the block's initial bytes (tls_static only) */
+  uint64_t tls_init_size;
+  oj_elf_tls_patch *tls_patch;
+  size_t ntls_patch;
   int abs32;            /* has relocations of class OJ_RC_ABS32_LOW
                            (oj_arch.h; x86-64: R_X86_64_32/32S) in allocated
                            sections (-fno-pic code): its library must live
@@ -149,6 +175,17 @@ int oj_elf_prepare_owned(unsigned char *data, size_t size, const char *what,
 ** (message set, obj unchanged). */
 int oj_elf_undefine(oj_elf_object *obj, int (*lose)(const char *name, void *ctx),
                     void *ctx);
+
+/* The prefix of the undefined symbol that an initial-exec reference to a
+** thread-local X the object does not define is rewritten against (a GOT
+** load of "__orcjit.tpoff.X"): the resolver binds it to X's offset from the
+** thread pointer, which must be static TLS of the process. */
+#define OJ_ELF_TPOFF_PREFIX OJ_ELF_MARKER_PREFIX "tpoff."
+
+/* Writes (tpoff + v) into every tls_patch field of obj's image, tpoff
+** being the offset of its static TLS block from the thread pointer.
+** ORCJIT_OK, or ORCJIT_EUNSUPPORTED if a value does not fit its field. */
+int oj_elf_tls_static_apply(oj_elf_object *obj, int64_t tpoff);
 
 /* Frees everything *obj owns and zeroes it.  Safe on a zeroed struct. */
 void oj_elf_object_free(oj_elf_object *obj);

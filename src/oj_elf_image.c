@@ -43,9 +43,10 @@ static void oj_elf_image_put_shdr(unsigned char *img, uint64_t shoff, uint32_t i
 /* The in-place edits: relocation types, TLS offsets and symbol
 ** visibility.  tls_sym is the index of the marker symbol at offset 0 of
 ** the TLS block (used only if the object has local-dynamic TLS, which
-** oj_elf_tls_check has checked). */
+** oj_elf_tls_check has checked); tpoff_sym the index of the first
+** "__orcjit.tpoff." symbol (one per c->tpoffsym entry). */
 static void oj_elf_image_edit(const oj_elf_ctx *c, unsigned char *img,
-                              uint64_t tls_sym) {
+                              uint64_t tls_sym, uint64_t tpoff_sym) {
   uint32_t i;
   uint64_t k;
   for (i = 0; i < c->shnum; i++) /* no addresses: see oj_elf_read_sections */
@@ -69,6 +70,25 @@ static void oj_elf_image_edit(const oj_elf_ctx *c, unsigned char *img,
       oj_elf_tls_field(c, r->d->field, img + c->sh[r->tsec].sh_offset + r->off, v);
       info = ELF64_R_INFO(r->sym, c->arch->r_none);
       break;
+    case OJ_RC_TLS_LE: /* the field: oj_elf_tls_static_apply */
+      info = ELF64_R_INFO(r->sym, c->arch->r_none);
+      break;
+    case OJ_RC_TLS_IE: {
+      Elf64_Sym sym;
+      uint32_t sec;
+      oj_elf_sym_at(c, r->sym, &sym, &sec);
+      if (sec == SHN_UNDEF) { /* a GOT load of __orcjit.tpoff.<name> */
+        size_t t = 0;
+        while (t < c->ntpoffsym && c->tpoffsym[t] != r->sym) t++;
+        info = ELF64_R_INFO(tpoff_sym + t, r->d->rewrite);
+        break;
+      }
+      /* Relaxed to local-exec (checked); the field: oj_elf_tls_static_apply. */
+      unsigned char le[8], *at = img + c->sh[r->tsec].sh_offset + r->off - c->arch->ie_to_le_len;
+      if (c->arch->ie_to_le(at, le)) memcpy(at, le, c->arch->ie_to_le_len);
+      info = ELF64_R_INFO(r->sym, c->arch->r_none);
+      break;
+    }
     default:
       if (!r->d->rewrite) continue;
       info = ELF64_R_INFO(r->sym, r->d->rewrite);
@@ -86,7 +106,8 @@ static void oj_elf_image_edit(const oj_elf_ctx *c, unsigned char *img,
 }
 
 int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
-  size_t nnew = out->ninitfini + out->ntls + (out->anchor ? 1 : 0), k;
+  size_t nmark = out->ninitfini + out->ntls + (out->anchor ? 1 : 0), k;
+  size_t nnew = nmark + c->ntpoffsym;
   uint64_t at = c->size, symoff = 0, stroff = 0, xoff = 0, shsoff = 0;
   uint64_t shoff = 0, oldsyms, nsyms, pre, strsize, shssize = 0, pad, namesz;
   uint32_t shnum = c->shnum, newsym = 0, newstr = 0;
@@ -106,7 +127,7 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
       memcpy(out->image, c->data, c->size);
     }
     out->image_size = c->size;
-    oj_elf_image_edit(c, out->image, 0);
+    oj_elf_image_edit(c, out->image, 0, 0);
     return ORCJIT_OK;
   }
   if (shstrndx == SHN_XINDEX) shstrndx = c->sh[0].sh_link;
@@ -133,6 +154,12 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
     namesz += strlen(out->initfini[k].marker) + 1;
   for (k = 0; k < out->ntls; k++) namesz += strlen(out->tls[k].marker) + 1;
   if (out->anchor) namesz += strlen(out->anchor) + 1;
+  for (k = 0; k < c->ntpoffsym; k++) {
+    Elf64_Sym sym;
+    uint32_t sec;
+    oj_elf_sym_at(c, c->tpoffsym[k], &sym, &sec);
+    namesz += sizeof OJ_ELF_TPOFF_PREFIX - 1 + strlen(c->str + sym.st_name) + 1;
+  }
   pad = (c->strsize == 0 || c->str[c->strsize - 1] != '\0') ? 1 : 0;
   strsize = c->strsize + pad + namesz;
   if (strsize > UINT32_MAX) /* st_name is 32 bits */
@@ -173,7 +200,8 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
     if (!img) return oj_elf_nomem(c);
     memcpy(img, c->data, c->size);
   }
-  oj_elf_image_edit(c, img, pre + oldsyms + out->ninitfini); /* the first TLS marker */
+  /* The first TLS marker; the first __orcjit.tpoff. symbol. */
+  oj_elf_image_edit(c, img, pre + oldsyms + out->ninitfini, pre + oldsyms + nmark);
 
   /* The symbol table: old entries (edited), then the markers. */
   if (oldsyms)
@@ -188,7 +216,7 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
     uint64_t name = c->strsize + pad, idx = pre + oldsyms;
     uint32_t sec = 0;
     /* Markers: init/fini sections, TLS sections, the anchor. */
-    for (k = 0; k < nnew; k++, idx++) {
+    for (k = 0; k < nmark; k++, idx++) {
       size_t t = k - out->ninitfini;
       const char *m = k < out->ninitfini ? out->initfini[k].marker
                       : t < out->ntls    ? out->tls[t].marker
@@ -209,6 +237,24 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
       }
       memcpy(img + stroff + name, m, len + 1);
       name += len + 1;
+    }
+    /* Undefined: "__orcjit.tpoff.<name>" for initial-exec references. */
+    for (k = 0; k < c->ntpoffsym; k++, idx++) {
+      Elf64_Sym sym, old;
+      uint32_t osec;
+      oj_elf_sym_at(c, c->tpoffsym[k], &old, &osec);
+      const char *m = c->str + old.st_name;
+      size_t plen = sizeof OJ_ELF_TPOFF_PREFIX - 1, len = strlen(m);
+      memset(&sym, 0, sizeof sym);
+      sym.st_name = (Elf64_Word)name;
+      sym.st_info = ELF64_ST_INFO(STB_GLOBAL, STT_NOTYPE);
+      sym.st_other = STV_DEFAULT;
+      sym.st_shndx = SHN_UNDEF;
+      memcpy(img + symoff + idx * sizeof sym, &sym, sizeof sym);
+      if (c->shndx) memset(img + xoff + idx * 4, 0, 4);
+      memcpy(img + stroff + name, OJ_ELF_TPOFF_PREFIX, plen);
+      memcpy(img + stroff + name + plen, m, len + 1);
+      name += plen + len + 1;
     }
   }
 

@@ -65,6 +65,11 @@ typedef struct oj_elf_ctx {
   uint64_t *tlsvoff;  /* per section: offset in the TLS block, or
                          OJ_ELF_NOTLS; NULL if the object has no TLS */
   uint32_t *tlssec;   /* section of each out->tls entry */
+  uint32_t tlsrel;    /* a relocation section that patches a TLS section
+                         (.rela.tdata), 0 if none */
+  uint32_t *tpoffsym; /* undefined symbols reached with initial-exec code,
+                         each once: each gets "__orcjit.tpoff.<name>" */
+  size_t ntpoffsym, captpoffsym;
   struct oj_elf_rel *rel; /* relocations later steps act on (TLS ones,
                              rewritten ones), in file order */
   size_t nrel, caprel;
@@ -162,7 +167,7 @@ int oj_elf_initfini_markers(oj_elf_ctx *c, oj_elf_object *out);
 /* ---- oj_elf_tls.c ------------------------------------------------------ */
 
 int oj_elf_tls_layout(oj_elf_ctx *c, oj_elf_object *out);
-int oj_elf_tls_check(const oj_elf_ctx *c, const oj_elf_object *out);
+int oj_elf_tls_check(oj_elf_ctx *c, oj_elf_object *out);
 int oj_elf_tls_dtpoff(const oj_elf_ctx *c, uint32_t rsec, uint64_t k, uint64_t symi,
                       int64_t addend, int64_t *value);
 /* Puts v into a TLS_DTPREL relocation's field (OJ_F_*) at `at`, or with

@@ -102,6 +102,7 @@ int oj_elf_reloc_check(oj_elf_ctx *c, oj_elf_object *out) {
     p = c->data + s->sh_offset;
     n = s->sh_size / sizeof(Elf64_Rela);
     t = s->sh_info;
+    if (n && (c->sh[t].sh_flags & SHF_TLS) && !c->tlsrel) c->tlsrel = i;
     /* Kept for their checks: the relocations of .eh_frame (checked for
     ** every section of that name) and of init/fini tables. */
     kept = strcmp(oj_elf_secname(c, t), ".eh_frame") == 0 ||

@@ -1,8 +1,11 @@
 /*
 ** oj_elf_tls.c: thread-local storage in the ELF pre-pass (oj_elf.h): the
 ** object's SHF_TLS sections laid out as one block with a marker each, the
-** check of every thread-local relocation, and the value of a DTPOFF
-** relocation (a variable's offset in the block).
+** check of every thread-local relocation, the value of a DTPOFF
+** relocation (a variable's offset in the block), and for initial- and
+** local-exec code the fields of a static block (filled in by
+** oj_elf_tls_static_apply once the block is reserved) and its initial
+** bytes.
 **
 ** It does not allocate TLS blocks per thread (oj_tls.c) or patch the
 ** image (oj_elf_image.c).
@@ -124,9 +127,144 @@ int oj_elf_tls_field(const oj_elf_ctx *c, unsigned field, unsigned char *at, int
   }
 }
 
+/* Appends a static TLS field to out->tls_patch; 0 on OOM. */
+static int oj_elf_tls_patch_add(oj_elf_object *out, uint64_t off, int64_t v, unsigned width) {
+  if ((out->ntls_patch & (out->ntls_patch - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
+    size_t cap = out->ntls_patch ? out->ntls_patch * 2 : 4;
+    oj_elf_tls_patch *p = realloc(out->tls_patch, cap * sizeof *p);
+    if (!p) return 0;
+    out->tls_patch = p;
+  }
+  out->tls_patch[out->ntls_patch].off = off;
+  out->tls_patch[out->ntls_patch].v = v;
+  out->tls_patch[out->ntls_patch].width = width;
+  out->ntls_patch++;
+  return 1;
+}
+
+/* Notes undefined symbol symi as reached by initial-exec code (once). */
+static int oj_elf_tls_note_tpoff(oj_elf_ctx *c, uint32_t symi) {
+  for (size_t j = 0; j < c->ntpoffsym; j++)
+    if (c->tpoffsym[j] == symi) return 1;
+  if (c->ntpoffsym == c->captpoffsym) {
+    size_t cap = c->captpoffsym ? c->captpoffsym * 2 : 4;
+    uint32_t *p = realloc(c->tpoffsym, cap * sizeof *p);
+    if (!p) return 0;
+    c->tpoffsym = p;
+    c->captpoffsym = cap;
+  }
+  c->tpoffsym[c->ntpoffsym++] = symi;
+  return 1;
+}
+
+/* The block's initial bytes (up to the end of its last section with
+** contents), for the C library to copy into every thread. */
+static int oj_elf_tls_init_image(oj_elf_ctx *c, oj_elf_object *out) {
+  uint64_t end = 0;
+  for (size_t k = 0; k < out->ntls; k++)
+    if (!out->tls[k].nobits && out->tls[k].voff + out->tls[k].size > end)
+      end = out->tls[k].voff + out->tls[k].size;
+  out->tls_init = calloc(1, end ? (size_t)end : 1);
+  if (!out->tls_init) return oj_elf_nomem(c);
+  out->tls_init_size = end;
+  for (size_t k = 0; k < out->ntls; k++)
+    if (!out->tls[k].nobits)
+      memcpy(out->tls_init + out->tls[k].voff, c->data + c->sh[c->tlssec[k]].sh_offset,
+             (size_t)out->tls[k].size);
+  return ORCJIT_OK;
+}
+
+/* An initial- or local-exec relocation: to the object's own thread-local,
+** a field of its static block; to another (initial-exec only), a GOT load
+** of "__orcjit.tpoff.X". */
+static int oj_elf_tls_static_check(oj_elf_ctx *c, oj_elf_object *out, const oj_elf_rel *r,
+                                   const Elf64_Sym *sym, uint32_t sec) {
+  const oj_arch_reloc *d = r->d;
+  const Elf64_Shdr *t = &c->sh[r->tsec];
+  oj_elf_desc who = oj_elf_symdesc(c, r->sym, sym->st_name);
+  int64_t v;
+  if (sec == SHN_UNDEF) {
+    if (d->rclass != OJ_RC_TLS_IE || !d->rewrite || sym->st_name == 0 ||
+        c->str[sym->st_name] == '\0' ||
+        ELF64_ST_BIND(sym->st_info) == STB_LOCAL)
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "thread-local %s is reached with %s code, but the object does "
+                         "not define it: %s",
+                         who.s, d->why ? d->why : "?", c->arch->tls_hint);
+    return oj_elf_tls_note_tpoff(c, r->sym) ? ORCJIT_OK : oj_elf_nomem(c);
+  }
+  /* Another object's definition of a weak one (a C++ inline or template
+  ** thread_local) may win, and its block is not this one. */
+  if (ELF64_ST_BIND(sym->st_info) == STB_WEAK || ELF64_ST_BIND(sym->st_info) == STB_GNU_UNIQUE)
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "weak thread-local %s (a C++ inline or template thread_local) is "
+                       "reached with %s code, which cannot follow another object's "
+                       "definition: %s",
+                       who.s, d->why ? d->why : "?", c->arch->tls_hint);
+  if (t->sh_type != SHT_PROGBITS || !(t->sh_flags & SHF_ALLOC) || (t->sh_flags & SHF_TLS) ||
+      strcmp(oj_elf_secname(c, r->tsec), ".eh_frame") == 0)
+    return oj_elf_fail(c, ORCJIT_EFORMAT,
+                       OJ_ELF_CORRUPT "relocation %llu of %s puts a thread-local offset "
+                                      "into %s, which is not code or data",
+                       (unsigned long long)r->idx, oj_elf_sec(c, r->rsec).s,
+                       oj_elf_sec(c, r->tsec).s);
+  if (d->rclass == OJ_RC_TLS_IE) {
+    unsigned char le[8];
+    uint32_t n = c->arch->ie_to_le_len;
+    if (!c->arch->ie_to_le || n > sizeof le || r->off < n || r->addend != -4 ||
+        !c->arch->ie_to_le(c->data + t->sh_offset + r->off - n, le))
+      return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                         "relocation %llu of %s: %s of thread-local %s in an instruction "
+                         "the loader cannot rewrite: %s",
+                         (unsigned long long)r->idx, oj_elf_sec(c, r->rsec).s,
+                         d->why ? d->why : "?", who.s, c->arch->tls_hint);
+    if (oj_elf_tls_dtpoff(c, r->rsec, r->idx, r->sym, 0, &v) != ORCJIT_OK)
+      return oj_error_status();
+  } else if (oj_elf_tls_dtpoff(c, r->rsec, r->idx, r->sym, r->addend, &v) != ORCJIT_OK) {
+    return oj_error_status();
+  }
+  if (d->field != OJ_F_DATA32 && d->field != OJ_F_DATA64)
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED, "relocation %llu of %s: %s is not supported",
+                       (unsigned long long)r->idx, oj_elf_sec(c, r->rsec).s,
+                       d->why ? d->why : "?");
+  if (c->tlsrel)
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "thread-local %s is reached with %s code, so its block must be "
+                       "static TLS, which the C library initialises from the object's "
+                       "bytes; but %s relocates the initial values (a thread-local "
+                       "initialised with an address): %s",
+                       who.s, d->why ? d->why : "?", oj_elf_sec(c, c->tlsrel).s,
+                       c->arch->tls_hint);
+  if (!oj_elf_tls_patch_add(out, t->sh_offset + r->off, v, d->field == OJ_F_DATA32 ? 4 : 8))
+    return oj_elf_nomem(c);
+  if (!out->tls_static) {
+    out->tls_static = 1;
+    return oj_elf_tls_init_image(c, out);
+  }
+  return ORCJIT_OK;
+}
+
+int oj_elf_tls_static_apply(oj_elf_object *obj, int64_t tpoff) {
+  for (size_t k = 0; k < obj->ntls_patch; k++) {
+    const oj_elf_tls_patch *p = &obj->tls_patch[k];
+    int64_t v = tpoff + p->v;
+    if (p->width == 8) {
+      memcpy(obj->image + p->off, &v, 8);
+      continue;
+    }
+    if (v < INT32_MIN || v > INT32_MAX)
+      return oj_error_set(ORCJIT_EUNSUPPORTED,
+                          "thread-local offset %lld from the thread pointer does not fit "
+                          "in 32 bits", (long long)v);
+    int32_t v32 = (int32_t)v;
+    memcpy(obj->image + p->off, &v32, 4);
+  }
+  return ORCJIT_OK;
+}
+
 /* Checks every thread-local relocation (classified by oj_elf_reloc_check,
 ** in file order); the rewrite itself is in oj_elf_image.c. */
-int oj_elf_tls_check(const oj_elf_ctx *c, const oj_elf_object *out) {
+int oj_elf_tls_check(oj_elf_ctx *c, oj_elf_object *out) {
   for (size_t j = 0; j < c->nrel; j++) {
     const oj_elf_rel *r = &c->rel[j];
     const oj_arch_reloc *d = r->d;
@@ -141,13 +279,16 @@ int oj_elf_tls_check(const oj_elf_ctx *c, const oj_elf_object *out) {
                                         "%s has no symbol",
                          (unsigned long long)k, oj_elf_sec(c, i).s);
     oj_elf_sym_at(c, r->sym, &sym, &sec);
+    if (d->rclass == OJ_RC_TLS_IE || d->rclass == OJ_RC_TLS_LE) {
+      if (oj_elf_tls_static_check(c, out, r, &sym, sec) != ORCJIT_OK) return oj_error_status();
+      continue;
+    }
     if (d->rclass != OJ_RC_TLS_GD && d->rclass != OJ_RC_TLS_LD &&
         d->rclass != OJ_RC_TLS_DTPREL)
       return oj_elf_fail(
           c, ORCJIT_EUNSUPPORTED,
-          "thread-local %s uses the %s TLS model, which needs space "
-          "reserved when the process started; loaded objects support "
-          "general- and local-dynamic TLS only: %s",
+          "thread-local %s uses the %s TLS model, which loaded objects do "
+          "not support: %s",
           oj_elf_symdesc(c, r->sym, sym.st_name).s, d->why ? d->why : "?",
           c->arch->tls_hint);
     if (d->rclass == OJ_RC_TLS_LD && out->ntls == 0)

@@ -10,6 +10,7 @@
 **   oj_initfini.c  constructors, destructors, atexit handlers per library
 **   oj_rtobj.c     the per-library runtime object (__dso_handle, atexit)
 **   oj_tls.c       thread-local storage of loaded objects, thread_local dtors
+**   oj_statictls.c static TLS from the C library (initial-/local-exec code)
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
 **   oj_vmem.c      the process's JIT memory (windows, slabs, pages)
@@ -278,12 +279,23 @@ int oj_initfini_owns_dso(uint64_t dso);
 
 /* oj_tls.c */
 typedef struct oj_tls_module oj_tls_module;
-/* Registers the TLS sections of a linked object (marker_addrs: the linked
-** address of each obj->tls[i]); *out is NULL if it has none. */
-int oj_tls_register(const oj_elf_object *obj, const uint64_t *marker_addrs,
-                    oj_tls_module **out);
+/* Before linking: the TLS module of an object (*out NULL if it has no
+** TLS); for initial-/local-exec code, its static TLS block reserved and
+** its offset patched into obj->image (oj_statictls.c). */
+int oj_tls_prepare(oj_elf_object *obj, oj_tls_module **out);
+/* After linking: publishes m (marker_addrs: the linked address of each
+** obj->tls[i]).  NULL is fine. */
+int oj_tls_register(oj_tls_module *m, const uint64_t *marker_addrs);
 /* Frees every thread's copy; the object's memory may go after this. */
 void oj_tls_unregister(oj_tls_module *m);
+/* The offset from the thread pointer of the host thread-local `name` at
+** addr (this thread's copy), as a symbol value for an initial-exec GOT
+** load ("__orcjit.tpoff.<name>"); 0, with the reason for
+** oj_tls_tpoff_why, unless it is in the process's static TLS. */
+uint64_t oj_tls_host_tpoff(void *addr, const char *name);
+void oj_tls_tpoff_refuse(const char *name, const char *why);
+#define OJ_TLS_IE_WHY "reached with initial-exec TLS code" /* in its reasons */
+const char *oj_tls_tpoff_why(void);
 /* The shims bound to __tls_get_addr and __cxa_thread_atexit(_impl). */
 void *oj_tls_get_addr(const uint64_t *entry);
 int oj_tls_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso);

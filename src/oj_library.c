@@ -547,6 +547,9 @@ static int oj_unresolved_error(orcjit_library *lib, const oj_unit *units, size_t
   const char *missing = oj_resolve_missing();
   int count = oj_resolve_missing_count();
   const char *needer = oj_units_needing(units, n, missing);
+  if (strstr(missing, OJ_TLS_IE_WHY)) /* oj_tls.c's reasons, not missing names */
+    return oj_error_set(ORCJIT_EUNSUPPORTED, "library '%s': %s: thread-local%s %s", lib->name,
+                        needer, count > 1 ? "s" : "", missing);
   size_t nneed = 0;
   for (size_t i = 0; i < n; i++) nneed += oj_unit_misses(&units[i], missing);
   if (nneed <= 1)
@@ -704,14 +707,15 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   for (size_t i = 0; i < n; i++) {
     const oj_elf_object *o = &units[i].obj;
     total += o->ndefined + o->ninitfini + (o->anchor ? 1 : 0) + o->ntls;
-    ntls += o->ntls ? 1 : 0;
+    ntls += (o->ntls || o->tls_static) ? 1 : 0;
   }
   const char **names = malloc((total ? total : 1) * sizeof *names);
   unsigned char *req = malloc(total ? total : 1);
   uint64_t *addrs = malloc((total ? total : 1) * sizeof *addrs);
   size_t *base = malloc(n * sizeof *base);
+  oj_tls_module **tm = calloc(n, sizeof *tm); /* TLS modules, until registered */
   size_t added = 0;
-  if (!names || !req || !addrs || !base) {
+  if (!names || !req || !addrs || !base || !tm) {
     rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
     goto out;
   }
@@ -724,6 +728,11 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
     if (o->anchor) names[k] = o->anchor, req[k] = 1, k++;
     for (size_t j = 0; j < o->ntls; j++, k++) names[k] = o->tls[j].marker, req[k] = 1;
   }
+  /* TLS modules first: static TLS offsets go into the images. */
+  for (size_t i = 0; i < n && rc == ORCJIT_OK; i++)
+    if ((rc = oj_tls_prepare(&units[i].obj, &tm[i])) != ORCJIT_OK)
+      oj_error_prefix("library '%s': %s", lib->name, units[i].what);
+  if (rc != ORCJIT_OK) goto out;
   for (; added < n; added++) {
     rc = oj_library_add_image(lib, units[added].obj.image, units[added].obj.image_size,
                               units[added].what, &units[added].rt);
@@ -804,10 +813,9 @@ static int oj_library_link_units(orcjit_library *lib, oj_unit *units, size_t n) 
   tls_first = lib->ntls;
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
     const oj_elf_object *o = &units[i].obj;
-    oj_tls_module *m = NULL;
-    rc = oj_tls_register(o, addrs + base[i] + o->ndefined + o->ninitfini + (o->anchor ? 1 : 0),
-                         &m);
-    if (m) lib->tls[lib->ntls++] = m; /* room was made above */
+    rc = oj_tls_register(tm[i], addrs + base[i] + o->ndefined + o->ninitfini + (o->anchor ? 1 : 0));
+    if (rc == ORCJIT_OK && tm[i]) lib->tls[lib->ntls++] = tm[i]; /* room was made above */
+    if (rc == ORCJIT_OK) tm[i] = NULL;
   }
   if (rc != ORCJIT_OK) {
     oj_error_prefix("library '%s': %s", lib->name, what);
@@ -850,6 +858,8 @@ out_remove:
   if (added) oj_session_objects_dropped(lib->session, added);
   oj_library_unlow(lib, newly_low);
 out:
+  for (size_t i = 0; tm && i < n; i++) oj_tls_unregister(tm[i]);
+  free(tm);
   free(names);
   free(req);
   free(addrs);

@@ -243,9 +243,42 @@ void oj_resolve_free_copies(orcjit_library *lib) {
     }
 }
 
+/* "__orcjit.tpoff.<name>" (an initial-exec reference, oj_elf.h): the
+** offset of the host's thread-local <name> from the thread pointer. */
+static int oj_resolve_is_tpoff(const char *name) {
+  return strncmp(name, OJ_ELF_TPOFF_PREFIX, sizeof OJ_ELF_TPOFF_PREFIX - 1) == 0;
+}
+
+static uint64_t oj_resolve_tpoff(orcjit_library *lib, const char *name) {
+  name += sizeof OJ_ELF_TPOFF_PREFIX - 1;
+  int loaded = 0;
+  if (lib) {
+    pthread_mutex_lock(&lib->lock);
+    oj_symtab_entry *e = oj_symtab_find(&lib->syms, name);
+    loaded = e && !(e->flags & OJ_SYM_IMPORTED);
+    pthread_mutex_unlock(&lib->lock);
+    loaded = loaded || oj_resolve_linked(lib, name);
+  }
+  if (loaded) {
+    oj_tls_tpoff_refuse(name, "it is a thread-local of a loaded library, which only "
+                              "general-dynamic code can reach from another object; rebuild "
+                              "the object with -fPIC");
+    return 0;
+  }
+  void *p = dlsym(RTLD_DEFAULT, name);
+  if (!p || oj_resolve_in_module(p)) {
+    oj_tls_tpoff_refuse(name, p ? "it is not a thread-local of the process; rebuild the "
+                                  "object with -fPIC"
+                                : "no library of the process defines it");
+    return 0;
+  }
+  return oj_tls_host_tpoff(p, name);
+}
+
 /* Steps 1 to 3 of the search (and for a library below 2 GiB, a low copy
 ** or stub of what the host has). */
 static uint64_t oj_resolve_find(orcjit_library *lib, const char *name) {
+  if (oj_resolve_is_tpoff(name)) return oj_resolve_tpoff(lib, name);
   uint64_t addr = oj_resolve_shim(name);
   if (!addr && lib) addr = oj_resolve_linked(lib, name);
   if (!addr) {
@@ -276,7 +309,7 @@ static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void 
     uint64_t addr = oj_resolve_find(lib, name);
     if (!addr) {
       if (set[i].LookupFlags != LLVMOrcSymbolLookupFlagsWeaklyReferencedSymbol)
-        oj_resolve_note_missing(name);
+        oj_resolve_note_missing(oj_resolve_is_tpoff(name) ? oj_tls_tpoff_why() : name);
       continue;
     }
     if (lib) oj_resolve_note_import(lib, name, addr);
@@ -319,7 +352,7 @@ int oj_resolve_external(LLVMOrcJITDylibRef jd, LLVMOrcSymbolStringPoolEntryRef n
   /* Defined in the JITDylib, by this add or an earlier one: ORC's. */
   if (a->defines(a->ctx, name)) return 0;
   const char *s = LLVMOrcSymbolStringPoolEntryStr(name);
-  if (strncmp(s, "__orcjit.", 9) == 0) return 0; /* markers */
+  if (strncmp(s, "__orcjit.", 9) == 0 && !oj_resolve_is_tpoff(s)) return 0; /* markers */
   orcjit_library *lib = a->lib;
   pthread_mutex_lock(&lib->lock);
   oj_symtab_entry *e = oj_symtab_find(&lib->syms, s);

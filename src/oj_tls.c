@@ -20,6 +20,14 @@
 **   cache   per thread, direct-mapped: entry address -> thread's address,
 **           tagged with a generation that every module removal bumps.
 **
+** Initial- and local-exec code (oj_elf.h) needs its block in static TLS:
+** oj_tls_prepare has the C library reserve it (oj_statictls.c) and patches
+** its offset from the thread pointer into the image before linking; every
+** access then resolves to thread pointer + that offset, with no per-thread
+** block.  An initial-exec reference to a host thread-local is bound to its
+** offset from the thread pointer (oj_tls_host_tpoff), once a helper thread
+** has seen the same offset (static TLS).
+**
 ** References to the host's own thread-locals (dlsym of an STT_TLS symbol
 ** gives the calling thread's copy, useless to other threads) are bound to
 ** a host entry {module id, offset} found with dl_iterate_phdr, and resolved
@@ -45,7 +53,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oj_arch.h"
 #include "oj_internal.h"
+#include "oj_statictls.h"
 
 /* The C library's own (the tls_index of the x86-64 psABI). */
 typedef struct oj_tls_index {
@@ -65,6 +75,8 @@ typedef struct oj_tls_range {
 } oj_tls_range;
 
 struct oj_tls_module {
+  oj_statictls *st;     /* static TLS (initial-/local-exec code), or NULL */
+  int64_t tpoff;        /* then: the block's offset from the thread pointer */
   uint64_t size, align;
   size_t nrange;
   oj_tls_range *range;
@@ -182,35 +194,50 @@ static oj_tls_thread *oj_tls_thread_get(void) {
 
 /* ---- modules ----------------------------------------------------------- */
 
-int oj_tls_register(const oj_elf_object *obj, const uint64_t *marker_addrs,
-                    oj_tls_module **out) {
+int oj_tls_prepare(oj_elf_object *obj, oj_tls_module **out) {
   *out = NULL;
-  if (obj->ntls == 0) return ORCJIT_OK;
+  if (obj->ntls == 0 && !obj->tls_static) return ORCJIT_OK;
   oj_tls_module *m = calloc(1, sizeof *m);
-  oj_tls_range *r = calloc(obj->ntls, sizeof *r);
-  if (!m || !r) goto nomem;
+  oj_tls_range *r = calloc(obj->ntls ? obj->ntls : 1, sizeof *r);
+  if (!m || !r) {
+    free(r);
+    free(m);
+    return oj_error_set(ORCJIT_ENOMEM, "out of memory registering thread-local data");
+  }
   m->size = obj->tls_size;
   m->align = obj->tls_align < sizeof(void *) ? sizeof(void *) : obj->tls_align;
   m->nrange = obj->ntls;
   m->range = r;
   for (size_t i = 0; i < obj->ntls; i++) {
-    r[i].start = marker_addrs[i];
     r[i].size = obj->tls[i].size;
     r[i].voff = obj->tls[i].voff;
     r[i].nobits = obj->tls[i].nobits;
   }
+  if (obj->tls_static) {
+    int rc = oj_statictls_alloc(obj->tls_init, obj->tls_init_size, m->size, m->align, &m->st);
+    if (rc == ORCJIT_OK) {
+      m->tpoff = oj_statictls_tpoff(m->st);
+      rc = oj_elf_tls_static_apply(obj, m->tpoff);
+    }
+    if (rc != ORCJIT_OK) {
+      oj_tls_unregister(m);
+      return rc;
+    }
+  }
+  *out = m;
+  return ORCJIT_OK;
+}
+
+int oj_tls_register(oj_tls_module *m, const uint64_t *marker_addrs) {
+  if (!m) return ORCJIT_OK;
+  for (size_t i = 0; i < m->nrange; i++) m->range[i].start = marker_addrs[i];
   pthread_mutex_lock(&oj_tls_lock);
   int bad = oj_grow((void **)&oj_tls_mods, &oj_tls_capmods, oj_tls_nmods + 1,
                     sizeof *oj_tls_mods);
   if (!bad) oj_tls_mods[oj_tls_nmods++] = m;
   pthread_mutex_unlock(&oj_tls_lock);
-  if (bad) goto nomem;
-  *out = m;
+  if (bad) return oj_error_set(ORCJIT_ENOMEM, "out of memory registering thread-local data");
   return ORCJIT_OK;
-nomem:
-  free(r);
-  free(m);
-  return oj_error_set(ORCJIT_ENOMEM, "out of memory registering thread-local data");
 }
 
 void oj_tls_unregister(oj_tls_module *m) {
@@ -229,6 +256,7 @@ void oj_tls_unregister(oj_tls_module *m) {
   while (m->blocks) oj_tls_block_free(m->blocks);
   atomic_fetch_add(&oj_tls_gen, 1); /* every cached address may be stale */
   pthread_mutex_unlock(&oj_tls_lock);
+  oj_statictls_free(m->st); /* the C library gives the space back */
   free(m->range);
   free(m);
 }
@@ -252,6 +280,8 @@ static void *oj_tls_locate(uint64_t a) {
   const oj_tls_range *r;
   oj_tls_module *m = oj_tls_find(a, &r);
   if (!m) return NULL;
+  if (m->st) /* static TLS: every thread's copy at the same offset */
+    return (unsigned char *)oj_arch_thread_pointer() + m->tpoff + r->voff + (a - r->start);
   oj_tls_thread *t = oj_tls_thread_get();
   if (!t) oj_tls_fatal("out of memory");
   oj_tls_block *b = t->blocks;
@@ -327,6 +357,7 @@ typedef struct oj_tls_probe {
   uintptr_t addr;
   oj_tls_index ti;
   int found;
+  const char *module; /* its file name, "" for the program */
 } oj_tls_probe;
 
 static int oj_tls_probe_module(struct dl_phdr_info *info, size_t size, void *ctx) {
@@ -342,6 +373,7 @@ static int oj_tls_probe_module(struct dl_phdr_info *info, size_t size, void *ctx
       p->ti.module = info->dlpi_tls_modid;
       p->ti.offset = p->addr - base;
       p->found = 1;
+      p->module = info->dlpi_name;
       return 1;
     }
   }
@@ -370,6 +402,61 @@ uint64_t oj_tls_host_entry(void *addr) {
   }
   pthread_mutex_unlock(&oj_tls_lock);
   return res ? res : UINT64_MAX; /* out of memory */
+}
+
+/* ---- initial-exec references to the host's thread-locals --------------- */
+
+static _Thread_local char oj_tls_why[512];
+
+const char *oj_tls_tpoff_why(void) { return oj_tls_why; }
+
+void oj_tls_tpoff_refuse(const char *name, const char *why) {
+  snprintf(oj_tls_why, sizeof oj_tls_why, "%s (" OJ_TLS_IE_WHY ": %s)", name, why);
+}
+
+typedef struct oj_tls_other {
+  oj_tls_index ti;
+  intptr_t off;
+} oj_tls_other;
+
+static void *oj_tls_other_thread(void *arg) {
+  oj_tls_other *o = arg;
+  o->off = (intptr_t)__tls_get_addr(&o->ti) - (intptr_t)oj_arch_thread_pointer();
+  return NULL;
+}
+
+uint64_t oj_tls_host_tpoff(void *addr, const char *name) {
+  oj_tls_probe p;
+  memset(&p, 0, sizeof p);
+  p.addr = (uintptr_t)addr;
+  dl_iterate_phdr(oj_tls_probe_module, &p);
+  if (!p.found) {
+    oj_tls_tpoff_refuse(name, "it is not a thread-local of the process; rebuild the object "
+                              "with -fPIC");
+    return 0;
+  }
+  /* The offset is the same in every thread only in static TLS (modules
+  ** loaded at start-up, or dlopen'ed with DF_STATIC_TLS); a dlopen'ed
+  ** module's block is allocated per thread.  Compared on a new thread. */
+  intptr_t here = (intptr_t)addr - (intptr_t)oj_arch_thread_pointer();
+  oj_tls_other o = {p.ti, 0};
+  pthread_t t;
+  if (pthread_create(&t, NULL, oj_tls_other_thread, &o) != 0) {
+    oj_tls_tpoff_refuse(name, "no thread could be made to check that it is in static TLS");
+    return 0;
+  }
+  pthread_join(t, NULL);
+  if (o.off != here || here == 0) {
+    char why[384];
+    snprintf(why, sizeof why,
+             "it is in the dynamic TLS of %s (loaded with dlopen) and has no fixed offset "
+             "from the thread pointer; load that library when the process starts "
+             "(LD_PRELOAD) or rebuild the object with -fPIC",
+             p.module && *p.module ? p.module : "its library");
+    oj_tls_tpoff_refuse(name, why);
+    return 0;
+  }
+  return (uint64_t)here;
 }
 
 /* ---- thread_local destructors ------------------------------------------ */

@@ -8,7 +8,14 @@
 **     exit, and at release for the releasing thread;
 **   - releasing a library while another thread still holds copies of its
 **     data and a pending thread_local destructor (run at the release);
-**   - initial-exec and local-exec objects: refused with EUNSUPPORTED.
+**   - the compilers' default PIE code (tls_static.c, tls_once.cc): its
+**     own thread-locals by local-exec code, in static TLS, fresh on the
+**     loading thread, on a thread made before the load, on threads made
+**     after, and again after release and reload; the host's by
+**     initial-exec code (oj_test_host_tls; libstdc++'s std::call_once
+**     state); -ftls-model=initial-exec/local-exec objects;
+**   - refused: more static TLS than the C library has (the message gives
+**     both sizes), initial-exec code to another library's thread-local.
 */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -216,25 +223,213 @@ static void tls_release_under_thread(orcjit_session *s) {
   orcjit_library_release(lib);
 }
 
-/* ---- models that cannot work --------------------------------------------- */
+/* ---- static TLS: initial-exec and local-exec code ---------------------- */
 
-static void tls_refused(orcjit_session *s) {
-  static const struct {
-    const char *obj, *model;
-  } cases[] = {{"tls_ie.o", "initial-exec"}, {"tls_le.o", "local-exec"}};
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    ojt_step("%s is refused", cases[i].obj);
-    orcjit_library *lib = ojt_new_library(s, "tls_refused");
-    CHECK_STATUS(orcjit_library_add_file(lib, ojt_obj(cases[i].obj)), ORCJIT_EUNSUPPORTED);
-    CHECK_MSG(cases[i].obj);
-    CHECK_MSG(cases[i].model);
-    CHECK_MSG("oj_tls_static_model");
-    CHECK_MSG("-fPIC");
+typedef struct ts_fns {
+  void *state, *write, *addr, *host_bump;
+} ts_fns;
+
+static void ts_get(orcjit_library *lib, ts_fns *f) {
+  REQUIRE_OK(orcjit_library_get_function(lib, "ts_state", &f->state));
+  REQUIRE_OK(orcjit_library_get_function(lib, "ts_write", &f->write));
+  REQUIRE_OK(orcjit_library_get_function(lib, "ts_addr", &f->addr));
+  REQUIRE_OK(orcjit_library_get_function(lib, "ts_host_bump", &f->host_bump));
+}
+
+enum { TS_FRESH = 7000010, TS_WRITTEN = 8002013 };
+
+/* A thread made before the library is loaded: it waits, then uses the
+** library's functions (fresh values), writes, and reports. */
+typedef struct ts_early {
+  pthread_barrier_t go, done, again, done2;
+  const ts_fns *f;
+  int64_t seen, written, seen_again, host;
+} ts_early;
+
+static void *ts_early_thread(void *arg) {
+  ts_early *e = arg;
+  pthread_barrier_wait(&e->go); /* the library is loaded now */
+  e->seen = OJT_CALL0(e->f->state);
+  e->written = OJT_CALL0(e->f->write);
+  oj_test_host_tls = 200;
+  e->host = OJT_CALL0(e->f->host_bump);
+  pthread_barrier_wait(&e->done);
+  pthread_barrier_wait(&e->again); /* released and loaded again */
+  e->seen_again = OJT_CALL0(e->f->state);
+  pthread_barrier_wait(&e->done2);
+  return NULL;
+}
+
+static void *ts_late_thread(void *arg) {
+  const ts_fns *f = arg;
+  int64_t *r = malloc(3 * sizeof *r);
+  r[0] = OJT_CALL0(f->state);
+  r[1] = OJT_CALL0(f->write);
+  r[2] = OJT_CALL0(f->addr);
+  return r;
+}
+
+static void tls_static(orcjit_session *s) {
+  ojt_step("default PIE code: local-exec and initial-exec thread-locals");
+  ts_early e;
+  memset(&e, 0, sizeof e);
+  ts_fns f;
+  e.f = &f;
+  pthread_barrier_init(&e.go, NULL, 2);
+  pthread_barrier_init(&e.done, NULL, 2);
+  pthread_barrier_init(&e.again, NULL, 2);
+  pthread_barrier_init(&e.done2, NULL, 2);
+  pthread_t early;
+  REQUIRE(pthread_create(&early, NULL, ts_early_thread, &e) == 0);
+
+  orcjit_library *lib = ojt_new_library(s, "tls_static");
+  REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("tls_static.o")));
+  ts_get(lib, &f);
+  CHECK_EQ(OJT_CALL0(f.state), TS_FRESH);
+  CHECK_EQ(OJT_CALL0(f.write), TS_WRITTEN);
+  /* The looked-up address is this thread's copy, the code's too. */
+  int *p = NULL;
+  REQUIRE_OK(orcjit_library_lookup(lib, "ts_init", (void **)&p));
+  CHECK_EQ((int64_t)(intptr_t)p, OJT_CALL0(f.addr));
+  CHECK_EQ(*p, 8);
+  /* The host's thread-local, by initial-exec code. */
+  oj_test_host_tls = 100;
+  CHECK_EQ(OJT_CALL0(f.host_bump), 101);
+  CHECK_EQ(oj_test_host_tls, 101);
+
+  /* A thread that existed before the load sees the initial values. */
+  pthread_barrier_wait(&e.go);
+  pthread_barrier_wait(&e.done);
+  CHECK_EQ(e.seen, TS_FRESH);
+  CHECK_EQ(e.written, TS_WRITTEN);
+  CHECK_EQ(e.host, 201);
+  CHECK_EQ(oj_test_host_tls, 101); /* its write was its own */
+  CHECK_EQ(OJT_CALL0(f.state), TS_WRITTEN);
+
+  /* Threads made after the load: fresh values, copies of their own. */
+  enum { N = 3 };
+  pthread_t th[N];
+  int64_t *r[N];
+  for (int i = 0; i < N; i++) REQUIRE(pthread_create(&th[i], NULL, ts_late_thread, &f) == 0);
+  for (int i = 0; i < N; i++) {
+    r[i] = NULL;
+    pthread_join(th[i], (void **)&r[i]);
+    REQUIRE(r[i] != NULL);
+    CHECK_EQ(r[i][0], TS_FRESH);
+    CHECK_EQ(r[i][1], TS_WRITTEN);
+    CHECK(r[i][2] != OJT_CALL0(f.addr));
+  }
+  for (int i = 0; i < N; i++) free(r[i]);
+  CHECK_EQ(OJT_CALL0(f.state), TS_WRITTEN);
+
+  /* Two libraries with static TLS at once: separate blocks. */
+  orcjit_library *two = ojt_new_library(s, "tls_static_2");
+  REQUIRE_OK(orcjit_library_add_file(two, ojt_obj("tls_static.o")));
+  ts_fns f2;
+  ts_get(two, &f2);
+  CHECK_EQ(OJT_CALL0(f2.state), TS_FRESH);
+  CHECK(OJT_CALL0(f2.addr) != OJT_CALL0(f.addr));
+  CHECK_EQ(OJT_CALL0(f.state), TS_WRITTEN);
+  orcjit_library_release(two);
+
+  /* Released and loaded again: fresh values on every thread, the one
+  ** that wrote into the old block included. */
+  orcjit_library_release(lib);
+  lib = ojt_new_library(s, "tls_static_again");
+  REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("tls_static.o")));
+  ts_get(lib, &f);
+  CHECK_EQ(OJT_CALL0(f.state), TS_FRESH);
+  pthread_barrier_wait(&e.again);
+  pthread_barrier_wait(&e.done2);
+  CHECK_EQ(e.seen_again, TS_FRESH);
+  pthread_join(early, NULL);
+  pthread_barrier_destroy(&e.go);
+  pthread_barrier_destroy(&e.done);
+  pthread_barrier_destroy(&e.again);
+  pthread_barrier_destroy(&e.done2);
+  orcjit_library_release(lib);
+  oj_test_host_tls = 100;
+
+  ojt_step("C++ PIE code: std::call_once (libstdc++'s thread-locals) and thread_local");
+  lib = ojt_new_library(s, "tls_once");
+  REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("tls_once.o")));
+  void *use = NULL;
+  REQUIRE_OK(orcjit_library_get_function(lib, "tls_once_use", &use));
+  CHECK_EQ(OJT_CALL0(use), 10000 + 7000 + 100 + 10);
+  CHECK_EQ(OJT_CALL0(use), 10000 + 7000 + 200 + 11);
+  int sum0 = atomic_load(&ojt_host_note_sum);
+  pthread_t t2[2];
+  for (int i = 0; i < 2; i++) REQUIRE(pthread_create(&t2[i], NULL, tls_cpp_thread, use) == 0);
+  for (int i = 0; i < 2; i++) {
+    int64_t *rr = NULL;
+    pthread_join(t2[i], (void **)&rr);
+    REQUIRE(rr != NULL);
+    CHECK_EQ(rr[0], 10000 + 7000 + 100 + 10); /* a fresh object in each thread */
+    CHECK_EQ(rr[1], 10000 + 7000 + 200 + 11);
+    free(rr);
+  }
+  CHECK_EQ(atomic_load(&ojt_host_note_sum) - sum0, 2000);
+  sum0 = atomic_load(&ojt_host_note_sum);
+  orcjit_library_release(lib);
+  CHECK_EQ(atomic_load(&ojt_host_note_sum) - sum0, 1000);
+}
+
+/* ---- TLS models that work and cases that cannot ------------------------ */
+
+static void tls_models(orcjit_session *s) {
+  /* -fPIC -ftls-model=initial-exec (relaxed to local-exec) and -fno-pic
+  ** -ftls-model=local-exec: both were refused once. */
+  static const char *const objs[] = {"tls_ie.o", "tls_le.o"};
+  for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) {
+    ojt_step("%s loads", objs[i]);
+    orcjit_library *lib = ojt_new_library(s, "tls_model");
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj(objs[i])));
     void *fn = NULL;
-    CHECK_STATUS(orcjit_library_get_function(lib, "tls_model_read", &fn), ORCJIT_ENOTFOUND);
-    CHECK_STILL_WORKS(lib);
+    REQUIRE_OK(orcjit_library_get_function(lib, "tls_model_read", &fn));
+    CHECK_EQ(OJT_CALL0(fn), 3);
+    int *p = NULL;
+    REQUIRE_OK(orcjit_library_lookup(lib, "oj_tls_static_model", (void **)&p));
+    *p = 9;
+    CHECK_EQ(OJT_CALL0(fn), 9);
+    pthread_t th;
+    int64_t *r = NULL;
+    REQUIRE(pthread_create(&th, NULL, tls_cpp_thread, fn) == 0);
+    pthread_join(th, (void **)&r);
+    REQUIRE(r != NULL);
+    CHECK_EQ(r[0], 3);
+    free(r);
     orcjit_library_release(lib);
   }
+
+  ojt_step("more static TLS than the C library has: refused");
+  orcjit_library *lib = ojt_new_library(s, "tls_big");
+  CHECK_STATUS(orcjit_library_add_file(lib, ojt_obj("tls_static_big.o")), ORCJIT_EUNSUPPORTED);
+  CHECK_MSG("tls_static_big.o");
+  CHECK_MSG("static TLS");
+  CHECK_MSG("need 1048");
+  CHECK_MSG("GLIBC_TUNABLES=glibc.rtld.optional_static_tls");
+  CHECK_MSG("-fPIC");
+  void *fn = NULL;
+  CHECK_STATUS(orcjit_library_get_function(lib, "ts_state", &fn), ORCJIT_ENOTFOUND);
+  CHECK_STILL_WORKS(lib);
+  /* Nothing was kept: a small one still fits. */
+  REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("tls_static.o")));
+  REQUIRE_OK(orcjit_library_get_function(lib, "ts_state", &fn));
+  CHECK_EQ(OJT_CALL0(fn), TS_FRESH);
+  orcjit_library_release(lib);
+
+  ojt_step("initial-exec reference to another library's thread-local: refused");
+  orcjit_library *base = ojt_new_library(s, "tls_base");
+  REQUIRE_OK(orcjit_library_add_file(base, ojt_obj("tls.o")));
+  orcjit_library *user = ojt_new_library(s, "tls_user_pie");
+  REQUIRE_OK(orcjit_library_set_link_order(user, &base, 1));
+  CHECK_STATUS(orcjit_library_add_file(user, ojt_obj("tls_user_pie.o")), ORCJIT_EUNSUPPORTED);
+  CHECK_MSG("oj_tls_exported");
+  CHECK_MSG("initial-exec");
+  CHECK_MSG("-fPIC");
+  CHECK_STILL_WORKS(user);
+  orcjit_library_release(user);
+  orcjit_library_release(base);
 }
 
 void ojt_case_tls(void) {
@@ -242,6 +437,7 @@ void ojt_case_tls(void) {
   tls_c_data(s);
   tls_cpp(s);
   tls_release_under_thread(s);
-  tls_refused(s);
+  tls_static(s);
+  tls_models(s);
   orcjit_session_release(s);
 }

@@ -1,6 +1,7 @@
 /* tls_var.c: the object's own thread-local variable.  test_bad_input.py
-** builds it with -ftls-model=initial-exec and with -ftls-model=local-exec
-** -fno-pic; both are refused as unsupported TLS. */
+** builds it with -mtls-dialect=gnu2 (TLS descriptors), which is refused;
+** test_tls.py with -ftls-model=initial-exec and -fno-pic
+** -ftls-model=local-exec, which load. */
 #include "ffi_c.h"
 
 __thread int64_t tls_counter = 5;
