@@ -35,6 +35,10 @@ SUDO=()
 [ "$(id -u)" = 0 ] || SUDO=(sudo -n)
 
 make_root() {
+  "${SUDO[@]}" mkdir -p "$(dirname "$ROOT")"
+  # One maker at a time (several checkouts share the root): the others wait.
+  exec 9> "${TMPDIR:-/tmp}/tvm-ffi-orcjit-oldroot.lock"
+  flock 9
   if [ -f "$MARK" ] && [ "$(cat "$MARK")" = "$SUITE $BOOT $PACKAGES" ]; then
     say "$ROOT: Debian $SUITE, ready"
     return 0
@@ -47,7 +51,6 @@ make_root() {
   say "debootstrap $SUITE into $ROOT ($BOOT; then apt-get install $PACKAGES)"
   local t0=$SECONDS log
   log="$(dirname "$ROOT")/oldroot.log"
-  "${SUDO[@]}" mkdir -p "$(dirname "$ROOT")"
   "${SUDO[@]}" rm -rf "$ROOT.tmp"
   if ! "${SUDO[@]}" debootstrap --variant=minbase --include="$BOOT" "$SUITE" "$ROOT.tmp" "$MIRROR" \
        > "$log" 2>&1; then
