@@ -51,6 +51,20 @@ say "wheel $(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB)"
 # ---- 1. a fresh venv ----------------------------------------------------------
 rm -rf "$WORK"
 mkdir -p "$WORK"
+
+# The Debian 11 root of step 6, made (the first time: debootstrap, a few
+# minutes, mostly waiting on the network and the disk) while steps 1 to 5 run.
+old_enabled=1
+if [ "${WHEEL_TEST_OLDROOT:-1}" = 0 ]; then
+  old_enabled=0 old_why="WHEEL_TEST_OLDROOT=0"
+elif [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then
+  old_enabled=0 old_why="debootstrap and chroot need root or sudo"
+fi
+if [ "$old_enabled" = 1 ]; then
+  bash "$ROOT/scripts/oldroot.sh" make > "$WORK/oldroot-make.log" 2>&1 &
+  old_pid=$!
+fi
+
 "$PY" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"
 TVM_FFI_VERSION="${TVM_FFI_VERSION:-$("$PY" -c 'import tvm_ffi; print(tvm_ffi.__version__)')}"
@@ -182,13 +196,12 @@ fi
 # Python 3.9; scripts/oldroot.sh, made once and cached), apache-tvm-ffi and
 # pytest from PyPI with the root's own pip, the wheel, and the same tests,
 # with the root's gcc and g++ (no clang-22 there: its variants skip).
-if [ "${WHEEL_TEST_OLDROOT:-1}" = 0 ]; then
-  say "SKIP the Debian 11 run: WHEEL_TEST_OLDROOT=0"
-elif [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then
-  say "SKIP the Debian 11 run: debootstrap and chroot need root or sudo"
+if [ "$old_enabled" = 0 ]; then
+  say "SKIP the Debian 11 run: $old_why"
 else
   t_old=$SECONDS
-  bash "$ROOT/scripts/oldroot.sh" make || fail "could not make the Debian 11 root"
+  wait "$old_pid" || { cat "$WORK/oldroot-make.log" >&2; fail "could not make the Debian 11 root"; }
+  cat "$WORK/oldroot-make.log"
   OLD="$WORK/oldroot"
   mkdir -p "$OLD"
   cp "$WHEEL" "$OLD/"
