@@ -38,14 +38,16 @@ test: test-c test-py
 test-upstream: install
 	@PY=$(PY) UPSTREAM=$(UPSTREAM) bash scripts/upstream_tests.sh
 
-# The wheel, LLVM linked in, into dist/ (scikit-build-core, build-skb/).
+# The wheel, LLVM and libstdc++ linked in, into dist/, tagged manylinux_2_28
+# once its symbol versions and auditwheel allow it (scikit-build-core,
+# build-skb/; scripts/build_wheel.sh).
 wheel: bootstrap
-	@rm -f dist/tvm_ffi_orcjit-*.whl
-	@$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
-	@ls -l dist/tvm_ffi_orcjit-*.whl
+	@PY=$(PY) bash scripts/build_wheel.sh
 
 # The wheel installed into a fresh venv (build-wheel-test/), checked with
-# readelf/ldd, and the Python tests run against it outside the source tree.
+# readelf/ldd, and the Python tests run against it outside the source tree;
+# then the same in a Debian 11 root (glibc 2.31, GCC 10's libstdc++, Python
+# 3.9) made once with debootstrap (scripts/oldroot.sh).
 wheel-test: wheel
 	@PY=$(PY) bash scripts/test_wheel.sh
 

@@ -8,8 +8,9 @@
 #   1. a fresh venv in build-wheel-test/venv (git-ignored), with pip from PyPI:
 #      apache-tvm-ffi (the version the wheel was built against, that is the
 #      one of $PY, unless TVM_FFI_VERSION says otherwise), pytest, the wheel;
-#   2. the installed native library: readelf -d lists no libLLVM and nothing
-#      beyond libtvm_ffi and the C/C++ runtime; ldd finds every library
+#   2. the installed native library: readelf -d lists no libLLVM, no
+#      libstdc++ (linked in) and nothing beyond libtvm_ffi, glibc's libraries
+#      and libgcc_s; ldd finds every library
 #      (libtvm_ffi through the RUNPATH into the tvm_ffi package); the dynamic
 #      symbols it defines are the C API, TVMFFIOrcJITInitialize and the two
 #      names of the GDB JIT interface only;
@@ -21,9 +22,16 @@
 #      build directory of the checkout can be picked up;
 #   5. the same tests with LLVM hidden (a private mount namespace covers
 #      /usr/lib/llvm-* and every libLLVM*.so*), as on a machine without LLVM;
-#      skipped, saying so, where no mount namespace can be made.
+#      skipped, saying so, where no mount namespace can be made;
+#   6. on an older system: a Debian 11 root (glibc 2.31, GCC 10's libstdc++,
+#      Python 3.9; scripts/oldroot.sh, made once with debootstrap and kept in
+#      /var/cache/tvm-ffi-orcjit/), where the root's pip installs
+#      apache-tvm-ffi, pytest and the wheel into a fresh venv and the same
+#      tests run with the root's gcc/g++ (only the clang variants skip:
+#      no clang-22 there); skipped, saying so, without root or sudo, or with
+#      WHEEL_TEST_OLDROOT=0.
 # Environment: PY (the python that built the wheel, default python3),
-# PYTEST_ARGS (extra pytest arguments).
+# PYTEST_ARGS (extra pytest arguments), WHEEL_TEST_OLDROOT.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +51,20 @@ say "wheel $(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB)"
 # ---- 1. a fresh venv ----------------------------------------------------------
 rm -rf "$WORK"
 mkdir -p "$WORK"
+
+# The Debian 11 root of step 6, made (the first time: debootstrap, a few
+# minutes, mostly waiting on the network and the disk) while steps 1 to 5 run.
+old_enabled=1
+if [ "${WHEEL_TEST_OLDROOT:-1}" = 0 ]; then
+  old_enabled=0 old_why="WHEEL_TEST_OLDROOT=0"
+elif [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then
+  old_enabled=0 old_why="debootstrap and chroot need root or sudo"
+fi
+if [ "$old_enabled" = 1 ]; then
+  bash "$ROOT/scripts/oldroot.sh" make > "$WORK/oldroot-make.log" 2>&1 &
+  old_pid=$!
+fi
+
 "$PY" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"
 TVM_FFI_VERSION="${TVM_FFI_VERSION:-$("$PY" -c 'import tvm_ffi; print(tvm_ffi.__version__)')}"
@@ -61,8 +83,9 @@ say "NEEDED: $(echo $needed)"
 for lib in $needed; do
   case "$lib" in
     libLLVM*) fail "$LIB needs $lib: LLVM is not linked in" ;;
-    libtvm_ffi.so|libc.so.6|libm.so.6|libstdc++.so.6|libgcc_s.so.1|ld-linux-x86-64.so.2) ;;
-    *) fail "$LIB needs $lib, which is not libtvm_ffi or the C/C++ runtime" ;;
+    libstdc++.so.6) fail "$LIB needs libstdc++.so.6: libstdc++ should be linked in" ;;
+    libtvm_ffi.so|libc.so.6|libm.so.6|libdl.so.2|libpthread.so.0|libgcc_s.so.1|ld-linux-x86-64.so.2) ;;
+    *) fail "$LIB needs $lib, which is not libtvm_ffi, glibc or libgcc_s" ;;
   esac
 done
 ldd_out=$(env -u LD_LIBRARY_PATH ldd "$LIB")
@@ -167,4 +190,56 @@ else
           grep -v -E 'no CUDA device|nvcc not found' || true)
   [ -z "$other" ] || fail "with LLVM hidden, tests skipped for another reason: $other"
 fi
-say "ok: $(basename "$WHEEL") passes the Python tests installed in a fresh venv"
+
+# ---- 6. on an older system: Debian 11 ---------------------------------------------
+# A fresh venv inside the Debian 11 root (glibc 2.31, GCC 10's libstdc++,
+# Python 3.9; scripts/oldroot.sh, made once and cached), apache-tvm-ffi and
+# pytest from PyPI with the root's own pip, the wheel, and the same tests,
+# with the root's gcc and g++ (no clang-22 there: its variants skip).
+if [ "$old_enabled" = 0 ]; then
+  say "SKIP the Debian 11 run: $old_why"
+else
+  t_old=$SECONDS
+  wait "$old_pid" || { cat "$WORK/oldroot-make.log" >&2; fail "could not make the Debian 11 root"; }
+  cat "$WORK/oldroot-make.log"
+  OLD="$WORK/oldroot"
+  mkdir -p "$OLD"
+  cp "$WHEEL" "$OLD/"
+  cat > "$OLD/run.sh" <<'INNER'
+# run.sh TVM_FFI_VERSION WHEEL [PYTEST_ARGS...], inside the root, in /orcjit/src
+set -eu
+V=$1 W=$2
+shift 2
+echo "test_wheel: in the root: $(. /etc/os-release; echo "$PRETTY_NAME"), glibc $(ldd --version | sed -n '1s/.* //p'), $(python3 --version), $(gcc --version | head -n 1)"
+python3 -m venv /orcjit/work/venv
+VPY=/orcjit/work/venv/bin/python
+# (the log only on failure: the host's pip configuration may name local
+# directories that the root lacks, and pip warns about each)
+"$VPY" -m pip install -q --disable-pip-version-check "apache-tvm-ffi==$V" pytest "/orcjit/work/$W" \
+  > /orcjit/work/pip.log 2>&1 || { cat /orcjit/work/pip.log; exit 1; }
+"$VPY" -c 'import tvm_ffi_orcjit as oj; oj.ExecutionSession(); print("test_wheel: in the root: import tvm_ffi_orcjit loads", oj.LIBRARY_PATH)'
+exec "$VPY" -m pytest -p no:cacheprovider -rs "$@" tests/python
+INNER
+  say "pytest in the Debian 11 root $(bash "$ROOT/scripts/oldroot.sh" root)"
+  log3="$WORK/pytest-debian11.log"
+  set +e
+  # shellcheck disable=SC2086  # PYTEST_ARGS: words on purpose
+  ORCJIT_OLDROOT_BIND="$TMP:/orcjit/src $OLD:/orcjit/work" \
+    bash "$ROOT/scripts/oldroot.sh" run sh -c 'cd /orcjit/src && sh /orcjit/work/run.sh "$@"' run \
+    "$TVM_FFI_VERSION" "$(basename "$WHEEL")" ${PYTEST_ARGS:-} > "$log3" 2>&1
+  rc=$?
+  set -e
+  grep -E "^test_wheel:|tvm_ffi_orcjit native library:|passed|failed" "$log3" | tail -n 5
+  if [ "$rc" != 0 ]; then
+    tail -n 60 "$log3" >&2
+    fail "pytest exited $rc in the Debian 11 root (log: $log3)"
+  fi
+  grep -q "tvm_ffi_orcjit native library: /orcjit/work/venv/" "$log3" ||
+    fail "in the Debian 11 root, pytest did not report the wheel's native library (see $log3)"
+  other=$(grep '^SKIPPED' "$log3" | grep -v -i 'clang' |
+          grep -v -E 'no CUDA device|nvcc not found' || true)
+  [ -z "$other" ] || fail "in the Debian 11 root, tests skipped for another reason: $other"
+  say "Debian 11 root: $((SECONDS - t_old)) s"
+  on_old=" and in the Debian 11 root"
+fi
+say "ok: $(basename "$WHEEL") passes the Python tests installed in a fresh venv${on_old:-}"

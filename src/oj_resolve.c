@@ -80,15 +80,23 @@ static uint64_t oj_resolve_shim(const char *name) { return oj_rtnames_shim(name)
 ** (glibc 2.35) answers from the same map ranges as dladdr, without the
 ** scan of the module's whole symbol table that dladdr does to name the
 ** nearest symbol: that scan was most of the load time of C++ objects,
-** which import many libstdc++ symbols. */
+** which import many libstdc++ symbols.  It is looked up at run time, so
+** that the library still loads on an older glibc (the manylinux wheel),
+** where dladdr answers instead. */
 int oj_resolve_in_module(void *p) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+  static _Atomic uintptr_t find; /* 0: not looked up yet, 1: absent */
+  uintptr_t f = atomic_load_explicit(&find, memory_order_acquire);
+  if (f == 0) {
+    void *sym = dlsym(RTLD_DEFAULT, "_dl_find_object");
+    f = sym ? (uintptr_t)sym : 1;
+    atomic_store_explicit(&find, f, memory_order_release);
+  }
   struct dl_find_object fo;
-  return _dl_find_object(p, &fo) == 0;
-#else
+  if (f != 1) return ((int (*)(void *, struct dl_find_object *))f)(p, &fo) == 0;
+#endif
   Dl_info info;
   return dladdr(p, &info) != 0;
-#endif
 }
 
 /* dlsym, with host thread-locals (not inside any loaded module's image)
