@@ -41,6 +41,8 @@ OJ_COMPAT_OLD(void *, dlsym, "GLIBC_2.2.5", (void *handle, const char *name), (h
 OJ_COMPAT_OLD(int, dlclose, "GLIBC_2.2.5", (void *handle), (handle))
 OJ_COMPAT_OLD(char *, dlerror, "GLIBC_2.2.5", (void), ())
 OJ_COMPAT_OLD(int, dladdr, "GLIBC_2.2.5", (const void *addr, Dl_info *info), (addr, info))
+OJ_COMPAT_OLD(int, dlinfo, "GLIBC_2.3.3", (void *handle, int request, void *arg),
+              (handle, request, arg))
 OJ_COMPAT_OLD(int, dladdr1, "GLIBC_2.3.3",
               (const void *addr, Dl_info *info, void **extra, int flags),
               (addr, info, extra, flags))
@@ -58,6 +60,15 @@ OJ_COMPAT_OLD(int, pthread_setspecific, "GLIBC_2.2.5", (pthread_key_t key, const
               (key, v))
 OJ_COMPAT_OLD(int, pthread_rwlock_rdlock, "GLIBC_2.2.5", (pthread_rwlock_t *l), (l))
 OJ_COMPAT_OLD(int, pthread_rwlock_unlock, "GLIBC_2.2.5", (pthread_rwlock_t *l), (l))
+OJ_COMPAT_OLD(int, pthread_rwlock_init, "GLIBC_2.2.5",
+              (pthread_rwlock_t *l, const pthread_rwlockattr_t *a), (l, a))
+OJ_COMPAT_OLD(int, pthread_rwlock_timedwrlock, "GLIBC_2.2.5",
+              (pthread_rwlock_t *l, const struct timespec *t), (l, t))
+OJ_COMPAT_OLD(int, pthread_rwlockattr_init, "GLIBC_2.2.5", (pthread_rwlockattr_t *a), (a))
+OJ_COMPAT_OLD(int, pthread_rwlockattr_destroy, "GLIBC_2.2.5", (pthread_rwlockattr_t *a), (a))
+OJ_COMPAT_OLD(int, pthread_rwlockattr_setkind_np, "GLIBC_2.2.5",
+              (pthread_rwlockattr_t *a, int kind), (a, kind))
+OJ_COMPAT_OLD(int, pthread_join, "GLIBC_2.2.5", (pthread_t t, void **ret), (t, ret))
 OJ_COMPAT_OLD(int, pthread_sigmask, "GLIBC_2.2.5",
               (int how, const sigset_t *set, sigset_t *old), (how, set, old))
 
