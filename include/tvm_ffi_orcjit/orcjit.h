@@ -273,7 +273,12 @@ ORCJIT_API int orcjit_library_set_link_order(orcjit_library *lib,
 /* Looks up a symbol defined by an object of this library (not its link
 ** order).  ORCJIT_ENOTFOUND if it is not defined.  Links the objects
 ** waiting in lib first (orcjit_library_add_deferred): a symbol of one that
-** cannot link gives that link's error (ORCJIT_EUNRESOLVED ...). */
+** cannot link gives that link's error (ORCJIT_EUNRESOLVED ...).
+** The address is a raw pointer: it holds no reference.  Once lib is freed
+** it dangles, and since freed JIT memory is reused at once, calling it then
+** silently runs whatever code was loaded there next (no fault).  Keep lib
+** (or a Function of orcjit_library_get_ffi_function) alive while you use
+** it. */
 ORCJIT_API int orcjit_library_lookup(orcjit_library *lib, const char *symbol,
                                      void **out_addr);
 
