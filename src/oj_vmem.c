@@ -5,7 +5,7 @@
 **   - two shared windows of reserved address space ("slabs", mmap
 **     PROT_NONE + MAP_NORESERVE: no memory until used), one for the whole
 **     process, whatever the session: the near window, placed just below
-**     libc (hints from dladdr(&printf), MAP_FIXED_NOREPLACE) with every
+**     libc (hints from dladdr(&gnu_get_libc_version), MAP_FIXED_NOREPLACE) with every
 **     later slab next to the earlier ones, so that the window and libc span
 **     less than 2 GiB - 16 MiB and 32-bit PC-relative references between
 **     libraries and to the host reach; and the low window, below 2 GiB, for
@@ -43,6 +43,7 @@
 #include "oj_internal.h" /* OJ_FORK_* */
 
 #include <dlfcn.h>
+#include <gnu/libc-version.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -130,7 +131,10 @@ static void oj_vmem_init(void) {
   long ps = sysconf(_SC_PAGESIZE);
   if (ps > 0) oj_vmem_page = (size_t)ps;
   Dl_info info;
-  if (dladdr((void *)&printf, &info) && info.dli_fbase)
+  /* A function of libc that sanitizers do not intercept: &printf is the
+  ** interceptor in an ASan executable, and the window then went near the
+  ** executable, out of reach of libstdc++'s data for PIE code. */
+  if (dladdr((void *)&gnu_get_libc_version, &info) && info.dli_fbase)
     oj_vmem_libc = (uintptr_t)info.dli_fbase;
 }
 

@@ -133,7 +133,7 @@ def test_dropped_cycles_give_memory_back(objs, session):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
-def test_fork_while_another_thread_loads(objs, session):
+def test_fork_while_another_thread_loads(objs, session, tmp_path):
     path = str(objs["basic"])
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -157,11 +157,14 @@ def test_fork_while_another_thread_loads(objs, session):
                     signal.alarm(10)  # a hang ends the child with SIGALRM
                     m = session.load_module(path)
                     code = 0 if m.add_int(2, 3) == 5 else 3
+                except BaseException as exc:  # noqa: BLE001 - reported by the parent
+                    (tmp_path / f"child{i}.txt").write_text(repr(exc))
                 finally:
                     os._exit(code)
             _, status = os.waitpid(pid, 0)
             if status != 0:
-                bad.append((i, status))
+                why = tmp_path / f"child{i}.txt"
+                bad.append((i, status, why.read_text() if why.exists() else ""))
     finally:
         stop.set()
         t.join()
