@@ -24,6 +24,17 @@
 
 #include "oj_test.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define OJT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OJT_ASAN 1
+#endif
+#endif
+#ifndef OJT_ASAN
+#define OJT_ASAN 0
+#endif
+
 /* Defined here, read and written by tls_user.o from JIT code. */
 __attribute__((visibility("default"))) __thread int oj_test_host_tls = 100;
 
@@ -352,7 +363,23 @@ static void tls_static(orcjit_session *s) {
 
   ojt_step("C++ PIE code: std::call_once (libstdc++'s thread-locals) and thread_local");
   lib = ojt_new_library(s, "tls_once");
+#if OJT_ASAN
+  /* Under ASan its runtime holds the address space next to the shared
+  ** libraries, so no JIT memory lies within 2 GiB of libstdc++, and PIE
+  ** code's PC32 reference to libstdc++'s typeinfo cannot reach: the add is
+  ** refused with the -fPIC hint, which is the documented outcome there. */
+  {
+    int st = orcjit_library_add_file(lib, ojt_obj("tls_once.o"));
+    if (st == ORCJIT_ELINK && strstr(orcjit_last_error(), "out of range of Delta32")) {
+      printf("note: tls_once.o not placeable under ASan (host data out of PC32 reach)\n");
+      orcjit_library_release(lib);
+      return;
+    }
+    REQUIRE_OK(st);
+  }
+#else
   REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("tls_once.o")));
+#endif
   void *use = NULL;
   REQUIRE_OK(orcjit_library_get_function(lib, "tls_once_use", &use));
   CHECK_EQ(OJT_CALL0(use), 10000 + 7000 + 100 + 10);
