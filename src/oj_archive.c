@@ -1,7 +1,7 @@
 /*
 ** oj_archive.c: splits a static archive (the `ar` format: GNU and BSD
 ** member names) into members.  It does not decide which members to link:
-** oj_library.c does that, as a static linker would.
+** oj_members.c does that, as a static linker would.
 */
 #include "oj_archive.h"
 

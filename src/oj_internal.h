@@ -2,7 +2,12 @@
 ** oj_internal.h: the structures shared by the files of the C core.
 **
 **   oj_session.c   sessions: the LLJIT, the error reporter, the JITDylib pool
-**   oj_library.c   libraries: create, add, lookup, link order, freeing
+**   oj_library.c   libraries: create, lookup, link order, freeing
+**   oj_add.c       adding objects: linking a batch, the add calls, tars
+**   oj_settle.c    one definition per name: duplicates, weak definitions
+**   oj_members.c   archive members and deferred objects that wait
+**   oj_orclookup.c the synchronous ORC lookup, link errors worded
+**                  (these five share oj_library_int.h)
 **   oj_lifetime.c  library references, link-order cycles, release
 **   oj_fork.c      fork() while other threads are inside the loader
 **   oj_symtab.c    the string -> address hash table of a library
@@ -248,7 +253,7 @@ void oj_resolve_missing_reset(void);
 const char *oj_resolve_missing(void);
 int oj_resolve_missing_count(void);
 
-/* The add running on this thread (oj_library.c pushes one around each
+/* The add running on this thread (oj_orclookup.c pushes one around each
 ** ORC lookup that links objects): its library, and whether a name is
 ** defined by the objects being linked. */
 typedef struct oj_adding {

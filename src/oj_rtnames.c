@@ -2,7 +2,7 @@
 ** oj_rtnames.c: the one list of the undefined symbols the loader provides
 ** itself instead of taking them from the host process.  The resolver
 ** (oj_resolve.c) binds the shims, the library decides from it whether an
-** object needs the per-library runtime object (oj_library.c), and
+** object needs the per-library runtime object (oj_add.c), and
 ** orcjit_inspect_* reports these names as ORCJIT_SYM_RUNTIME (oj_inspect.c).
 **   shims:          __cxa_atexit (handlers run when the library unloads),
 **                   __tls_get_addr, __cxa_thread_atexit(_impl) (oj_tls.c)

@@ -5,7 +5,7 @@
 ** GNU (long names 'L') and pax ('x' path and size) headers; every header's
 ** checksum is verified and every size checked against the end of the data,
 ** so a bad tar gives an error naming the file and the member, never a read
-** outside it.  It only splits: oj_library.c links the members as one batch
+** outside it.  It only splits: oj_add.c links the members as one batch
 ** (all or nothing), oj_inspect.c describes them.
 */
 #include "oj_tar.h"
