@@ -203,8 +203,12 @@ int oj_statictls_alloc(const void *init, uint64_t initsz, uint64_t size, uint64_
                         (unsigned long long)size, (unsigned long long)align,
                         (unsigned long long)avail, (unsigned long long)(size + align + 512));
   }
-  return oj_error_set(ORCJIT_EUNSUPPORTED,
+  /* Memory (ours, the memfd's pages, or the dynamic loader's) ran out: a
+  ** retry may succeed, so it is ENOMEM, not a refusal of the object. */
+  int nomem = strcmp(why, "out of memory") == 0 || strstr(why, strerror(ENOMEM)) != NULL ||
+              strstr(why, "out of memory") != NULL;
+  return oj_error_set(nomem ? ORCJIT_ENOMEM : ORCJIT_EUNSUPPORTED,
                       "cannot reserve static TLS for its initial-exec/local-exec "
-                      "thread-locals (%s); rebuild the object with -fPIC",
-                      why);
+                      "thread-locals (%s)%s",
+                      why, nomem ? "" : "; rebuild the object with -fPIC");
 }
