@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oj_guard.h"
 #include "oj_internal.h"
 
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
@@ -167,9 +168,16 @@ int oj_initfini_run_object(orcjit_library *lib, const oj_elf_object *obj,
     const oj_elf_initfini *s = &obj->initfini[idx[k]];
     if (!oj_initfini_is_init(s->kind)) continue;
     const unsigned char *v = (const unsigned char *)(uintptr_t)addrs[idx[k]];
-    for (uint32_t j = 0; j < s->count; j++) {
+    for (uint32_t j = 0; j < s->count && rc == ORCJIT_OK; j++) {
       uint64_t p = oj_initfini_entry(v, s->kind == OJ_ELF_CTORS ? s->count - 1 - j : j);
-      if (oj_initfini_valid(p)) ((void (*)(void))(uintptr_t)p)();
+      char why[512];
+      /* A C++ exception stops in glue/oj_guard.cc, not in our frames. */
+      if (oj_initfini_valid(p) &&
+          oj_guard_call((void (*)(void))(uintptr_t)p, why, sizeof why) != 0)
+        rc = oj_error_set(ORCJIT_ELINK,
+                          "library '%s': a constructor threw a C++ exception: %s "
+                          "(the constructors after it did not run)",
+                          lib->name, why);
     }
   }
   free(idx);
@@ -204,7 +212,8 @@ void oj_initfini_finalize(orcjit_library *lib) {
     }
     oj_atexit h = lib->atexits[--lib->natexit];
     pthread_mutex_unlock(&lib->lock);
-    h.fn(h.arg);
+    char why[512]; /* an exception from an exit handler is dropped, as at exit */
+    (void)oj_guard_call_arg(h.fn, h.arg, why, sizeof why);
   }
   pthread_mutex_lock(&lib->lock);
   oj_fini *list = lib->fini;
@@ -213,7 +222,10 @@ void oj_initfini_finalize(orcjit_library *lib) {
   lib->nfini = lib->capfini = 0;
   pthread_mutex_unlock(&lib->lock);
   if (n) qsort(list, n, sizeof *list, oj_fini_cmp);
-  for (size_t i = n; i-- > 0;) list[i].fn();
+  for (size_t i = n; i-- > 0;) {
+    char why[512];
+    (void)oj_guard_call(list[i].fn, why, sizeof why);
+  }
   free(list);
   free(lib->atexits);
   lib->atexits = NULL;

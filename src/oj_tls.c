@@ -54,6 +54,7 @@
 #include <string.h>
 
 #include "oj_arch.h"
+#include "oj_guard.h"
 #include "oj_internal.h"
 #include "oj_statictls.h"
 
@@ -156,7 +157,8 @@ static void oj_tls_thread_exit(void *p) {
     if (d) t->dtors = d->next;
     pthread_mutex_unlock(&oj_tls_lock);
     if (!d) break;
-    d->fn(d->obj);
+    char why[512]; /* a throwing destructor: dropped (glue/oj_guard.cc) */
+    (void)oj_guard_call_arg(d->fn, d->obj, why, sizeof why);
     free(d);
   }
   pthread_mutex_lock(&oj_tls_lock);
@@ -506,7 +508,8 @@ void oj_tls_finalize(uint64_t dso) {
       d = oj_tls_take(&t->dtors, dso);
     pthread_mutex_unlock(&oj_tls_lock);
     if (!d) break;
-    d->fn(d->obj);
+    char why[512]; /* a throwing destructor: dropped (glue/oj_guard.cc) */
+    (void)oj_guard_call_arg(d->fn, d->obj, why, sizeof why);
     free(d);
   }
 }
