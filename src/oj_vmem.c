@@ -632,8 +632,12 @@ int oj_vmem_protect(oj_vmem_alloc *a) {
 /* Takes the pieces of a that match (all, or the finalize-only ones) out of
 ** use: pages dropped where large (or all, for a region of its own, whose
 ** address space stays with the allocation), back in the free lists. */
-static void oj_vmem_release(oj_vmem_alloc *a, int finalize_only, int keep_code) {
+/* Returns how many pieces of a shared window had their pages given back to
+** the system now (the large ones: regions given back, for
+** orcjit_session_clear_free_slabs' count). */
+static size_t oj_vmem_release(oj_vmem_alloc *a, int finalize_only, int keep_code) {
   int any = 0;
+  size_t dropped = 0;
   for (size_t i = 0; i < a->n; i++) {
     oj_vmem_piece *p = &a->p[i];
     if (!p->live || (finalize_only && !p->finalize_only)) continue;
@@ -644,6 +648,7 @@ static void oj_vmem_release(oj_vmem_alloc *a, int finalize_only, int keep_code) 
       p->live = 0;
     } else if (retire || p->size >= OJ_VMEM_DROP_AT) {
       madvise((void *)p->addr, p->size, MADV_DONTNEED);
+      dropped++;
     }
     if (a->w && retire) {
       /* Executable pages are retired: their memory went back to the OS,
@@ -655,7 +660,7 @@ static void oj_vmem_release(oj_vmem_alloc *a, int finalize_only, int keep_code) 
     }
     if (p->live) any = 1;
   }
-  if (!a->w || !any) return;
+  if (!a->w || !any) return dropped;
   pthread_mutex_lock(&oj_vmem_lock);
   if (finalize_only) {
     for (size_t i = 0; i < a->n; i++)
@@ -664,9 +669,10 @@ static void oj_vmem_release(oj_vmem_alloc *a, int finalize_only, int keep_code) 
     oj_window_free_pieces(a->w, a->p, a->n);
   }
   pthread_mutex_unlock(&oj_vmem_lock);
+  return dropped;
 }
 
-void oj_vmem_drop_finalize_only(oj_vmem_alloc *a) { oj_vmem_release(a, 1, 0); }
+void oj_vmem_drop_finalize_only(oj_vmem_alloc *a) { (void)oj_vmem_release(a, 1, 0); }
 
 size_t oj_vmem_free(oj_vmem_alloc *a, int keep_code) {
   if (!a) return 0;
@@ -675,15 +681,15 @@ size_t oj_vmem_free(oj_vmem_alloc *a, int keep_code) {
     if (keep_code) {
       /* Its code may have breakpoints: the pages go, the addresses stay
       ** reserved for good. */
-      oj_vmem_release(a, 0, 1);
+      (void)oj_vmem_release(a, 0, 1);
     } else {
       munmap((void *)a->region, a->region_size);
       count = 1;
     }
   } else {
-    oj_vmem_release(a, 0, keep_code);
+    count = oj_vmem_release(a, 0, keep_code);
     pthread_mutex_lock(&oj_vmem_lock);
-    count = oj_window_unmap_free(a->w, 1);
+    count += oj_window_unmap_free(a->w, 1);
     pthread_mutex_unlock(&oj_vmem_lock);
   }
   free(a);

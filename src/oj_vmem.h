@@ -58,8 +58,9 @@ void oj_vmem_drop_finalize_only(oj_vmem_alloc *a);
 
 /* Frees the allocation.  keep_code != 0: its executable pages are given
 ** back to the OS and their addresses never handed out again (a debugger
-** may still have breakpoints there).  Returns the number of reserved
-** regions this unmapped (a region of its own, a slab reserved for it). */
+** may still have breakpoints there).  Returns the number of regions this
+** gave back: reserved ones unmapped (a region of its own, a slab reserved
+** for it) and pieces of 256 KiB or more whose pages were dropped. */
 size_t oj_vmem_free(oj_vmem_alloc *a, int keep_code);
 
 /* Gives the pages of free memory back to the OS and unmaps every wholly

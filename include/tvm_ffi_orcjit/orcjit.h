@@ -146,9 +146,10 @@ ORCJIT_API void orcjit_session_release(orcjit_session *s);
 ** memory are dropped and every wholly free slab (reserved address space)
 ** of the process's shared windows is unmapped.  *regions (may be NULL)
 ** receives the number of memory regions given back: the slabs this call
-** unmapped, plus the regions of their own of large objects (below) that
-** were unmapped when libraries of this session were released since the
-** previous call.  (Versions before 0.2.1 gave a number of bytes.)
+** unmapped, plus what the release of this session's libraries gave back
+** since the previous call: the regions of their own of large objects
+** (below), unmapped, and their pieces of 256 KiB or more in the shared
+** window, whose pages went back to the system at once.  (Versions before 0.2.1 gave a number of bytes.)
 **
 ** JIT memory is the process's, shared by its sessions: code and data go to
 ** one window of address space near libc, within +-2 GiB of libc and of each
