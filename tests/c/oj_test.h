@@ -33,7 +33,8 @@
 #define OJT_S(status) (1u << (unsigned)(status))
 
 /* Under AddressSanitizer (ORCJIT_SANITIZE=ON) freed memory sits in a
-** quarantine, so resident-memory bounds are not checked. */
+** quarantine, so resident-memory bounds are not checked; and its runtime
+** holds the address space next to the shared libraries (test_tls.c). */
 #if defined(__SANITIZE_ADDRESS__)
 #define OJT_ASAN 1
 #elif defined(__has_feature)

@@ -24,17 +24,6 @@
 
 #include "oj_test.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define OJT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define OJT_ASAN 1
-#endif
-#endif
-#ifndef OJT_ASAN
-#define OJT_ASAN 0
-#endif
-
 /* Defined here, read and written by tls_user.o from JIT code. */
 __attribute__((visibility("default"))) __thread int oj_test_host_tls = 100;
 
