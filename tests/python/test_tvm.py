@@ -32,7 +32,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 try:
@@ -46,6 +45,7 @@ except ModuleNotFoundError as exc:
         allow_module_level=True,
     )
 
+import numpy as np  # apache-tvm depends on it: present wherever tvm is
 import tvm_ffi
 from tvm import relax
 from tvm.relax.frontend import nn
