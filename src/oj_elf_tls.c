@@ -247,12 +247,13 @@ static int oj_elf_tls_static_check(oj_elf_ctx *c, oj_elf_object *out, const oj_e
 int oj_elf_tls_static_apply(oj_elf_object *obj, int64_t tpoff) {
   for (size_t k = 0; k < obj->ntls_patch; k++) {
     const oj_elf_tls_patch *p = &obj->tls_patch[k];
-    int64_t v = tpoff + p->v;
-    if (p->width == 8) {
-      memcpy(obj->image + p->off, &v, 8);
+    if (p->width == 8) { /* a 64-bit field wraps, as a linker's S + A does */
+      uint64_t w = (uint64_t)tpoff + (uint64_t)p->v;
+      memcpy(obj->image + p->off, &w, 8);
       continue;
     }
-    if (v < INT32_MIN || v > INT32_MAX)
+    int64_t v; /* the addend comes from the file: any value (found by fuzz_load) */
+    if (__builtin_add_overflow(tpoff, p->v, &v) || v < INT32_MIN || v > INT32_MAX)
       return oj_error_set(ORCJIT_EUNSUPPORTED,
                           "thread-local offset %lld from the thread pointer does not fit "
                           "in 32 bits", (long long)v);
