@@ -159,4 +159,9 @@ const oj_arch_reloc *oj_arch_reloc_of(const oj_arch *a, uint32_t type);
 ** the low window), or NULL. */
 const char *oj_arch_link_hint(const oj_arch *a, const char *msg, int low);
 
+/* Fills the identification, type, machine, version and header size of an
+** ELF header the loader writes itself (the runtime object, the static-TLS
+** module); the table offsets and counts are the caller's. */
+void oj_arch_elf_header(const oj_arch *a, void *ehdr, uint16_t type);
+
 #endif /* OJ_ARCH_H */

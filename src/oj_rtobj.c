@@ -61,14 +61,7 @@ static void oj_rtobj_build(void) {
   oj_rtobj_layout *o = &oj_rtobj;
   const oj_arch *a = oj_arch_host();
   memset(o, 0, sizeof *o);
-  memcpy(o->eh.e_ident, ELFMAG, SELFMAG);
-  o->eh.e_ident[EI_CLASS] = ELFCLASS64;
-  o->eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  o->eh.e_ident[EI_VERSION] = EV_CURRENT;
-  o->eh.e_type = ET_REL;
-  o->eh.e_machine = a->e_machine;
-  o->eh.e_version = EV_CURRENT;
-  o->eh.e_ehsize = sizeof(Elf64_Ehdr);
+  oj_arch_elf_header(a, &o->eh, ET_REL);
   o->eh.e_shentsize = sizeof(Elf64_Shdr);
   o->eh.e_shnum = OJ_RT_NSEC;
   o->eh.e_shstrndx = 6;

@@ -73,15 +73,8 @@ static unsigned char *oj_st_build(const oj_arch *arch, const void *init, uint64_
   if (!img) return NULL;
   oj_st_head *h = (oj_st_head *)img;
 #define AT(field) ((Elf64_Addr)offsetof(oj_st_head, field))
-  memcpy(h->eh.e_ident, ELFMAG, SELFMAG);
-  h->eh.e_ident[EI_CLASS] = ELFCLASS64;
-  h->eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  h->eh.e_ident[EI_VERSION] = EV_CURRENT;
-  h->eh.e_type = ET_DYN;
-  h->eh.e_machine = arch->e_machine;
-  h->eh.e_version = EV_CURRENT;
+  oj_arch_elf_header(arch, &h->eh, ET_DYN);
   h->eh.e_phoff = AT(ph);
-  h->eh.e_ehsize = sizeof(Elf64_Ehdr);
   h->eh.e_phentsize = sizeof(Elf64_Phdr);
   h->eh.e_phnum = OJ_ST_PHNUM;
   Elf64_Phdr *ph = h->ph;
