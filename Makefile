@@ -47,7 +47,7 @@ wheel: bootstrap
 # The wheel installed into a fresh venv (build-wheel-test/), checked with
 # readelf/ldd, and the Python tests run against it outside the source tree;
 # then the same in a Debian 11 root (glibc 2.31, GCC 10's libstdc++, Python
-# 3.9) made once with debootstrap (scripts/oldroot.sh).
+# 3.9) made once with debootstrap (scripts/debroot.sh).
 wheel-test: wheel
 	@PY=$(PY) bash scripts/test_wheel.sh
 

@@ -24,7 +24,7 @@
 #      /usr/lib/llvm-* and every libLLVM*.so*), as on a machine without LLVM;
 #      skipped, saying so, where no mount namespace can be made;
 #   6. on an older system: a Debian 11 root (glibc 2.31, GCC 10's libstdc++,
-#      Python 3.9; scripts/oldroot.sh, made once with debootstrap and kept in
+#      Python 3.9; scripts/debroot.sh, made once with debootstrap and kept in
 #      /var/cache/tvm-ffi-orcjit/), where the root's pip installs
 #      apache-tvm-ffi, pytest and the wheel into a fresh venv and the same
 #      tests run with the root's gcc/g++ (only the clang variants skip:
@@ -61,7 +61,7 @@ elif [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then
   old_enabled=0 old_why="debootstrap and chroot need root or sudo"
 fi
 if [ "$old_enabled" = 1 ]; then
-  bash "$ROOT/scripts/oldroot.sh" make > "$WORK/oldroot-make.log" 2>&1 &
+  bash "$ROOT/scripts/debroot.sh" bullseye-amd64 make > "$WORK/oldroot-make.log" 2>&1 &
   old_pid=$!
 fi
 
@@ -195,7 +195,7 @@ fi
 
 # ---- 6. on an older system: Debian 11 ---------------------------------------------
 # A fresh venv inside the Debian 11 root (glibc 2.31, GCC 10's libstdc++,
-# Python 3.9; scripts/oldroot.sh, made once and cached), apache-tvm-ffi and
+# Python 3.9; scripts/debroot.sh, made once and cached), apache-tvm-ffi and
 # pytest from PyPI with the root's own pip, the wheel, and the same tests,
 # with the root's gcc and g++ (no clang-22 there: its variants skip).
 if [ "$old_enabled" = 0 ]; then
@@ -222,12 +222,12 @@ VPY=/orcjit/work/venv/bin/python
 "$VPY" -c 'import tvm_ffi_orcjit as oj; oj.ExecutionSession(); print("test_wheel: in the root: import tvm_ffi_orcjit loads", oj.LIBRARY_PATH)'
 exec "$VPY" -m pytest -p no:cacheprovider -rs "$@" tests/python
 INNER
-  say "pytest in the Debian 11 root $(bash "$ROOT/scripts/oldroot.sh" root)"
+  say "pytest in the Debian 11 root $(bash "$ROOT/scripts/debroot.sh" bullseye-amd64 root)"
   log3="$WORK/pytest-debian11.log"
   set +e
   # shellcheck disable=SC2086  # PYTEST_ARGS: words on purpose
-  ORCJIT_OLDROOT_BIND="$TMP:/orcjit/src $OLD:/orcjit/work" \
-    bash "$ROOT/scripts/oldroot.sh" run sh -c 'cd /orcjit/src && sh /orcjit/work/run.sh "$@"' run \
+  ORCJIT_DEBROOT_BIND="$TMP:/orcjit/src $OLD:/orcjit/work" \
+    bash "$ROOT/scripts/debroot.sh" bullseye-amd64 run sh -c 'cd /orcjit/src && sh /orcjit/work/run.sh "$@"' run \
     "$TVM_FFI_VERSION" "$(basename "$WHEEL")" ${PYTEST_ARGS:-} > "$log3" 2>&1
   rc=$?
   set -e

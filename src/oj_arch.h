@@ -1,7 +1,7 @@
 /*
 ** oj_arch.h: the machine seam.  What a relocation type, an instruction
 ** sequence or a machine-specific ELF constant means on one machine is data
-** in one table-driven file per machine (oj_arch_x86_64.c); generic code
+** in one table-driven file per machine (oj_arch_x86_64.c, oj_arch_aarch64.c); generic code
 ** (the ELF pre-pass, the runtime object, the link-error hints) reads it
 ** through oj_arch_host() and switches on the relocation classes below,
 ** never on R_<MACHINE>_* numbers.  Modelled on musl's arch/<arch>/reloc.h.
@@ -53,10 +53,13 @@ enum oj_rclass {
 
 /* Relocation flags. */
 enum {
-  OJ_RF_TLS = 1 /* a thread-local relocation: it needs a symbol, and any
-                   class but TLS_GD, TLS_LD, TLS_DTPREL, TLS_IE, TLS_LE is
-                   refused with `why` (DTPMOD64 on x86-64 is DYNAMIC and
-                   TLS) */
+  OJ_RF_TLS = 1,  /* a thread-local relocation: it needs a symbol, and any
+                     class but TLS_GD, TLS_LD, TLS_DTPREL, TLS_IE, TLS_LE is
+                     refused with `why` (DTPMOD64 on x86-64 is DYNAMIC and
+                     TLS) */
+  OJ_RF_NAMED = 2 /* JITLink keys its entry by the symbol's name and drops
+                     the addend (aarch64 TLS descriptors): the symbol must
+                     have a name and the addend must be 0 */
 };
 
 /* Where a TLS_DTPREL, TLS_LE or (relaxed) TLS_IE relocation puts its value. */
@@ -112,11 +115,15 @@ typedef struct oj_arch {
                                block's offset from the thread pointer
                                (oj_statictls.c) */
   /* Initial-exec relaxed to local-exec: the ie_to_le_len bytes of code
-  ** before a TLS_IE field, rewritten into out; 0 if the form is unknown. */
+  ** before a TLS_IE field, rewritten into out; 0 if the form is unknown.
+  ** NULL where the TLS_IE field is an OJ_F_ARCH+ one whose put_field
+  ** rewrites the instruction itself (aarch64). */
   int (*ie_to_le)(const unsigned char *insn, unsigned char *out);
   uint32_t ie_to_le_len;
+  int64_t ie_addend; /* the addend of every TLS_IE relocation compilers emit */
   /* Put v into an OJ_F_ARCH+ field at `at` (NULL: only check that it
-  ** fits); 0 if it does not fit.  NULL when the machine has none. */
+  ** fits); 0 if it does not fit or the instruction at `at` is not of the
+  ** field's form.  NULL when the machine has none. */
   int (*put_field)(unsigned char *at, unsigned field, int64_t v);
   /* Sections and symbols. */
   const char *const *reserved_sections; /* names JITLink gives its own

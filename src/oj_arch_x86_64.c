@@ -146,6 +146,7 @@ const oj_arch oj_arch_x86_64 = {
     .r_tpoff64 = R_X86_64_TPOFF64,
     .ie_to_le = oj_arch_x86_64_ie_to_le,
     .ie_to_le_len = 3,
+    .ie_addend = -4,
     .put_field = NULL,
     .reserved_sections = oj_arch_x86_64_reserved,
     .shn_large_common = SHN_X86_64_LCOMMON,

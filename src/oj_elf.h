@@ -86,7 +86,8 @@ typedef struct oj_elf_tls {
 typedef struct oj_elf_tls_patch {
   uint64_t off;  /* offset of the field in the image */
   int64_t v;     /* offset of the variable in the block, plus the addend */
-  unsigned width;/* 4 (signed 32-bit) or 8 */
+  unsigned field;/* OJ_F_DATA32, OJ_F_DATA64 or the machine's instruction
+                    field (oj_arch.h) */
 } oj_elf_tls_patch;
 
 typedef struct oj_elf_sym {

@@ -83,9 +83,11 @@ static void oj_elf_image_edit(const oj_elf_ctx *c, unsigned char *img,
         info = ELF64_R_INFO(tpoff_sym + t, r->d->rewrite);
         break;
       }
-      /* Relaxed to local-exec (checked); the field: oj_elf_tls_static_apply. */
+      /* Relaxed to local-exec (checked); the field: oj_elf_tls_static_apply,
+      ** which also rewrites the instruction where the machine has no
+      ** ie_to_le. */
       unsigned char le[8], *at = img + c->sh[r->tsec].sh_offset + r->off - c->arch->ie_to_le_len;
-      if (c->arch->ie_to_le(at, le)) memcpy(at, le, c->arch->ie_to_le_len);
+      if (c->arch->ie_to_le && c->arch->ie_to_le(at, le)) memcpy(at, le, c->arch->ie_to_le_len);
       info = ELF64_R_INFO(r->sym, c->arch->r_none);
       break;
     }

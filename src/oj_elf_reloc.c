@@ -142,7 +142,7 @@ int oj_elf_reloc_check(oj_elf_ctx *c, oj_elf_object *out) {
       ** give GOT relocations named symbols.  SIZE: the size of a symbol of
       ** another library or of the host is not known here, and JITLink 22
       ** made it 0 without a word. */
-      if (d->rclass == OJ_RC_GOT || d->rclass == OJ_RC_SIZE) {
+      if (d->rclass == OJ_RC_GOT || d->rclass == OJ_RC_SIZE || (d->flags & OJ_RF_NAMED)) {
         Elf64_Sym sym;
         uint32_t sec, type = (uint32_t)ELF64_R_TYPE(ra.r_info);
         oj_elf_sym_at(c, ELF64_R_SYM(ra.r_info), &sym, &sec);
@@ -157,10 +157,18 @@ int oj_elf_reloc_check(oj_elf_ctx *c, oj_elf_object *out) {
                                d->why ? d->why : "not supported");
         } else if (sym.st_name == 0 || c->str[sym.st_name] == '\0') {
           return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
-                             "relocation %llu of %s (type %u) asks for a GOT "
+                             "relocation %llu of %s (type %u) asks for a %s "
                              "entry of %s, which has no name",
                              (unsigned long long)k, oj_elf_sec(c, i).s, (unsigned)type,
+                             d->rclass == OJ_RC_GOT ? "GOT" : "TLS-descriptor",
                              oj_elf_symdesc(c, ELF64_R_SYM(ra.r_info), sym.st_name).s);
+        } else if ((d->flags & OJ_RF_NAMED) && ra.r_addend != 0) {
+          return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                             "relocation %llu of %s (%s) reaches %s with addend %lld; "
+                             "a TLS descriptor is for a whole variable (addend 0)",
+                             (unsigned long long)k, oj_elf_sec(c, i).s, d->name,
+                             oj_elf_symdesc(c, ELF64_R_SYM(ra.r_info), sym.st_name).s,
+                             (long long)ra.r_addend);
         }
       }
       if (d->rclass == OJ_RC_NONE || (!kept && !oj_elf_reloc_later(d))) continue;

@@ -127,8 +127,16 @@ int oj_elf_tls_field(const oj_elf_ctx *c, unsigned field, unsigned char *at, int
   }
 }
 
+/* 1 if the instruction at `at` has the form of the machine's `field` (the
+** field rewritten on a copy). */
+static int oj_elf_tls_insn_ok(const oj_elf_ctx *c, unsigned field, const unsigned char *at) {
+  unsigned char copy[4];
+  memcpy(copy, at, sizeof copy);
+  return c->arch->put_field && c->arch->put_field(copy, field, 0);
+}
+
 /* Appends a static TLS field to out->tls_patch; 0 on OOM. */
-static int oj_elf_tls_patch_add(oj_elf_object *out, uint64_t off, int64_t v, unsigned width) {
+static int oj_elf_tls_patch_add(oj_elf_object *out, uint64_t off, int64_t v, unsigned field) {
   if ((out->ntls_patch & (out->ntls_patch - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
     size_t cap = out->ntls_patch ? out->ntls_patch * 2 : 4;
     oj_elf_tls_patch *p = realloc(out->tls_patch, cap * sizeof *p);
@@ -137,7 +145,7 @@ static int oj_elf_tls_patch_add(oj_elf_object *out, uint64_t off, int64_t v, uns
   }
   out->tls_patch[out->ntls_patch].off = off;
   out->tls_patch[out->ntls_patch].v = v;
-  out->tls_patch[out->ntls_patch].width = width;
+  out->tls_patch[out->ntls_patch].field = field;
   out->ntls_patch++;
   return 1;
 }
@@ -211,8 +219,13 @@ static int oj_elf_tls_static_check(oj_elf_ctx *c, oj_elf_object *out, const oj_e
   if (d->rclass == OJ_RC_TLS_IE) {
     unsigned char le[8];
     uint32_t n = c->arch->ie_to_le_len;
-    if (!c->arch->ie_to_le || n > sizeof le || r->off < n || r->addend != -4 ||
-        !c->arch->ie_to_le(c->data + t->sh_offset + r->off - n, le))
+    int ok;
+    if (c->arch->ie_to_le) /* the code before the field, rewritten at once */
+      ok = n <= sizeof le && r->off >= n &&
+           c->arch->ie_to_le(c->data + t->sh_offset + r->off - n, le);
+    else /* the field's instruction, rewritten with the offset (here: its form) */
+      ok = oj_elf_tls_insn_ok(c, d->field, c->data + t->sh_offset + r->off);
+    if (!ok || r->addend != c->arch->ie_addend)
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                          "relocation %llu of %s: %s of thread-local %s in an instruction "
                          "the loader cannot rewrite: %s",
@@ -223,10 +236,13 @@ static int oj_elf_tls_static_check(oj_elf_ctx *c, oj_elf_object *out, const oj_e
   } else if (oj_elf_tls_dtpoff(c, r->rsec, r->idx, r->sym, r->addend, &v) != ORCJIT_OK) {
     return oj_error_status();
   }
-  if (d->field != OJ_F_DATA32 && d->field != OJ_F_DATA64)
-    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED, "relocation %llu of %s: %s is not supported",
+  if (d->field == OJ_F_NONE ||
+      (d->field >= OJ_F_ARCH && !oj_elf_tls_insn_ok(c, d->field, c->data + t->sh_offset + r->off)))
+    return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
+                       "relocation %llu of %s: %s of thread-local %s in an instruction the "
+                       "loader cannot patch",
                        (unsigned long long)r->idx, oj_elf_sec(c, r->rsec).s,
-                       d->why ? d->why : "?");
+                       d->why ? d->why : "?", who.s);
   if (c->tlsrel)
     return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
                        "thread-local %s is reached with %s code, so its block must be "
@@ -235,7 +251,7 @@ static int oj_elf_tls_static_check(oj_elf_ctx *c, oj_elf_object *out, const oj_e
                        "initialised with an address): %s",
                        who.s, d->why ? d->why : "?", oj_elf_sec(c, c->tlsrel).s,
                        c->arch->tls_hint);
-  if (!oj_elf_tls_patch_add(out, t->sh_offset + r->off, v, d->field == OJ_F_DATA32 ? 4 : 8))
+  if (!oj_elf_tls_patch_add(out, t->sh_offset + r->off, v, d->field))
     return oj_elf_nomem(c);
   if (!out->tls_static) {
     out->tls_static = 1;
@@ -245,20 +261,28 @@ static int oj_elf_tls_static_check(oj_elf_ctx *c, oj_elf_object *out, const oj_e
 }
 
 int oj_elf_tls_static_apply(oj_elf_object *obj, int64_t tpoff) {
+  const oj_arch *a = oj_arch_host();
   for (size_t k = 0; k < obj->ntls_patch; k++) {
     const oj_elf_tls_patch *p = &obj->tls_patch[k];
-    if (p->width == 8) { /* a 64-bit field wraps, as a linker's S + A does */
+    if (p->field == OJ_F_DATA64) { /* a 64-bit field wraps, as a linker's S + A does */
       uint64_t w = (uint64_t)tpoff + (uint64_t)p->v;
       memcpy(obj->image + p->off, &w, 8);
       continue;
     }
     int64_t v; /* the addend comes from the file: any value (found by fuzz_load) */
-    if (__builtin_add_overflow(tpoff, p->v, &v) || v < INT32_MIN || v > INT32_MAX)
+    int fits = !__builtin_add_overflow(tpoff, p->v, &v);
+    if (fits && p->field == OJ_F_DATA32) {
+      fits = v >= INT32_MIN && v <= INT32_MAX;
+      int32_t v32 = (int32_t)v;
+      if (fits) memcpy(obj->image + p->off, &v32, 4);
+    } else if (fits) {
+      fits = a->put_field && a->put_field(obj->image + p->off, p->field, v);
+    }
+    if (!fits)
       return oj_error_set(ORCJIT_EUNSUPPORTED,
                           "thread-local offset %lld from the thread pointer does not fit "
-                          "in 32 bits", (long long)v);
-    int32_t v32 = (int32_t)v;
-    memcpy(obj->image + p->off, &v32, 4);
+                          "in its %s field", (long long)v,
+                          p->field == OJ_F_DATA32 ? "32-bit" : "instruction's");
   }
   return ORCJIT_OK;
 }

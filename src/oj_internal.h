@@ -303,6 +303,11 @@ void oj_tls_tpoff_refuse(const char *name, const char *why);
 const char *oj_tls_tpoff_why(void);
 /* The shims bound to __tls_get_addr and __cxa_thread_atexit(_impl). */
 void *oj_tls_get_addr(const uint64_t *entry);
+
+/* oj_a64rt.c: the address of the aarch64 helper `name` the loader provides
+** (__tlsdesc_resolver, __aarch64_* outline atomics), or 0 (always 0 on
+** other machines). */
+uint64_t oj_a64rt_find(const char *name);
 int oj_tls_cxa_thread_atexit(void (*fn)(void *), void *obj, void *dso);
 /* The calling thread's copy of a linked thread-local address (NULL if it
 ** is not one). */

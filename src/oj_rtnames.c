@@ -6,6 +6,8 @@
 ** orcjit_inspect_* reports these names as ORCJIT_SYM_RUNTIME (oj_inspect.c).
 **   shims:          __cxa_atexit (handlers run when the library unloads),
 **                   __tls_get_addr, __cxa_thread_atexit(_impl) (oj_tls.c)
+**   aarch64:        __tlsdesc_resolver and the outline-atomics helpers
+**                   __aarch64_* (oj_a64rt.c)
 **   runtime object: atexit, __dso_handle, one per library (oj_rtobj.c)
 **   the linker:     _GLOBAL_OFFSET_TABLE_ (JITLink defines it per graph)
 */
@@ -36,10 +38,11 @@ static int oj_rtnames_find(const char *name) {
 
 int oj_rtnames_kind(const char *name) {
   int i = oj_rtnames_find(name);
-  return i < 0 ? 0 : oj_rtnames[i].kind;
+  if (i < 0) return oj_a64rt_find(name) ? OJ_RT_SHIM : 0;
+  return oj_rtnames[i].kind;
 }
 
 uint64_t oj_rtnames_shim(const char *name) {
   int i = oj_rtnames_find(name);
-  return i < 0 ? 0 : (uint64_t)(uintptr_t)oj_rtnames[i].shim;
+  return i < 0 ? oj_a64rt_find(name) : (uint64_t)(uintptr_t)oj_rtnames[i].shim;
 }
