@@ -5,7 +5,7 @@ PY     ?= python3
 BUILD  ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build install demo test test-c test-py test-upstream test-sanitize test-fault fuzz bench bench-profile clean wheel wheel-test
+.PHONY: all bootstrap build install demo test test-c test-py test-upstream test-sanitize test-fault fuzz bench bench-profile clean wheel wheel-test test-aarch64
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -50,6 +50,13 @@ wheel: bootstrap
 # 3.9) made once with debootstrap (scripts/debroot.sh).
 wheel-test: wheel
 	@PY=$(PY) bash scripts/test_wheel.sh
+
+# Linux aarch64 under qemu-user: the library built, and every C and Python
+# test run, in a Debian 12 arm64 root made once with debootstrap
+# (scripts/debroot.sh, cached in /var/cache/tvm-ffi-orcjit); build and venv
+# kept in build-aarch64/ (scripts/test_aarch64.sh).
+test-aarch64:
+	@bash scripts/test_aarch64.sh
 
 bench: bootstrap
 	@PY=$(PY) bash bench/run.sh

@@ -43,10 +43,10 @@ case "$KIND" in
   bookworm-arm64)
     SUITE=bookworm ARCH=arm64
     # LLVM 22 comes from the host's own archive (its sources are copied in):
-    # the library is built against it, clang-22 and gcc compile the test
-    # objects, gdb for test_debug, binutils for readelf.
+    # the library is built against it (cmake, ninja) and clang-22 and gcc
+    # compile the test objects, all under emulation; gdb for test_debug.
     BOOT="python3,python3-venv,python3-pip"
-    PACKAGES="llvm-22-dev libclang-rt-22-dev clang-22 gcc g++ python3-dev gdb binutils make" ;;
+    PACKAGES="llvm-22-dev libclang-rt-22-dev clang-22 gcc g++ python3-dev gdb binutils make cmake ninja-build" ;;
   *) echo "usage: $0 bullseye-amd64|bookworm-arm64 make | run CMD... | root" >&2; exit 2 ;;
 esac
 ROOT="${ORCJIT_DEBROOT_DIR:-/var/cache/tvm-ffi-orcjit}/$KIND"
@@ -61,8 +61,21 @@ make_root() {
   exec 9> "${TMPDIR:-/tmp}/tvm-ffi-orcjit-debroot-$KIND.lock"
   flock 9
   if [ -f "$MARK" ] && [ "$(cat "$MARK")" = "$SUITE $ARCH $BOOT $PACKAGES" ]; then
-    say "$ROOT: Debian $SUITE, ready"
+    say "$ROOT: Debian $SUITE/$ARCH, ready"
     return 0
+  fi
+  # The same release with another package list: apt-get brings it up to date.
+  if [ -f "$MARK" ] && [ "$(cut -d' ' -f1-3 "$MARK")" = "$SUITE $ARCH $BOOT" ]; then
+    say "$ROOT: apt-get install $PACKAGES"
+    # shellcheck disable=SC2086  # PACKAGES: words on purpose
+    if run_in_root "$ROOT" sh -c "apt-get update -qq &&
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PACKAGES &&
+         apt-get clean" >> "$ROOT.log" 2>&1; then
+      echo "$SUITE $ARCH $BOOT $PACKAGES" | "${SUDO[@]}" tee "$MARK" >/dev/null
+      say "$ROOT: Debian $SUITE/$ARCH, ready"
+      return 0
+    fi
+    say "apt-get failed (log: $ROOT.log); making the root again"
   fi
   if ! command -v debootstrap >/dev/null 2>&1; then
     say "installing debootstrap"

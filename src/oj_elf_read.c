@@ -28,6 +28,7 @@ static const char *oj_elf_read_machine(unsigned m) {
   case EM_SPARCV9: return "SPARC64";
   case EM_IA_64: return "IA-64";
   case EM_AARCH64: return "AArch64";
+  case EM_X86_64: return "x86-64";
   case EM_RISCV: return "RISC-V";
   case 258: return "LoongArch";
   default: return NULL;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oj_arch.h"
 #include "oj_archive.h"
 #include "oj_elf.h"
 #include "oj_error.h"
@@ -118,8 +119,8 @@ static int oj_inspect_archive(orcjit_inspection *in, const void *data, size_t si
     if (oj_elf_classify(m[i].data, m[i].size) == OJ_ELF_KIND_RELOCATABLE)
       rc = oj_inspect_add(in, m[i].data, m[i].size, m[i].name, flags);
   if (rc == ORCJIT_OK && in->n == 0 && n > 0)
-    rc = oj_error_set(ORCJIT_EFORMAT, "%s: archive has no x86-64 relocatable object member",
-                      name);
+    rc = oj_error_set(ORCJIT_EFORMAT, "%s: archive has no %s relocatable object member",
+                      name, oj_arch_host()->name);
   oj_archive_free(m, n);
   return rc;
 }

@@ -32,6 +32,29 @@
 
 #define OJT_S(status) (1u << (unsigned)(status))
 
+/* The machine the tests run on: its name in the loader's messages, the
+** foreign object the machine checks load, and the relocation types the
+** hand-edited objects of test_bad_input.c get. */
+#if defined(__aarch64__)
+#define OJT_MACHINE "aarch64"
+#define OJT_FOREIGN "x86_64"       /* misc/other_arch-<OJT_FOREIGN>.o */
+#define OJT_FOREIGN_NAME "x86-64" /* as the loader names it */
+#define OJT_R_NONE 0              /* R_AARCH64_NONE */
+#define OJT_R_ABS64 257           /* R_AARCH64_ABS64 */
+#define OJT_R_PC32 261            /* R_AARCH64_PREL32 */
+#define OJT_R_GOT 311             /* R_AARCH64_ADR_GOT_PAGE */
+#define OJT_R_PC32_NAME "R_AARCH64_PREL32"
+#else
+#define OJT_MACHINE "x86_64"
+#define OJT_FOREIGN "aarch64"
+#define OJT_FOREIGN_NAME "AArch64"
+#define OJT_R_NONE 0  /* R_X86_64_NONE */
+#define OJT_R_ABS64 1 /* R_X86_64_64 */
+#define OJT_R_PC32 2  /* R_X86_64_PC32 */
+#define OJT_R_GOT 9   /* R_X86_64_GOTPCREL */
+#define OJT_R_PC32_NAME "R_X86_64_PC32"
+#endif
+
 /* Under AddressSanitizer (ORCJIT_SANITIZE=ON) freed memory sits in a
 ** quarantine, so resident-memory bounds are not checked; and its runtime
 ** holds the address space next to the shared libraries (test_tls.c). */

@@ -135,7 +135,9 @@ static void c_class32(unsigned char *e, size_t n) { e[EI_CLASS] = ELFCLASS32; }
 static void c_bigendian(unsigned char *e, size_t n) { e[EI_DATA] = ELFDATA2MSB; }
 static void c_type_dyn(unsigned char *e, size_t n) { ((Elf64_Ehdr *)e)->e_type = ET_DYN; }
 static void c_type_exec(unsigned char *e, size_t n) { ((Elf64_Ehdr *)e)->e_type = ET_EXEC; }
-static void c_machine(unsigned char *e, size_t n) { ((Elf64_Ehdr *)e)->e_machine = EM_AARCH64; }
+static void c_machine(unsigned char *e, size_t n) {
+  ((Elf64_Ehdr *)e)->e_machine = ((Elf64_Ehdr *)e)->e_machine == EM_AARCH64 ? EM_X86_64 : EM_AARCH64;
+}
 static void c_shoff_huge(unsigned char *e, size_t n) {
   ((Elf64_Ehdr *)e)->e_shoff = 0x7fffffff0000ull;
 }
@@ -388,7 +390,7 @@ static void c_got_nameless(unsigned char *e, size_t n) {
   for (uint64_t i = 1; i < st->sh_info; i++)
     if (ELF64_ST_TYPE(sym[i].st_info) == STT_SECTION) {
       Elf64_Rela *r = (Elf64_Rela *)(e + rt->sh_offset);
-      r->r_info = ELF64_R_INFO(i, R_X86_64_GOTPCREL);
+      r->r_info = ELF64_R_INFO(i, OJT_R_GOT);
       return;
     }
 }
@@ -448,12 +450,12 @@ static void c_init_no_reloc(unsigned char *e, size_t n) {
   Elf64_Shdr *ia = find_named(e, ".init_array");
   uint64_t junk = 0x4141414141ull;
   if (!r || !ia) return;
-  r->r_info = ELF64_R_INFO(ELF64_R_SYM(r->r_info), R_X86_64_NONE);
+  r->r_info = ELF64_R_INFO(ELF64_R_SYM(r->r_info), OJT_R_NONE);
   memcpy(e + ia->sh_offset, &junk, 8);
 }
 static void c_init_pc32(unsigned char *e, size_t n) {
   Elf64_Rela *r = init_rela(e);
-  if (r) r->r_info = ELF64_R_INFO(ELF64_R_SYM(r->r_info), R_X86_64_PC32);
+  if (r) r->r_info = ELF64_R_INFO(ELF64_R_SYM(r->r_info), OJT_R_PC32);
 }
 static void c_init_addend(unsigned char *e, size_t n) {
   Elf64_Rela *r = init_rela(e);
@@ -467,7 +469,7 @@ static void c_init_undefined(unsigned char *e, size_t n) {
   const char *str = (const char *)e + shdrs(e)[st->sh_link].sh_offset;
   for (uint64_t i = st->sh_info; i < st->sh_size / sizeof *sym; i++)
     if (sym[i].st_shndx == SHN_UNDEF && strcmp(str + sym[i].st_name, "oj_test_host_note") == 0)
-      r->r_info = ELF64_R_INFO(i, R_X86_64_64);
+      r->r_info = ELF64_R_INFO(i, OJT_R_ABS64);
 }
 /* .data (loaded) renamed like the first section before it that is not
 ** loaded (.strtab from clang, .rela.text from gcc): JITLink merges sections
@@ -586,16 +588,16 @@ void ojt_case_bad_input(void) {
   check_corrupt("shstrndx", elf, size, c_shstrndx, OJT_S(ORCJIT_EFORMAT));
   CHECK_STILL_WORKS(g_lib);
   /* ---- other architectures and formats ---- */
-  ojt_step("control: other_arch.c for x86-64 loads");
+  ojt_step("control: other_arch.c for this machine loads");
   orcjit_library *ctl = NULL;
   REQUIRE_OK(orcjit_library_create(s, "other_arch_control", &ctl));
-  CHECK_OK(orcjit_library_add_file(ctl, ojt_misc("other_arch-x86_64.o")));
+  CHECK_OK(orcjit_library_add_file(ctl, ojt_misc("other_arch-" OJT_MACHINE ".o")));
   void *other = NULL;
   CHECK_OK(orcjit_library_lookup(ctl, "oj_other_arch_data", &other));
   CHECK(other && *(int *)other == 5);
   orcjit_library_release(ctl);
   static const char *const foreign[] = {
-      "other_arch-aarch64.o", "other_arch-i686.o",    "other_arch-riscv64.o",
+      "other_arch-" OJT_FOREIGN ".o", "other_arch-i686.o", "other_arch-riscv64.o",
       "other_arch-ppc64.o",   "other_arch-coff.obj",  "other_arch-macho.o",
       "other_arch.bc"};
   for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
@@ -713,7 +715,7 @@ void ojt_case_corrupt_elf(void) {
   check_corrupt("init-no-reloc", ctor, csize, c_init_no_reloc, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("holds 0x4141414141 and no relocation patches it");
   check_corrupt("init-pc32", ctor, csize, c_init_pc32, OJT_S(ORCJIT_EFORMAT));
-  CHECK_MSG("only R_X86_64_64");
+  CHECK_MSG(OJT_MACHINE[0] == 'a' ? "only R_AARCH64_ABS64" : "only R_X86_64_64");
   check_corrupt("init-addend", ctor, csize, c_init_addend, OJT_S(ORCJIT_EFORMAT));
   CHECK_MSG("points 268435456 bytes from");
   check_corrupt("init-undefined", ctor, csize, c_init_undefined, OJT_S(ORCJIT_EFORMAT));
@@ -820,19 +822,22 @@ void ojt_case_unsupported(void) {
     not_defined("oj_big_common");
   }
   /* Another architecture. */
-  if (have_misc("other_arch-aarch64.o", "clang-22")) {
-    BAD_FILE_WHY(ojt_misc("other_arch-aarch64.o"), U, "AArch64", "only x86-64");
-    bad_mem_of_file(ojt_misc("other_arch-aarch64.o"), "aarch64-in-memory", U, "AArch64");
+  if (have_misc("other_arch-" OJT_FOREIGN ".o", "clang-22")) {
+    BAD_FILE_WHY(ojt_misc("other_arch-" OJT_FOREIGN ".o"), U, OJT_FOREIGN_NAME,
+                 OJT_MACHINE[0] == 'a' ? "only aarch64" : "only x86-64");
+    bad_mem_of_file(ojt_misc("other_arch-" OJT_FOREIGN ".o"), "foreign-in-memory", U,
+                    OJT_FOREIGN_NAME);
     not_defined("oj_other_arch_data");
   }
   CHECK_STILL_WORKS(g_lib);
 
   /* ---- archives with no usable member ---- */
-  if (have_misc("libojaarch64.a", "clang-22")) {
+  if (have_misc("libojforeign.a", "clang-22")) {
     /* Its member is named as archive(member), with the cause. */
-    BAD_FILE_WHY(ojt_misc("libojaarch64.a"), U, "(other_arch-aarch64.o)", "AArch64");
-    bad_mem_of_file(ojt_misc("libojaarch64.a"), "aarch64-archive-in-memory", U,
-                    "(other_arch-aarch64.o)");
+    BAD_FILE_WHY(ojt_misc("libojforeign.a"), U, "(other_arch-" OJT_FOREIGN ".o)",
+                 OJT_FOREIGN_NAME);
+    bad_mem_of_file(ojt_misc("libojforeign.a"), "foreign-archive-in-memory", U,
+                    "(other_arch-" OJT_FOREIGN ".o)");
     not_defined("oj_other_arch_data");
   }
   BAD_FILE_WHY(ojt_misc("libojtext.a"), OJT_S(ORCJIT_EFORMAT), "no usable member",

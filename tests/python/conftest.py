@@ -9,6 +9,7 @@ compiler (``.c`` with the C compiler, ``.cc`` with the C++ one);
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,13 @@ import pytest
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "sources"
 REPO = HERE.parent.parent
+
+# The machine the tests run on, as the loader names it, and the other
+# machine, whose objects it refuses (clang --target, and the word for it in
+# the refusal).
+MACHINE_NAME = "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86-64"
+FOREIGN_TARGET = "x86_64-linux-gnu" if MACHINE_NAME == "aarch64" else "aarch64-linux-gnu"
+FOREIGN_NAME = "x86-64" if MACHINE_NAME == "aarch64" else "AArch64"
 
 try:
     import tvm_ffi_orcjit  # noqa: F401

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SOURCES, compile_source, find_tool
+from conftest import FOREIGN_NAME, FOREIGN_TARGET, SOURCES, compile_source, find_tool
 
 TAG = "tvm_ffi_orcjit: error: "
 
@@ -317,15 +317,15 @@ def test_inspect_and_call_tar(objs, tmp_path: Path, mode: str) -> None:
 def test_inspect_archive_with_foreign_member(clang_objs, tmp_path: Path) -> None:
     clang, ar = find_tool(["clang-22", "clang"]), find_tool(["ar", "llvm-ar-22"])
     if clang is None or ar is None:
-        pytest.skip("needs clang (for an aarch64 object) and ar")
+        pytest.skip("needs clang (for another machine's object) and ar")
     src = tmp_path / "arm.c"
     src.write_text("int arm_value(void) { return 7; }\n")
     arm = tmp_path / "arm.o"
-    subprocess.run([clang, "--target=aarch64-linux-gnu", "-c", str(src), "-o", str(arm)], check=True)
+    subprocess.run([clang, f"--target={FOREIGN_TARGET}", "-c", str(src), "-o", str(arm)], check=True)
     lib = tmp_path / "libmixed.a"
     subprocess.run([ar, "rcs", str(lib), str(clang_objs["basic"]), str(arm)], check=True)
     res = fails(1, "inspect", lib)
-    assert res.error.startswith(f"{lib}(arm.o): object is for AArch64")
+    assert res.error.startswith(f"{lib}(arm.o): object is for {FOREIGN_NAME}")
     assert f"{lib}(arm.o):\n  not loadable: " in res.out
     assert "add_int" in section(res.out, "TVM-FFI functions")  # the good member is still shown
     # the loader refuses the archive with the same message
