@@ -395,7 +395,11 @@ static void tls_static(orcjit_session *s) {
 static void tls_models(orcjit_session *s) {
   /* -fPIC -ftls-model=initial-exec (relaxed to local-exec) and -fno-pic
   ** -ftls-model=local-exec: both were refused once. */
-  static const char *const objs[] = {"tls_ie.o", "tls_le.o"};
+  static const char *const objs[] = {"tls_ie.o", "tls_le.o",
+#if defined(__aarch64__)
+                                     "tls_desc.o" /* TLS descriptors, the default there */
+#endif
+  };
   for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) {
     ojt_step("%s loads", objs[i]);
     orcjit_library *lib = ojt_new_library(s, "tls_model");
