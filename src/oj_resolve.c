@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oj_arch.h"
 #include "oj_internal.h"
 
 /* ---- missing symbols of the current add, per thread -------------------- */
@@ -159,8 +160,12 @@ static unsigned char *oj_lowpage_room(struct oj_lowpage **list, size_t size) {
   struct oj_lowpage *pg = *list;
   size_t at = pg ? (pg->used + 15) & ~(size_t)15 : 0;
   if (!pg || pg->sealed || at + size > OJ_LOWPAGE_SIZE) {
-    void *m = mmap(NULL, OJ_LOWPAGE_SIZE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    void *m = MAP_FAILED;
+#ifdef MAP_32BIT /* glibc: x86 only; a machine without a low window has none */
+    if (oj_arch_host()->low_window)
+      m = mmap(NULL, OJ_LOWPAGE_SIZE, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+#endif
     if (m == MAP_FAILED) return NULL;
     pg = m;
     pg->next = *list;
