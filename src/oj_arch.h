@@ -13,9 +13,9 @@
 **
 ** Not here yet: the JITLink edge kinds the C++ glue tests (glue/oj_link.cc
 ** applyFixupsEarly, glue/oj_memmgr.cc graphNeedsLow and kSpanLimit, which
-** is window_span below) and the below-2-GiB copies and jump stubs of
-** oj_resolve.c, whose mmap uses MAP_32BIT unguarded (glibc defines it for
-** x86 only): a port guards that with low_window.
+** is window_span below).  The below-2-GiB copies and jump stubs of
+** oj_resolve.c are made only where low_window is set and the C library
+** defines MAP_32BIT (glibc: x86 only).
 */
 #ifndef OJ_ARCH_H
 #define OJ_ARCH_H

@@ -1,6 +1,6 @@
 /*
 ** oj_ffiabi.c: TVM-FFI Functions over JIT code (the C ABI of tvm/ffi/c_api.h
-** only), shared by orcjit_library_get_ffi_function and glue/oj_ffi.cc.
+** only), shared by orcjit_library_get_ffi_function and glue/oj_ffi_module.cc.
 **
 ** JIT code makes objects (strings, arrays, functions, errors) whose deleter
 ** is JIT code.  Freed after the library is unloaded, such an object would

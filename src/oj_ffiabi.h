@@ -2,7 +2,7 @@
 ** oj_ffiabi.h: TVM-FFI Functions over JIT code, and the care that objects
 ** and errors made by JIT code need (oj_ffiabi.c).  Used by the C API
 ** (orcjit_library_get_ffi_function) and by the Python/TVM-FFI glue
-** (glue/oj_ffi.cc) alike.
+** (glue/oj_ffi_module.cc) alike.
 */
 #ifndef OJ_FFIABI_H
 #define OJ_FFIABI_H

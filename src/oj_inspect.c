@@ -12,7 +12,7 @@
 ** against arbitrary bytes, and keeps one ELF reader in the project instead
 ** of two that drift apart.  It is public C API so that C hosts get it too;
 ** the Python tool reaches it through the TVM-FFI global
-** tvm_ffi_orcjit.InspectObject (glue/oj_ffi.cc).
+** tvm_ffi_orcjit.InspectObject (glue/oj_ffi.cc, src/oj_ffiinspect.c).
 **
 ** It owns only its result.  It links nothing, needs no session, and keeps
 ** no global state; the rewritten image oj_elf_prepare builds is dropped at

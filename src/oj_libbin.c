@@ -6,7 +6,7 @@
 **   vec = <n: u64> <u64> * n     str = <n: u64> <byte> * n
 **   module = <kind: str> [<bytes: str> unless kind is "_lib"]
 ** Loading the modules (ffi.Module.load_from_bytes.<kind>) and wiring their
-** imports is the glue's (glue/oj_ffi.cc): it needs TVM-FFI's C++ Module.
+** imports is oj_ffibin.c's, through TVM-FFI's C API.
 */
 #include "oj_libbin.h"
 

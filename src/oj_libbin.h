@@ -1,7 +1,7 @@
 /*
 ** oj_libbin.h: the reader of __tvm_ffi__library_bin, the import tree that
-** TVM's export_library embeds in an object (oj_libbin.c).  The TVM-FFI glue
-** (glue/oj_ffi.cc) loads the modules it names and wires the imports.
+** TVM's export_library embeds in an object (oj_libbin.c).  oj_ffibin.c
+** loads the modules it names and wires the imports.
 */
 #ifndef OJ_LIBBIN_H
 #define OJ_LIBBIN_H

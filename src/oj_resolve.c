@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oj_arch.h"
 #include "oj_internal.h"
 
 /* ---- missing symbols of the current add, per thread -------------------- */
@@ -159,11 +160,11 @@ static unsigned char *oj_lowpage_room(struct oj_lowpage **list, size_t size) {
   struct oj_lowpage *pg = *list;
   size_t at = pg ? (pg->used + 15) & ~(size_t)15 : 0;
   if (!pg || pg->sealed || at + size > OJ_LOWPAGE_SIZE) {
-#ifdef MAP_32BIT
-    void *m = mmap(NULL, OJ_LOWPAGE_SIZE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-#else /* no low window on this machine (oj_arch.low_window): never asked */
     void *m = MAP_FAILED;
+#ifdef MAP_32BIT /* glibc: x86 only; a machine without a low window has none */
+    if (oj_arch_host()->low_window)
+      m = mmap(NULL, OJ_LOWPAGE_SIZE, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
 #endif
     if (m == MAP_FAILED) return NULL;
     pg = m;

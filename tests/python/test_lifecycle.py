@@ -4,7 +4,7 @@
 - link-order cycles are freed once nothing outside refers to them
   (destructors run, names free, memory back), through Python as through
   the C API (tests/c/test_lifecycle.c, link_cycles): a module lives exactly
-  as long as its library (glue/oj_ffi.cc, ReleaseDeleter), so it holds no
+  as long as its library (glue/oj_ffi_module.cc, ReleaseDeleter), so it holds no
   other module;
 - fork() while another thread loads: the child's load into the same
   session works.
