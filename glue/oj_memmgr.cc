@@ -56,6 +56,7 @@
 
 #include "llvm/ExecutionEngine/JITLink/JITLink.h"
 #include "llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h"
+#include "llvm/ExecutionEngine/JITLink/aarch64.h"
 #include "llvm/ExecutionEngine/JITLink/x86_64.h"
 #include "llvm/ExecutionEngine/Orc/Core.h"
 #include "llvm/ExecutionEngine/Orc/EHFrameRegistrationPlugin.h"
@@ -120,7 +121,37 @@ bool graphNeedsLow(LinkGraph &G, std::string &where) {
 ** the host.  Such a graph must stay in the shared window, near both.
 ** Calls and GOT loads to other code go through the graph's own stubs and
 ** GOT by the time it is allocated, and do not count. */
+/* aarch64: ADRP (Page21, +-4 GiB) and 32-bit PC-relative data reach out;
+** the page offset, move-wide and 64-bit kinds have no range. */
+bool graphReachesOutA64(LinkGraph &G, std::string &where) {
+  for (Block *B : G.blocks()) {
+    if (B->getSection().getMemLifetime() == orc::MemLifetime::NoAlloc) continue;
+    for (Edge &E : B->edges()) {
+      if (!E.isRelocation() || allocatedHere(E.getTarget())) continue;
+      switch (E.getKind()) {
+      case aarch64::Pointer64:
+      case aarch64::Delta64:
+      case aarch64::NegDelta64:
+      case aarch64::PageOffset12:
+      case aarch64::MoveWide16:
+        continue;
+      case aarch64::Page21:
+        where = describeEdge("R_AARCH64_ADR_PREL_PG_HI21", *B, E);
+        return true;
+      case aarch64::Delta32:
+        where = describeEdge("R_AARCH64_PREL32", *B, E);
+        return true;
+      default:
+        where = describeEdge(G.getEdgeKindName(E.getKind()), *B, E);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 bool graphReachesOut(LinkGraph &G, std::string &where) {
+  if (G.getTargetTriple().getArch() == Triple::aarch64) return graphReachesOutA64(G, where);
   if (G.getTargetTriple().getArch() != Triple::x86_64) {
     where = "(not x86-64)";
     return true;

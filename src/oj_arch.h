@@ -107,6 +107,9 @@ typedef struct oj_arch {
   uint32_t nrelocs;
   oj_arch_reloc unknown;
   uint32_t r_none;          /* the type that does nothing */
+  int drop_none;            /* 1: JITLink refuses r_none (aarch64), so the
+                               image's relocation tables leave out every
+                               relocation the pre-pass turned into it */
   uint32_t r_initfini;      /* the only type of an init/fini entry (a
                                64-bit absolute address) */
   uint32_t r_fde[2][2];     /* an FDE's PC-begin, by [pc-relative][8 bytes] */

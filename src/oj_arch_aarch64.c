@@ -326,6 +326,7 @@ const oj_arch oj_arch_aarch64 = {
     .nrelocs = sizeof oj_arch_aarch64_relocs / sizeof *oj_arch_aarch64_relocs,
     .unknown = {NULL, OJ_RC_UNSUPPORTED, 4, 0, 0, 0, NULL},
     .r_none = R_AARCH64_NONE,
+    .drop_none = 1, /* JITLink 22: "Unsupported aarch64 relocation:0" */
     .r_initfini = R_AARCH64_ABS64,
     .r_fde = {{R_AARCH64_ABS32, R_AARCH64_ABS64}, {R_AARCH64_PREL32, R_AARCH64_PREL64}},
     .tls_hint = "rebuild with -fPIC (and the default -mtls-dialect=desc)",
@@ -338,9 +339,11 @@ const oj_arch oj_arch_aarch64 = {
     .shn_large_common = 0,
     .shn_large_common_name = NULL,
     .sht_unwind = 0,
-    /* ADRP reaches +-4 GiB: one object, its GOT and stubs, stay below 4
-    ** GiB; libraries share a window of 2 GiB as on x86-64. */
-    .jit_max = (uint64_t)1 << 32,
+    /* ADRP reaches +-4 GiB: libraries share a window of 2 GiB as on
+    ** x86-64; one larger object gets a region of its own only when none of
+    ** its edges reaches out (glue/oj_memmgr.cc), and JITLink checks the
+    ** reach of its own. */
+    .jit_max = (uint64_t)1 << 36, /* 64 GiB, as on x86-64 */
     .window_span = ((uint64_t)2 << 30) - ((uint64_t)16 << 20),
     .low_window = 0,
     .rt_text = oj_arch_aarch64_rt_text,

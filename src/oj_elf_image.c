@@ -40,6 +40,31 @@ static void oj_elf_image_put_shdr(unsigned char *img, uint64_t shoff, uint32_t i
   memcpy(img + shoff + (uint64_t)i * sizeof *s, s, sizeof *s);
 }
 
+/* Leaves the relocations turned into r_none out of every SHT_RELA section
+** of the image (machines whose JITLink refuses r_none: oj_arch.drop_none). */
+static void oj_elf_image_drop_none(const oj_elf_ctx *c, unsigned char *img) {
+  uint64_t shoff;
+  memcpy(&shoff, img + offsetof(Elf64_Ehdr, e_shoff), sizeof shoff); /* the image's table */
+  if (!c->arch->drop_none) return;
+  for (uint32_t i = 1; i < c->shnum; i++) {
+    const Elf64_Shdr *s = &c->sh[i];
+    if (s->sh_type != SHT_RELA) continue;
+    unsigned char *p = img + s->sh_offset;
+    uint64_t n = s->sh_size / sizeof(Elf64_Rela), kept = 0;
+    for (uint64_t k = 0; k < n; k++) {
+      Elf64_Rela ra;
+      memcpy(&ra, p + k * sizeof ra, sizeof ra);
+      if (ELF64_R_TYPE(ra.r_info) == c->arch->r_none) continue;
+      if (kept != k) memcpy(p + kept * sizeof ra, &ra, sizeof ra);
+      kept++;
+    }
+    if (kept == n) continue;
+    Elf64_Xword size = kept * sizeof(Elf64_Rela);
+    memcpy(img + shoff + (uint64_t)i * sizeof(Elf64_Shdr) + offsetof(Elf64_Shdr, sh_size), &size,
+           sizeof size);
+  }
+}
+
 /* The in-place edits: relocation types, TLS offsets and symbol
 ** visibility.  tls_sym is the index of the marker symbol at offset 0 of
 ** the TLS block (used only if the object has local-dynamic TLS, which
@@ -130,6 +155,7 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
     }
     out->image_size = c->size;
     oj_elf_image_edit(c, out->image, 0, 0);
+    oj_elf_image_drop_none(c, out->image);
     return ORCJIT_OK;
   }
   if (shstrndx == SHN_XINDEX) shstrndx = c->sh[0].sh_link;
@@ -318,6 +344,7 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
     }
     memcpy(img, &eh, sizeof eh);
   }
+  oj_elf_image_drop_none(c, img); /* after the header table is final */
   out->image = img;
   out->image_size = (size_t)at;
   return ORCJIT_OK;

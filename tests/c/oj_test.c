@@ -427,6 +427,18 @@ orcjit_library *ojt_new_library(orcjit_session *s, const char *name) {
   return lib;
 }
 
+const char *ojt_emulated(void) {
+  const char *e = getenv("ORCJIT_TEST_EMULATED");
+  return e && *e ? e : NULL;
+}
+
+void ojt_skip_if_emulated(const char *what) {
+  if (!ojt_emulated()) return;
+  printf("SKIP %s: not measurable under %s emulation\n", what, ojt_emulated());
+  fflush(NULL);
+  exit(ojt_failures_count() ? 1 : 77); /* a failure so far is not hidden */
+}
+
 long ojt_rss_kib(void) {
   long pages = 0, resident = 0;
   FILE *f = fopen("/proc/self/statm", "r");

@@ -43,7 +43,8 @@
 #define OJT_R_ABS64 257           /* R_AARCH64_ABS64 */
 #define OJT_R_PC32 261            /* R_AARCH64_PREL32 */
 #define OJT_R_GOT 311             /* R_AARCH64_ADR_GOT_PAGE */
-#define OJT_R_PC32_NAME "R_AARCH64_PREL32"
+#define OJT_R_PC32_NAME "R_AARCH64_ADR_PREL_PG_HI21" /* how code reaches data */
+#define OJT_LOW_WINDOW 0 /* -fno-pic code has no 32-bit absolute relocations */
 #else
 #define OJT_MACHINE "x86_64"
 #define OJT_FOREIGN "aarch64"
@@ -53,6 +54,7 @@
 #define OJT_R_PC32 2  /* R_X86_64_PC32 */
 #define OJT_R_GOT 9   /* R_X86_64_GOTPCREL */
 #define OJT_R_PC32_NAME "R_X86_64_PC32"
+#define OJT_LOW_WINDOW 1 /* -fno-pic code is placed below 2 GiB */
 #endif
 
 /* Under AddressSanitizer (ORCJIT_SANITIZE=ON) freed memory sits in a
@@ -191,6 +193,14 @@ orcjit_session *ojt_new_session(void);
 orcjit_library *ojt_new_library(orcjit_session *s, const char *name);
 /* Resident memory of this process in KiB (0 if unknown). */
 long ojt_rss_kib(void);
+
+/* Under emulation (scripts/test_aarch64.sh sets ORCJIT_TEST_EMULATED, e.g.
+** "qemu-user"), its name, else NULL.  What an emulator makes meaningless
+** is skipped there, saying so: resident memory (the emulator's translation
+** cache counts in it) and RLIMIT_AS (not applied to the emulated process). */
+const char *ojt_emulated(void);
+/* Exits 77 (ctest: skipped) with a SKIP line naming `what` under emulation. */
+void ojt_skip_if_emulated(const char *what);
 
 /* Sum and count of oj_test_host_note() calls made by ctor_host.o. */
 #include <stdatomic.h>

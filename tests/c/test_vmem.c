@@ -89,7 +89,7 @@ void ojt_case_big_objects(void) {
   CHECK_EQ(rc, ORCJIT_ELINK);
   CHECK_MSG("bss1gnear.o");
   CHECK_MSG("no address space is free within 2 GiB");
-  CHECK_MSG("R_X86_64_PC32");
+  CHECK_MSG(OJT_R_PC32_NAME);
   CHECK_MSG("'oj_near_value'");
   /* What is in use is the live object, not the span of the window. */
   long used = in_use_mib(ojt_captured_msg());
@@ -114,7 +114,7 @@ void ojt_case_big_objects(void) {
   CHECK(g == NULL);
   CHECK_EQ(rc, ORCJIT_ELINK);
   CHECK_MSG("bss3gnear.o");
-  CHECK_MSG("R_X86_64_PC32");
+  CHECK_MSG(OJT_R_PC32_NAME);
   CHECK_MSG("'oj_near_value'");
   if (g) orcjit_library_release(g);
 
