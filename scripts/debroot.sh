@@ -22,7 +22,8 @@
 # pip configuration (/etc/pip.conf, ~/.config/pip/pip.conf, where present)
 # and its CA bundle, so that pip inside reaches the same index as outside.
 # `run` mounts /proc and /dev (and what ORCJIT_DEBROOT_BIND names:
-# "HOSTDIR:ROOTDIR ...") in a private mount namespace, so nothing stays
+# "HOSTPATH:ROOTPATH ...", directories or files) in a private mount
+# namespace, so nothing stays
 # mounted once CMD ends, whatever way it ends.  Needs root (or sudo),
 # debootstrap (installed with apt-get if missing) and unshare.
 set -euo pipefail
@@ -150,7 +151,12 @@ run_in_root() { # ROOT CMD...
     mount -t proc proc "$R/proc"
     mount --rbind /dev "$R/dev"
     for b in ${ORCJIT_DEBROOT_BIND:-}; do
-      mkdir -p "$R${b#*:}"
+      if [ -d "${b%%:*}" ]; then
+        mkdir -p "$R${b#*:}"
+      else # a file over a file (made empty where missing)
+        mkdir -p "$(dirname "$R${b#*:}")"
+        [ -e "$R${b#*:}" ] || : > "$R${b#*:}"
+      fi
       mount --bind "${b%%:*}" "$R${b#*:}"
     done
     exec chroot "$R" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
