@@ -68,35 +68,28 @@ static int oj_add_image(orcjit_library *lib, const void *image, size_t size, con
   return ORCJIT_OK;
 }
 
-/* Gives the library its runtime object (__dso_handle, atexit), which
-** `what` needs. */
-static int oj_add_runtime(orcjit_library *lib, const char *what) {
+/* Adds the library's runtime object (__dso_handle, atexit), which `what`
+** needs, to the JITDylib; it links in the same ORC lookup as the objects
+** that need it (oj_add_link_units), which asks for its __dso_handle first.
+** A lookup of its own cost a fifth of the load of a small C++ object. */
+static int oj_add_runtime(orcjit_library *lib, LLVMOrcResourceTrackerRef *rt) {
   size_t size;
   const unsigned char *image = oj_rtobj_image(&size);
-  LLVMOrcResourceTrackerRef rt;
-  int rc = oj_add_image(lib, image, size, "<orcjit runtime>", &rt);
-  if (rc != ORCJIT_OK) return rc;
-  const char *name = "__dso_handle";
-  unsigned char req = 1;
-  uint64_t addr = 0;
-  oj_llvm_errors_reset();
-  LLVMErrorRef err = oj_orclookup_run(lib, &name, &req, 1, &addr);
-  if (err) {
-    rc = oj_error_from_llvm(ORCJIT_ELINK, err,
-                            "library '%s': %s: cannot link the runtime object it needs "
-                            "(__dso_handle, atexit)",
-                            lib->name, what);
-    oj_add_tracker_drop(rt);
-    return rc;
-  }
+  return oj_add_image(lib, image, size, "<orcjit runtime>", rt);
+}
+
+/* The runtime object linked: its tracker kept, its __dso_handle known. */
+static int oj_add_runtime_linked(orcjit_library *lib, LLVMOrcResourceTrackerRef rt,
+                                 uint64_t dso) {
   pthread_mutex_lock(&lib->lock);
   int bad = oj_add_track(lib, rt);
   pthread_mutex_unlock(&lib->lock);
   if (bad) {
     oj_add_tracker_drop(rt);
+    oj_session_objects_dropped(lib->session, 1);
     return oj_library_nomem(lib);
   }
-  return oj_initfini_register_dso(lib, addr);
+  return oj_initfini_register_dso(lib, dso);
 }
 
 static int oj_obj_needs_runtime(const oj_elf_object *obj) {
@@ -171,14 +164,17 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
       oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 1);
       newly_low = 1;
     }
-  if (!lib->dso_handle && need_rt && (rc = oj_add_runtime(lib, what)) != ORCJIT_OK) {
+  LLVMOrcResourceTrackerRef rtobj = NULL;
+  size_t k0 = !lib->dso_handle && need_rt ? 1 : 0; /* the runtime object's name */
+  if (k0 && (rc = oj_add_runtime(lib, &rtobj)) != ORCJIT_OK) {
     oj_add_unlow(lib, newly_low);
     return rc;
   }
 
-  /* Names to look up: every defined symbol, then the markers of init/fini
-  ** sections, the anchor and the TLS sections. */
-  size_t total = 0, ntls = 0;
+  /* Names to look up: the runtime object's __dso_handle if it is new, then
+  ** every defined symbol, the markers of init/fini sections, the anchor and
+  ** the TLS sections. */
+  size_t total = k0, ntls = 0;
   for (size_t i = 0; i < n; i++) {
     const oj_elf_object *o = &units[i].obj;
     total += o->ndefined + o->ninitfini + (o->anchor ? 1 : 0) + o->ntls;
@@ -194,7 +190,8 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
     rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
     goto out;
   }
-  size_t k = 0;
+  size_t k = k0;
+  if (k0) names[0] = "__dso_handle", req[0] = 1;
   for (size_t i = 0; i < n; i++) {
     const oj_elf_object *o = &units[i].obj;
     base[i] = k;
@@ -225,6 +222,11 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
       rc = oj_orclookup_link_error(lib, what, err);
     }
     goto out_remove;
+  }
+  if (rtobj) {
+    LLVMOrcResourceTrackerRef t = rtobj;
+    rtobj = NULL; /* kept or dropped by oj_add_runtime_linked */
+    if ((rc = oj_add_runtime_linked(lib, t, addrs[0])) != ORCJIT_OK) goto out_remove;
   }
 
   /* Publish the symbols, then the callback, then constructors. */
@@ -316,6 +318,10 @@ out_remove:
   if (added) oj_session_objects_dropped(lib->session, added);
   oj_add_unlow(lib, newly_low);
 out:
+  if (rtobj) { /* not linked, or the add failed before its lookup */
+    oj_add_tracker_drop(rtobj);
+    oj_session_objects_dropped(lib->session, 1);
+  }
   for (size_t i = 0; tm && i < n; i++) oj_tls_unregister(tm[i]);
   free(tm);
   free(names);
