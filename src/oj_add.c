@@ -68,36 +68,38 @@ static int oj_add_image(orcjit_library *lib, const void *image, size_t size, con
   return ORCJIT_OK;
 }
 
-/* Adds the library's runtime object (__dso_handle, atexit), which `what`
-** needs, to the JITDylib; it links in the same ORC lookup as the objects
-** that need it (oj_add_link_units), which asks for its __dso_handle first.
-** A lookup of its own cost a fifth of the load of a small C++ object. */
-static int oj_add_runtime(orcjit_library *lib, LLVMOrcResourceTrackerRef *rt) {
+/* Adds the library's runtime object (oj_rtobj.c: atexit, and __dso_handle
+** if with_dso) to the JITDylib; it links in the same ORC lookup as the
+** objects that need it (oj_add_link_units).  A lookup of its own cost a
+** fifth of the load of a small C++ object. */
+static int oj_add_runtime(orcjit_library *lib, int with_dso, LLVMOrcResourceTrackerRef *rt) {
   size_t size;
-  const unsigned char *image = oj_rtobj_image(&size);
+  const unsigned char *image = oj_rtobj_image(with_dso, &size);
   return oj_add_image(lib, image, size, "<orcjit runtime>", rt);
 }
 
-/* The runtime object linked: its tracker kept, its __dso_handle known. */
-static int oj_add_runtime_linked(orcjit_library *lib, LLVMOrcResourceTrackerRef rt,
-                                 uint64_t dso) {
+/* The runtime object linked: its tracker kept. */
+static int oj_add_runtime_linked(orcjit_library *lib, LLVMOrcResourceTrackerRef rt) {
   pthread_mutex_lock(&lib->lock);
   int bad = oj_add_track(lib, rt);
+  if (!bad) lib->has_atexit = 1;
   pthread_mutex_unlock(&lib->lock);
   if (bad) {
     oj_add_tracker_drop(rt);
     oj_session_objects_dropped(lib->session, 1);
     return oj_library_nomem(lib);
   }
-  return oj_initfini_register_dso(lib, dso);
+  return ORCJIT_OK;
 }
 
-static int oj_obj_needs_runtime(const oj_elf_object *obj) {
+/* Which names of the runtime object obj refers to. */
+static void oj_obj_runtime_needs(const oj_elf_object *obj, int *dso, int *atexit_) {
   for (size_t i = 0; i < obj->nundefined; i++) {
     const char *n = obj->undefined[i].name;
-    if (oj_rtnames_kind(n) == OJ_RT_OBJECT) return 1;
+    if (oj_rtnames_kind(n) != OJ_RT_OBJECT) continue;
+    if (strcmp(n, "__dso_handle") == 0) *dso = 1;
+    else *atexit_ = 1;
   }
-  return 0;
 }
 
 static int oj_not_imported_or_object(const oj_symtab_entry *e, void *ctx) {
@@ -144,12 +146,12 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
   const char *what = units[n - 1].what;
   uint32_t first = (uint32_t)lib->nobjects;
   size_t tls_first = lib->ntls;
-  int rc = oj_settle_weak(lib, units, n), shadow = 0, need_rt = 0;
+  int rc = oj_settle_weak(lib, units, n), shadow = 0, need_dso = 0, need_atexit = 0;
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
     int sh = 0;
     rc = oj_settle_check_library(lib, &units[i].obj, units[i].what, &sh);
     shadow |= sh;
-    need_rt |= oj_obj_needs_runtime(&units[i].obj);
+    oj_obj_runtime_needs(&units[i].obj, &need_dso, &need_atexit);
   }
   if (rc == ORCJIT_OK) rc = oj_settle_check_units(lib, units, n);
   if (rc != ORCJIT_OK) return rc;
@@ -164,14 +166,24 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
       oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 1);
       newly_low = 1;
     }
+  /* The library's __dso_handle, if it needs one now: an object of the
+  ** batch defines it at its anchor, or (for atexit too, or an object with
+  ** no anchor) the runtime object does; the runtime object with atexit
+  ** alone if the handle is there but atexit is not. */
   LLVMOrcResourceTrackerRef rtobj = NULL;
-  size_t k0 = !lib->dso_handle && need_rt ? 1 : 0; /* the runtime object's name */
-  if (k0 && (rc = oj_add_runtime(lib, &rtobj)) != ORCJIT_OK) {
+  int dso_own = 0; /* set once an object's __dso_handle is registered */
+  size_t k0 = (need_dso || need_atexit) && !lib->dso_handle ? 1 : 0; /* names[0] */
+  int rt_dso = k0 && need_atexit;
+  for (size_t i = 0; k0 && !rt_dso && i < n; i++)
+    if (oj_elf_define_dso(&units[i].obj)) break;
+    else if (i == n - 1) rt_dso = 1;
+  if ((rt_dso || (need_atexit && !lib->has_atexit)) &&
+      (rc = oj_add_runtime(lib, rt_dso, &rtobj)) != ORCJIT_OK) {
     oj_add_unlow(lib, newly_low);
     return rc;
   }
 
-  /* Names to look up: the runtime object's __dso_handle if it is new, then
+  /* Names to look up: the library's __dso_handle if it is new, then
   ** every defined symbol, the markers of init/fini sections, the anchor and
   ** the TLS sections. */
   size_t total = k0, ntls = 0;
@@ -226,8 +238,12 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
   if (rtobj) {
     LLVMOrcResourceTrackerRef t = rtobj;
     rtobj = NULL; /* kept or dropped by oj_add_runtime_linked */
-    if ((rc = oj_add_runtime_linked(lib, t, addrs[0])) != ORCJIT_OK) goto out_remove;
+    if ((rc = oj_add_runtime_linked(lib, t)) != ORCJIT_OK) goto out_remove;
   }
+  /* Registered before any code runs; an object's handle goes with it if
+  ** the add fails (dso_own), the runtime object's stays with that. */
+  if (k0 && (rc = oj_initfini_register_dso(lib, addrs[0])) != ORCJIT_OK) goto out_remove;
+  dso_own = k0 && !rt_dso;
 
   /* Publish the symbols, then the callback, then constructors. */
   pthread_mutex_lock(&lib->lock);
@@ -311,6 +327,7 @@ out_unpublish:
   oj_symtab_remove_if(&lib->syms, oj_entry_of_objects, range);
   pthread_mutex_unlock(&lib->lock);
 out_remove:
+  if (dso_own) oj_initfini_unregister_dso(lib);
   for (size_t i = 0; i < added; i++) {
     oj_add_tracker_drop(units[i].rt);
     units[i].rt = NULL;

@@ -208,6 +208,7 @@ struct orcjit_library {
   oj_atexit *atexits;
   size_t natexit, capatexit;
   uint64_t dso_handle; /* address of this library's __dso_handle, or 0 */
+  int has_atexit;      /* its runtime object (atexit) is linked */
   struct oj_tls_module **tls; /* thread-local data of its objects */
   size_t ntls, captls;
   struct oj_pending *pending; /* archive members not linked (yet) */
@@ -330,8 +331,10 @@ int oj_limit_room(size_t need, size_t *left);
 /* What LLVM may take besides what is proportional to an object. */
 #define OJ_LIMIT_MARGIN ((size_t)16 << 20)
 
-/* oj_rtobj.c: the bytes of the per-library runtime object. */
-const unsigned char *oj_rtobj_image(size_t *size);
+/* oj_rtobj.c: the bytes of the per-library runtime object; with_dso 0:
+** atexit only, __dso_handle undefined (an object of the library defines
+** it, oj_elf_define_dso). */
+const unsigned char *oj_rtobj_image(int with_dso, size_t *size);
 
 /* oj_library.c: frees a library that is garbage (oj_lifetime.c decided,
 ** its destructors ran, its link-order references were dropped). */

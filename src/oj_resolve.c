@@ -366,9 +366,10 @@ int oj_resolve_external(LLVMOrcJITDylibRef jd, LLVMOrcSymbolStringPoolEntryRef n
   oj_symtab_entry *e = oj_symtab_find(&lib->syms, s);
   int own = e && !(e->flags & OJ_SYM_IMPORTED);
   uint64_t known = e && !own ? e->addr : 0;
-  int rt = lib->dso_handle != 0;
   pthread_mutex_unlock(&lib->lock);
-  if (own || (rt && oj_rtnames_kind(s) == OJ_RT_OBJECT)) return 0;
+  /* __dso_handle and atexit: an add that needs them has them in the
+  ** JITDylib (oj_add_link_units), maybe only from this very lookup. */
+  if (own || oj_rtnames_kind(s) == OJ_RT_OBJECT) return 0;
   if (!known) {
     known = oj_resolve_find(lib, s);
     if (!known) return 0; /* the generator reports it, or it is weak */
