@@ -225,6 +225,7 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
 
   oj_llvm_errors_reset();
   oj_resolve_missing_reset();
+  oj_resolve_sync(lib->session);
   LLVMErrorRef err = total ? oj_orclookup_run(lib, names, req, total, addrs) : NULL;
   if (err) {
     if (oj_resolve_missing_count() > 0) {

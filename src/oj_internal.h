@@ -168,6 +168,9 @@ struct orcjit_session {
   pthread_mutex_t links_lock; /* link-order references (oj_lifetime.c) */
   unsigned gc_epoch;          /* marks of the trial deletions, under links_lock */
   unsigned fork_epoch;        /* oj_fork.c's epoch when it was created */
+  pthread_mutex_t host_lock;  /* the two below (oj_resolve.c) */
+  oj_symtab host_syms;        /* host addresses dlsym found, by name */
+  uint64_t host_subs;         /* glibc's count of unloads when it was valid */
 };
 
 struct orcjit_library {
@@ -251,6 +254,9 @@ void oj_resolve_free_copies(orcjit_library *lib);
 /* Names of required symbols that nothing provided during the current add
 ** on this thread (comma separated), and reset. */
 void oj_resolve_missing_reset(void);
+/* Empties the session's cache of host addresses if a module was unloaded
+** since it was filled; before each add's lookup. */
+void oj_resolve_sync(orcjit_session *s);
 const char *oj_resolve_missing(void);
 int oj_resolve_missing_count(void);
 
