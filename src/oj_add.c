@@ -12,7 +12,8 @@
 **      and its constructors run.
 ** Any failure removes the object's resource tracker: nothing of it stays.
 ** This file owns those steps for a batch of units (oj_add_link_units), the
-** runtime object, and the add calls: add_file, add_memory, add_many, with
+** library's __dso_handle (from one of its objects, or from the runtime
+** object, which also brings atexit), and the add calls: add_file, add_memory, add_many, with
 ** tars opened into their objects.  Archive members and deferred objects
 ** wait in oj_members.c; lookups and the library itself are oj_library.c's.
 */

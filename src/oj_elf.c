@@ -16,7 +16,9 @@
 **   oj_elf_initfini.c  init/fini tables, the anchor, marker names
 **   oj_elf_tls.c       the TLS block layout, thread-local relocations
 **   oj_elf_image.c     the rewritten image handed to JITLink
-** sharing the context of oj_elf_int.h.
+** sharing the context of oj_elf_int.h.  Edits of a prepared image at link
+** time live here too: weak definitions that lose (oj_elf_undefine) and a
+** library's __dso_handle defined at an object's anchor (oj_elf_define_dso).
 **
 ** ELF structures are copied out of the input with memcpy, so unaligned
 ** offsets in corrupt files are harmless.  No global state.
