@@ -287,6 +287,16 @@ int oj_elf_define_dso(oj_elf_object *obj) {
     else if (sym.st_shndx != SHN_UNDEF && strcmp(name, obj->anchor) == 0) anchor = j, at = sym;
   }
   if (!dso || !anchor || at.st_shndx >= SHN_LORESERVE) return 0;
+  /* Not in a thread-local section (the anchor's last resort): there an
+  ** address is an offset in each thread's block. */
+  Elf64_Ehdr eh;
+  Elf64_Shdr sec;
+  uint64_t secoff;
+  memcpy(&eh, obj->image, sizeof eh);
+  secoff = eh.e_shoff + (uint64_t)at.st_shndx * sizeof sec;
+  if (secoff > obj->image_size || obj->image_size - secoff < sizeof sec) return 0;
+  memcpy(&sec, obj->image + secoff, sizeof sec);
+  if (sec.sh_flags & SHF_TLS) return 0;
   unsigned char *p = obj->image + symsh.sh_offset + dso * sizeof sym;
   memcpy(&sym, p, sizeof sym);
   sym.st_info = ELF64_ST_INFO(STB_GLOBAL, STT_NOTYPE);

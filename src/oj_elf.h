@@ -181,8 +181,9 @@ int oj_elf_undefine(oj_elf_object *obj, int (*lose)(const char *name, void *ctx)
 ** loader keeps by looking the anchor up): __dso_handle only needs an
 ** address unique to its library, which C++ hands to __cxa_atexit, and one
 ** in the library's own memory, which its code reaches PC-relatively.
-** 1 if done; 0 if obj has no anchor, no such reference, or its anchor
-** needs an extended section index (obj unchanged). */
+** 1 if done; 0 if obj has no anchor, no such reference, or its anchor is
+** in a thread-local section or needs an extended section index (obj
+** unchanged). */
 int oj_elf_define_dso(oj_elf_object *obj);
 
 /* The prefix of the undefined symbol that an initial-exec reference to a
