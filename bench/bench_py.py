@@ -63,14 +63,13 @@ def upstream_main(objdir, n):
     t0 = time.perf_counter()
     s = up.ExecutionSession()
     out["session_ms"] = (time.perf_counter() - t0) * 1e3
-    for key, obj, func, reps in (("small", "small.o", "add", n),
-                                 ("cpp", "typed.o", "add", max(10, n // 5)),
-                                 ("large", "large.o", "f0", max(5, n // 30)),
-                                 ("tvm_kernel", "tvm_kernel.o", "axpy", max(10, n // 5)),
-                                 ("tvm_model", "tvm_model.o", "transpose", max(10, n // 5))):
+    for key, obj, func, div, _ in LOAD_KINDS:
+        reps = max(10, n // div) if div > 1 else n
+        if div == 30:
+            reps = max(5, n // div)
         path = os.path.join(objdir, obj)
-        if key.startswith("tvm_") and not os.path.exists(path):
-            continue  # made by bench_tvm only where apache-tvm is installed
+        if not os.path.exists(path):
+            continue  # the TVM objects: made by bench_tvm only where apache-tvm is installed
         times = []
         try:
             for i in range(-max(3, reps // 10), reps):
@@ -88,6 +87,9 @@ def upstream_main(objdir, n):
             out[key] = times
         except Exception as e:  # noqa: BLE001 - reported, the run goes on
             out[key + "_error"] = f"{type(e).__name__}: {e}"
+    env = dict(os.environ)
+    env.pop("ORCJIT_PYTHONPATH", None)  # this venv's package, not the project's
+    out["first"] = first_loads(sys.executable, env, objdir)
     print(json.dumps(out))
 
 
@@ -143,6 +145,66 @@ def load_so_fresh(so_bytes, i, func):
     return (t1 - t0) * 1e6
 
 
+# The objects loaded here and by upstream, one loop each: (key, object,
+# function, repetitions as a divisor of REPS_LOAD, label).  Missing objects
+# (the TVM ones without apache-tvm) are skipped.
+LOAD_KINDS = (
+    ("small", "small.o", "add", 1, "load small.o (C)"),
+    ("cpp", "typed.o", "add", 5, "load typed.o (C++, seven typed exports, g++)"),
+    ("cpp2", "typed2.o", "add", 5, "load typed2.o (C++, two typed exports, clang++)"),
+    ("cpp6", "containers.o", "add", 5,
+     "load containers.o (C++, six typed exports, ffi::Array/Map, clang++)"),
+    ("cpp6_gcc", "containers_gcc.o", "add", 5, "load containers_gcc.o (the same, g++)"),
+    ("large", "large.o", "f0", 30, "load large.o (C, 3,000 functions)"),
+    ("tvm_kernel", "tvm_kernel.o", "axpy", 5, "load a TVM kernel (tvm_kernel.o)"),
+    ("tvm_model", "tvm_model.o", "transpose", 5,
+     "load a TVM Relax model with its import tree (tvm_model.o)"),
+)
+
+# The first load in a fresh process (load + get_function; and with the first
+# session before it).  The import is left out: tvm_ffi's own import differs
+# between environments (ml_dtypes, where installed, takes seconds).
+FIRST_LOAD_KINDS = (("small", "small.o", "add"), ("cpp6", "containers.o", "add"))
+FIRST_LOAD_REPS = int(os.environ.get("BENCH_PY_FIRST_LOADS", "5"))
+_FIRST_LOAD_SRC = r'''
+import os, sys, time
+pp = os.environ.get("ORCJIT_PYTHONPATH")
+if pp:
+    sys.path.insert(0, pp)
+t0 = time.perf_counter()
+import tvm_ffi_orcjit as oj
+t1 = time.perf_counter()
+s = oj.ExecutionSession()
+t2 = time.perf_counter()
+f = s.load_module(sys.argv[1]).get_function(sys.argv[2])
+t3 = time.perf_counter()
+print((t3 - t2) * 1e6, (t3 - t1) * 1e6)
+'''
+
+
+def first_loads(python, env, objdir):
+    """{key: ([first load us], [session + first load us])}, each in a fresh
+    process of python."""
+    out = {}
+    for key, obj, func in FIRST_LOAD_KINDS:
+        path = os.path.join(objdir, obj)
+        if not os.path.exists(path):
+            continue
+        loads, totals = [], []
+        for _ in range(FIRST_LOAD_REPS):
+            r = subprocess.run([python, "-c", _FIRST_LOAD_SRC, path, func], capture_output=True,
+                               text=True, env=env, cwd=tmpdir())
+            if r.returncode != 0:
+                out[key + "_error"] = (r.stderr.strip().splitlines() or ["?"])[-1]
+                break
+            a, b = r.stdout.split()[-2:]
+            loads.append(float(a))
+            totals.append(float(b))
+        if loads:
+            out[key] = (loads, totals)
+    return out
+
+
 def bench_load(ours, objdir):
     obj = os.path.join(objdir, "small.o")
     with open(os.path.join(objdir, "small.so"), "rb") as f:
@@ -183,12 +245,9 @@ def bench_upstream(objdir, extra):
         fig("load_small_vs_upstream", "load small.o and get a function (Python, one loop)", "us",
             extra["small"],
             f"upstream {up.get('version')} session.load_module", up["small"], "ratio", "<=", 0.5)
-    for key, obj, func, label in (("cpp", "typed.o", "add", "load typed.o (C++, typed exports)"),
-                                  ("large", "large.o", "f0", "load large.o"),
-                                  ("tvm_kernel", "tvm_kernel.o", "axpy",
-                                   "load a TVM kernel (tvm_kernel.o)"),
-                                  ("tvm_model", "tvm_model.o", "transpose",
-                                   "load a TVM Relax model with its import tree (tvm_model.o)")):
+    for key, obj, func, _, label in LOAD_KINDS:
+        if key == "small":
+            continue
         if key + "_error" in up:
             note(f"upstream: {label}: {up[key + '_error']}")
         if key in up and key in extra:
@@ -196,6 +255,19 @@ def bench_upstream(objdir, extra):
                 f"upstream {up.get('version')}", up[key], "info")
     if "session_ms" in up:
         note(f"upstream: first ExecutionSession() in a process: {up['session_ms']:.2f} ms")
+    mine = first_loads(sys.executable, dict(os.environ), objdir)
+    theirs = up.get("first", {})
+    for key, obj, _ in FIRST_LOAD_KINDS:
+        for k, d in ((key, mine), (key, theirs)):
+            if k + "_error" in d:
+                note(f"first load of {obj} in a fresh process: {d[k + '_error']}")
+        if key in mine and key in theirs:
+            fig(f"first_load_{key}_vs_upstream",
+                f"first load of {obj} in a fresh process (load + get_function)", "us",
+                mine[key][0], f"upstream {up.get('version')}", theirs[key][0], "info")
+            fig(f"first_session_load_{key}_vs_upstream",
+                f"first session + first load of {obj} in a fresh process", "us",
+                mine[key][1], f"upstream {up.get('version')}", theirs[key][1], "info")
 
 
 def bench_other_loads(ours, objdir):
@@ -204,10 +276,13 @@ def bench_other_loads(ours, objdir):
     between (bench_load interleaves a .so load, fair against tvm_ffi but not
     against a tight loop in another process)."""
     out = {}
-    for key, obj, func, reps in (("small", "small.o", "add", REPS_LOAD),
-                                 ("cpp", "typed.o", "add", max(10, REPS_LOAD // 5)),
-                                 ("large", "large.o", "f0", max(5, REPS_LOAD // 30))):
+    for key, obj, func, div, _ in LOAD_KINDS:
+        if key.startswith("tvm_"):
+            continue  # bench_tvm
+        reps = REPS_LOAD if div == 1 else max(5 if div == 30 else 10, REPS_LOAD // div)
         path = os.path.join(objdir, obj)
+        if not os.path.exists(path):
+            continue
         times = []
         for i in range(-max(3, reps // 10), reps):
             t0 = time.perf_counter()

@@ -7,6 +7,8 @@
 #   small      200 load/release cycles of small.o
 #   small_live the same with 999 live libraries in the session
 #   cpp        20 cycles of typed.o (C++, TVM-FFI typed exports)
+#   cpp2       20 cycles of typed2.o (C++, two typed exports, clang++)
+#   cpp6       10 cycles of containers.o (six typed exports, ffi::Array/Map)
 #   large      2 cycles of large.o (3,000 functions)
 #   dlopen     200 dlopen + dlsym of small.so written to a fresh file
 # and writes bench/results/profile.txt: instructions per load, and the
@@ -46,6 +48,8 @@ rm -f "$OUT/runs.txt"
 run small 200 small.o 200
 run small_live 200 small.o 200 999
 run cpp 20 typed.o 20
+run cpp2 20 typed2.o 20
+run cpp6 10 containers.o 10
 run large 2 large.o 2 0 f0
 run dlopen 200 --dlopen small.so 200
 "$PY" "$BENCH/profile_report.py" "$OUT/runs.txt" | tee "$RES/profile.txt"

@@ -12,7 +12,8 @@
 **      and its constructors run.
 ** Any failure removes the object's resource tracker: nothing of it stays.
 ** This file owns those steps for a batch of units (oj_add_link_units), the
-** runtime object, and the add calls: add_file, add_memory, add_many, with
+** library's __dso_handle (from one of its objects, or from the runtime
+** object, which also brings atexit), and the add calls: add_file, add_memory, add_many, with
 ** tars opened into their objects.  Archive members and deferred objects
 ** wait in oj_members.c; lookups and the library itself are oj_library.c's.
 */
@@ -68,43 +69,38 @@ static int oj_add_image(orcjit_library *lib, const void *image, size_t size, con
   return ORCJIT_OK;
 }
 
-/* Gives the library its runtime object (__dso_handle, atexit), which
-** `what` needs. */
-static int oj_add_runtime(orcjit_library *lib, const char *what) {
+/* Adds the library's runtime object (oj_rtobj.c: atexit, and __dso_handle
+** if with_dso) to the JITDylib; it links in the same ORC lookup as the
+** objects that need it (oj_add_link_units).  A lookup of its own cost a
+** fifth of the load of a small C++ object. */
+static int oj_add_runtime(orcjit_library *lib, int with_dso, LLVMOrcResourceTrackerRef *rt) {
   size_t size;
-  const unsigned char *image = oj_rtobj_image(&size);
-  LLVMOrcResourceTrackerRef rt;
-  int rc = oj_add_image(lib, image, size, "<orcjit runtime>", &rt);
-  if (rc != ORCJIT_OK) return rc;
-  const char *name = "__dso_handle";
-  unsigned char req = 1;
-  uint64_t addr = 0;
-  oj_llvm_errors_reset();
-  LLVMErrorRef err = oj_orclookup_run(lib, &name, &req, 1, &addr);
-  if (err) {
-    rc = oj_error_from_llvm(ORCJIT_ELINK, err,
-                            "library '%s': %s: cannot link the runtime object it needs "
-                            "(__dso_handle, atexit)",
-                            lib->name, what);
-    oj_add_tracker_drop(rt);
-    return rc;
-  }
+  const unsigned char *image = oj_rtobj_image(with_dso, &size);
+  return oj_add_image(lib, image, size, "<orcjit runtime>", rt);
+}
+
+/* The runtime object linked: its tracker kept. */
+static int oj_add_runtime_linked(orcjit_library *lib, LLVMOrcResourceTrackerRef rt) {
   pthread_mutex_lock(&lib->lock);
   int bad = oj_add_track(lib, rt);
+  if (!bad) lib->has_atexit = 1;
   pthread_mutex_unlock(&lib->lock);
   if (bad) {
     oj_add_tracker_drop(rt);
+    oj_session_objects_dropped(lib->session, 1);
     return oj_library_nomem(lib);
   }
-  return oj_initfini_register_dso(lib, addr);
+  return ORCJIT_OK;
 }
 
-static int oj_obj_needs_runtime(const oj_elf_object *obj) {
+/* Which names of the runtime object obj refers to. */
+static void oj_obj_runtime_needs(const oj_elf_object *obj, int *dso, int *atexit_) {
   for (size_t i = 0; i < obj->nundefined; i++) {
     const char *n = obj->undefined[i].name;
-    if (oj_rtnames_kind(n) == OJ_RT_OBJECT) return 1;
+    if (oj_rtnames_kind(n) != OJ_RT_OBJECT) continue;
+    if (strcmp(n, "__dso_handle") == 0) *dso = 1;
+    else *atexit_ = 1;
   }
-  return 0;
 }
 
 static int oj_not_imported_or_object(const oj_symtab_entry *e, void *ctx) {
@@ -151,12 +147,12 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
   const char *what = units[n - 1].what;
   uint32_t first = (uint32_t)lib->nobjects;
   size_t tls_first = lib->ntls;
-  int rc = oj_settle_weak(lib, units, n), shadow = 0, need_rt = 0;
+  int rc = oj_settle_weak(lib, units, n), shadow = 0, need_dso = 0, need_atexit = 0;
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
     int sh = 0;
     rc = oj_settle_check_library(lib, &units[i].obj, units[i].what, &sh);
     shadow |= sh;
-    need_rt |= oj_obj_needs_runtime(&units[i].obj);
+    oj_obj_runtime_needs(&units[i].obj, &need_dso, &need_atexit);
   }
   if (rc == ORCJIT_OK) rc = oj_settle_check_units(lib, units, n);
   if (rc != ORCJIT_OK) return rc;
@@ -171,14 +167,27 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
       oj_memmgr_set_dylib_low(lib->session->mm, lib->slot->jd, 1);
       newly_low = 1;
     }
-  if (!lib->dso_handle && need_rt && (rc = oj_add_runtime(lib, what)) != ORCJIT_OK) {
+  /* The library's __dso_handle, if it needs one now: an object of the
+  ** batch defines it at its anchor, or (for atexit too, or an object with
+  ** no anchor) the runtime object does; the runtime object with atexit
+  ** alone if the handle is there but atexit is not. */
+  LLVMOrcResourceTrackerRef rtobj = NULL;
+  int dso_own = 0; /* set once an object's __dso_handle is registered */
+  size_t k0 = (need_dso || need_atexit) && !lib->dso_handle ? 1 : 0; /* names[0] */
+  int rt_dso = k0 && need_atexit;
+  for (size_t i = 0; k0 && !rt_dso && i < n; i++)
+    if (oj_elf_define_dso(&units[i].obj)) break;
+    else if (i == n - 1) rt_dso = 1;
+  if ((rt_dso || (need_atexit && !lib->has_atexit)) &&
+      (rc = oj_add_runtime(lib, rt_dso, &rtobj)) != ORCJIT_OK) {
     oj_add_unlow(lib, newly_low);
     return rc;
   }
 
-  /* Names to look up: every defined symbol, then the markers of init/fini
-  ** sections, the anchor and the TLS sections. */
-  size_t total = 0, ntls = 0;
+  /* Names to look up: the library's __dso_handle if it is new, then
+  ** every defined symbol, the markers of init/fini sections, the anchor and
+  ** the TLS sections. */
+  size_t total = k0, ntls = 0;
   for (size_t i = 0; i < n; i++) {
     const oj_elf_object *o = &units[i].obj;
     total += o->ndefined + o->ninitfini + (o->anchor ? 1 : 0) + o->ntls;
@@ -194,7 +203,8 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
     rc = oj_error_set(ORCJIT_ENOMEM, "library '%s': %s: out of memory", lib->name, what);
     goto out;
   }
-  size_t k = 0;
+  size_t k = k0;
+  if (k0) names[0] = "__dso_handle", req[0] = 1;
   for (size_t i = 0; i < n; i++) {
     const oj_elf_object *o = &units[i].obj;
     base[i] = k;
@@ -216,6 +226,7 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
 
   oj_llvm_errors_reset();
   oj_resolve_missing_reset();
+  oj_resolve_sync(lib->session);
   LLVMErrorRef err = total ? oj_orclookup_run(lib, names, req, total, addrs) : NULL;
   if (err) {
     if (oj_resolve_missing_count() > 0) {
@@ -226,6 +237,15 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
     }
     goto out_remove;
   }
+  if (rtobj) {
+    LLVMOrcResourceTrackerRef t = rtobj;
+    rtobj = NULL; /* kept or dropped by oj_add_runtime_linked */
+    if ((rc = oj_add_runtime_linked(lib, t)) != ORCJIT_OK) goto out_remove;
+  }
+  /* Registered before any code runs; an object's handle goes with it if
+  ** the add fails (dso_own), the runtime object's stays with that. */
+  if (k0 && (rc = oj_initfini_register_dso(lib, addrs[0])) != ORCJIT_OK) goto out_remove;
+  dso_own = k0 && !rt_dso;
 
   /* Publish the symbols, then the callback, then constructors. */
   pthread_mutex_lock(&lib->lock);
@@ -309,6 +329,7 @@ out_unpublish:
   oj_symtab_remove_if(&lib->syms, oj_entry_of_objects, range);
   pthread_mutex_unlock(&lib->lock);
 out_remove:
+  if (dso_own) oj_initfini_unregister_dso(lib);
   for (size_t i = 0; i < added; i++) {
     oj_add_tracker_drop(units[i].rt);
     units[i].rt = NULL;
@@ -316,6 +337,10 @@ out_remove:
   if (added) oj_session_objects_dropped(lib->session, added);
   oj_add_unlow(lib, newly_low);
 out:
+  if (rtobj) { /* not linked, or the add failed before its lookup */
+    oj_add_tracker_drop(rtobj);
+    oj_session_objects_dropped(lib->session, 1);
+  }
   for (size_t i = 0; tm && i < n; i++) oj_tls_unregister(tm[i]);
   free(tm);
   free(names);

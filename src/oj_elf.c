@@ -16,7 +16,9 @@
 **   oj_elf_initfini.c  init/fini tables, the anchor, marker names
 **   oj_elf_tls.c       the TLS block layout, thread-local relocations
 **   oj_elf_image.c     the rewritten image handed to JITLink
-** sharing the context of oj_elf_int.h.
+** sharing the context of oj_elf_int.h.  Edits of a prepared image at link
+** time live here too: weak definitions that lose (oj_elf_undefine) and a
+** library's __dso_handle defined at an object's anchor (oj_elf_define_dso).
 **
 ** ELF structures are copied out of the input with memcpy, so unaligned
 ** offsets in corrupt files are harmless.  No global state.
@@ -268,6 +270,42 @@ int oj_elf_undefine(oj_elf_object *obj, int (*lose)(const char *name, void *ctx)
     }
   }
   return ORCJIT_OK;
+}
+
+int oj_elf_define_dso(oj_elf_object *obj) {
+  Elf64_Shdr symsh, strsh;
+  if (!obj->anchor || !oj_elf_image_symtab(obj, &symsh, &strsh)) return 0;
+  uint64_t n = symsh.sh_size / sizeof(Elf64_Sym), j, dso = 0, anchor = 0;
+  const char *str = (const char *)obj->image + strsh.sh_offset;
+  uint64_t strend = oj_elf_strend(str, strsh.sh_size);
+  Elf64_Sym sym, at = {0};
+  for (j = symsh.sh_info; j < n && (!dso || !anchor); j++) {
+    memcpy(&sym, obj->image + symsh.sh_offset + j * sizeof sym, sizeof sym);
+    if (sym.st_name >= strend) continue;
+    const char *name = str + sym.st_name;
+    if (sym.st_shndx == SHN_UNDEF && strcmp(name, "__dso_handle") == 0) dso = j;
+    else if (sym.st_shndx != SHN_UNDEF && strcmp(name, obj->anchor) == 0) anchor = j, at = sym;
+  }
+  if (!dso || !anchor || at.st_shndx >= SHN_LORESERVE) return 0;
+  /* Not in a thread-local section (the anchor's last resort): there an
+  ** address is an offset in each thread's block. */
+  Elf64_Ehdr eh;
+  Elf64_Shdr sec;
+  uint64_t secoff;
+  memcpy(&eh, obj->image, sizeof eh);
+  secoff = eh.e_shoff + (uint64_t)at.st_shndx * sizeof sec;
+  if (secoff > obj->image_size || obj->image_size - secoff < sizeof sec) return 0;
+  memcpy(&sec, obj->image + secoff, sizeof sec);
+  if (sec.sh_flags & SHF_TLS) return 0;
+  unsigned char *p = obj->image + symsh.sh_offset + dso * sizeof sym;
+  memcpy(&sym, p, sizeof sym);
+  sym.st_info = ELF64_ST_INFO(STB_GLOBAL, STT_NOTYPE);
+  sym.st_other = STV_HIDDEN;
+  sym.st_shndx = at.st_shndx;
+  sym.st_value = at.st_value;
+  sym.st_size = 0;
+  memcpy(p, &sym, sizeof sym);
+  return 1;
 }
 
 void oj_elf_object_free(oj_elf_object *obj) {

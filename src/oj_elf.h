@@ -177,6 +177,16 @@ int oj_elf_prepare_owned(unsigned char *data, size_t size, const char *what,
 int oj_elf_undefine(oj_elf_object *obj, int (*lose)(const char *name, void *ctx),
                     void *ctx);
 
+/* Makes obj's undefined reference to __dso_handle a hidden definition at
+** its anchor (the start of an allocated section of the object, which the
+** loader keeps by looking the anchor up): __dso_handle only needs an
+** address unique to its library, which C++ hands to __cxa_atexit, and one
+** in the library's own memory, which its code reaches PC-relatively.
+** 1 if done; 0 if obj has no anchor, no such reference, or its anchor is
+** in a thread-local section or needs an extended section index (obj
+** unchanged). */
+int oj_elf_define_dso(oj_elf_object *obj);
+
 /* The prefix of the undefined symbol that an initial-exec reference to a
 ** thread-local X the object does not define is rewritten against (a GOT
 ** load of "__orcjit.tpoff.X"): the resolver binds it to X's offset from the

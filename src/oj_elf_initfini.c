@@ -100,8 +100,8 @@ int oj_elf_initfini_check(const oj_elf_ctx *c) {
       const char *name = oj_elf_secname(c, i);
       int looks = s->sh_type == SHT_INIT_ARRAY || s->sh_type == SHT_FINI_ARRAY ||
                   s->sh_type == SHT_PREINIT_ARRAY;
-      for (size_t k = 0; k < sizeof like / sizeof *like; k++)
-        if (strncmp(name, like[k], strlen(like[k])) == 0 &&
+      for (size_t k = 0; name[0] == '.' && k < sizeof like / sizeof *like; k++)
+        if (name[1] == like[k][1] && strncmp(name, like[k], strlen(like[k])) == 0 &&
             (s->sh_type == SHT_PROGBITS || s->sh_type == SHT_NOBITS))
           looks = 1;
       if (looks && (s->sh_flags & SHF_ALLOC) && s->sh_size)

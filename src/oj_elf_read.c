@@ -107,9 +107,30 @@ typedef struct oj_elf_read_span {
   uint32_t sec; /* section index; UINT32_MAX: the ELF header, 0: the table */
 } oj_elf_read_span;
 
-static int oj_elf_read_span_cmp(const void *a, const void *b) {
-  const oj_elf_read_span *x = a, *y = b;
-  return x->off < y->off ? -1 : x->off > y->off;
+/* Sorts v[0..n) by offset, stably: a bottom-up merge sort (qsort's
+** comparison calls were most of this step for a C++ object's hundreds of
+** sections); -1 if out of memory. */
+static int oj_elf_read_span_sort(oj_elf_read_span *v, uint32_t n) {
+  uint32_t i, w;
+  for (i = 1; i < n && v[i - 1].off <= v[i].off; i++) {}
+  if (i >= n) return 0; /* sorted already */
+  oj_elf_read_span *tmp = malloc((size_t)n * sizeof *tmp), *a = v, *b = tmp;
+  if (!tmp) return -1;
+  for (w = 1; w < n; w *= 2) {
+    for (i = 0; i < n; i += 2 * w) {
+      uint32_t l = i, m = i + w < n ? i + w : n, r = i + 2 * w < n ? i + 2 * w : n;
+      uint32_t x = l, y = m, k = l;
+      while (x < m && y < r) b[k++] = a[y].off < a[x].off ? a[y++] : a[x++];
+      while (x < m) b[k++] = a[x++];
+      while (y < r) b[k++] = a[y++];
+    }
+    oj_elf_read_span *t = a;
+    a = b;
+    b = t;
+  }
+  if (a != v) memcpy(v, a, (size_t)n * sizeof *v);
+  free(tmp);
+  return 0;
 }
 
 static oj_elf_desc oj_elf_read_spandesc(const oj_elf_ctx *c, uint32_t sec) {
@@ -134,7 +155,10 @@ int oj_elf_read_overlaps(const oj_elf_ctx *c) {
       continue; /* (bounds checked by the caller) */
     v[n++] = (oj_elf_read_span){s->sh_offset, s->sh_offset + s->sh_size, i};
   }
-  qsort(v, n, sizeof *v, oj_elf_read_span_cmp);
+  if (oj_elf_read_span_sort(v, n) != 0) {
+    free(v);
+    return oj_elf_nomem(c);
+  }
   for (wide = v, i = 1; i < n; i++) { /* wide: the span reaching furthest */
     if (v[i].off < wide->end) {
       int rc = oj_elf_fail(c, ORCJIT_EFORMAT,
@@ -324,21 +348,6 @@ int oj_elf_read_sections(oj_elf_ctx *c) {
   return ORCJIT_OK;
 }
 
-/* JITLink 22 puts sections of the same name into one graph section, which
-** is loaded or not as the first of them says: a loaded section named like
-** an earlier unloaded one got no memory, and copying into it crashed
-** (found by fuzz_load).  So a loaded section may not follow an unloaded
-** one of its name.  (The reverse only loads bytes nobody reads, and is
-** what the symbol table added by this pre-pass looks like when an object
-** without one has a loaded section named .strtab.) */
-static int oj_elf_read_name_cmp(const void *a, const void *b, void *ctx) {
-  const oj_elf_ctx *c = ctx;
-  int r = strcmp(oj_elf_secname(c, *(const uint32_t *)a),
-                 oj_elf_secname(c, *(const uint32_t *)b));
-  if (r) return r;
-  return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
-}
-
 /* Section names JITLink 22 gives its own sections (the machine's
 ** reserved_sections: on x86-64 its GOT, stub and TLS tables, and the
 ** section of common symbols).  It looks them up by
@@ -346,37 +355,69 @@ static int oj_elf_read_name_cmp(const void *a, const void *b, void *ctx) {
 ** builders then take the object's blocks for table entries and read edges
 ** they do not have (SEGV in registerExistingEntries), and common symbols
 ** land in whatever section of the object is called .common, loaded or not
-** (SEGV copying a zero-fill block of an unloaded one).  Found by review. */
+** (SEGV copying a zero-fill block of an unloaded one).  Found by review.
+**
+** JITLink 22 also puts sections of the same name into one graph section,
+** which is loaded or not as the first of them says: a loaded section named
+** like an earlier unloaded one got no memory, and copying into it crashed
+** (found by fuzz_load).  So a loaded section may not follow an unloaded
+** one of its name.  (The reverse only loads bytes nobody reads, and is
+** what the symbol table added by this pre-pass looks like when an object
+** without one has a loaded section named .strtab.)  Sections are visited
+** in index order with a hash table of the names seen (the first section of
+** each name); a C++ object has hundreds of sections, and sorting their
+** names was a fifth of this pre-pass. */
+static uint32_t oj_elf_read_hash(const char *p) {
+  /* The length and the first and last 8 bytes: C++ section names are long
+  ** and differ mostly in their (mangled) ends. */
+  size_t n = strlen(p);
+  uint64_t a = 0, b = 0;
+  memcpy(&a, p, n < 8 ? n : 8);
+  if (n > 8) memcpy(&b, p + n - 8, 8);
+  uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15u) ^ n) * 0xff51afd7ed558ccdu;
+  return (uint32_t)(h >> 32);
+}
+
 int oj_elf_read_names(oj_elf_ctx *c) {
-  uint32_t i, first, n = 0, *v;
   const char *const *reserved = c->arch->reserved_sections;
-  for (i = 1; i < c->shnum; i++)
-    for (size_t k = 0; reserved && reserved[k]; k++)
-      if (strcmp(oj_elf_secname(c, i), reserved[k]) == 0)
-        return oj_elf_fail(c, ORCJIT_EFORMAT,
-                           OJ_ELF_CORRUPT "%s has a name JITLink 22 keeps for "
-                                          "its own sections",
-                           oj_elf_sec(c, i).s);
-  v = malloc((size_t)c->shnum * sizeof *v);
-  if (!v) return oj_elf_nomem(c);
-  for (i = 1; i < c->shnum; i++)
-    if (c->sh[i].sh_type != SHT_NULL) v[n++] = i; /* JITLink skips SHT_NULL */
-  qsort_r(v, n, sizeof *v, oj_elf_read_name_cmp, c);
-  for (i = 1, first = 0; i < n; i++) {
-    if (strcmp(oj_elf_secname(c, v[i - 1]), oj_elf_secname(c, v[i])) != 0) {
-      first = i; /* the first section of this name (sorted by index) */
+  uint32_t i, nres = 0, *first, mask = 15;
+  while (reserved && reserved[nres]) nres++;
+  while (mask < 2 * ((uint64_t)c->shnum + nres)) mask = mask * 2 + 1;
+  /* Entries: a section index; shnum + k for reserved[k]; 0 if empty. */
+  first = calloc((size_t)mask + 1, sizeof *first);
+  if (!first) return oj_elf_nomem(c);
+  for (i = 0; i < nres; i++) {
+    uint32_t h = oj_elf_read_hash(reserved[i]) & mask;
+    while (first[h]) h = (h + 1) & mask;
+    first[h] = c->shnum + i;
+  }
+  for (i = 1; i < c->shnum; i++) {
+    const char *name = oj_elf_secname(c, i);
+    uint32_t h = oj_elf_read_hash(name) & mask, x;
+    for (; (x = first[h]) != 0; h = (h + 1) & mask)
+      if (strcmp(x < c->shnum ? oj_elf_secname(c, x) : reserved[x - c->shnum], name) == 0)
+        break;
+    if (x >= c->shnum) {
+      free(first);
+      return oj_elf_fail(c, ORCJIT_EFORMAT,
+                         OJ_ELF_CORRUPT "%s has a name JITLink 22 keeps for "
+                                        "its own sections",
+                         oj_elf_sec(c, i).s);
+    }
+    if (c->sh[i].sh_type == SHT_NULL) continue; /* JITLink skips SHT_NULL */
+    if (!x) {
+      first[h] = i;
       continue;
     }
-    if (!(c->sh[v[first]].sh_flags & SHF_ALLOC) && (c->sh[v[i]].sh_flags & SHF_ALLOC)) {
-      uint32_t x = v[first], y = v[i];
-      free(v);
+    if (!(c->sh[x].sh_flags & SHF_ALLOC) && (c->sh[i].sh_flags & SHF_ALLOC)) {
+      free(first);
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "section %u is allocated (SHF_ALLOC) but "
                                         "has the name of %s, which is not",
-                         (unsigned)y, oj_elf_sec(c, x).s);
+                         (unsigned)i, oj_elf_sec(c, x).s);
     }
   }
-  free(v);
+  free(first);
   return ORCJIT_OK;
 }
 

@@ -168,6 +168,9 @@ struct orcjit_session {
   pthread_mutex_t links_lock; /* link-order references (oj_lifetime.c) */
   unsigned gc_epoch;          /* marks of the trial deletions, under links_lock */
   unsigned fork_epoch;        /* oj_fork.c's epoch when it was created */
+  pthread_mutex_t host_lock;  /* the two below (oj_resolve.c) */
+  oj_symtab host_syms;        /* host addresses dlsym found, by name */
+  uint64_t host_subs;         /* glibc's count of unloads when it was valid */
 };
 
 struct orcjit_library {
@@ -208,6 +211,7 @@ struct orcjit_library {
   oj_atexit *atexits;
   size_t natexit, capatexit;
   uint64_t dso_handle; /* address of this library's __dso_handle, or 0 */
+  int has_atexit;      /* its runtime object (atexit) is linked */
   struct oj_tls_module **tls; /* thread-local data of its objects */
   size_t ntls, captls;
   struct oj_pending *pending; /* archive members not linked (yet) */
@@ -250,6 +254,9 @@ void oj_resolve_free_copies(orcjit_library *lib);
 /* Names of required symbols that nothing provided during the current add
 ** on this thread (comma separated), and reset. */
 void oj_resolve_missing_reset(void);
+/* Empties the session's cache of host addresses if a module was unloaded
+** since it was filled; before each add's lookup. */
+void oj_resolve_sync(orcjit_session *s);
 const char *oj_resolve_missing(void);
 int oj_resolve_missing_count(void);
 
@@ -335,8 +342,10 @@ int oj_limit_room(size_t need, size_t *left);
 /* What LLVM may take besides what is proportional to an object. */
 #define OJ_LIMIT_MARGIN ((size_t)16 << 20)
 
-/* oj_rtobj.c: the bytes of the per-library runtime object. */
-const unsigned char *oj_rtobj_image(size_t *size);
+/* oj_rtobj.c: the bytes of the per-library runtime object; with_dso 0:
+** atexit only, __dso_handle undefined (an object of the library defines
+** it, oj_elf_define_dso). */
+const unsigned char *oj_rtobj_image(int with_dso, size_t *size);
 
 /* oj_library.c: frees a library that is garbage (oj_lifetime.c decided,
 ** its destructors ran, its link-order references were dropped). */

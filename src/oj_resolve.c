@@ -35,6 +35,7 @@
 */
 #include <dlfcn.h>
 #include <link.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <stdlib.h>
@@ -108,6 +109,49 @@ static uint64_t oj_resolve_host(const char *name) {
   uint64_t tls = oj_tls_host_entry(p);
   if (tls == UINT64_MAX) return 0; /* out of memory: left unresolved */
   return tls ? tls : (uint64_t)(uintptr_t)p;
+}
+
+/* ---- the session's cache of host addresses ----------------------------- */
+
+/* dlsym took a third of the resolution of a C++ object's ~60 host names
+** (libstdc++, libtvm_ffi), every load again.  A session keeps what it
+** found, by name: host functions and data (not thread-locals, whose entry
+** oj_tls makes).  A module loaded later cannot change what RTLD_DEFAULT
+** finds for a name found already (the search goes in load order), but one
+** unloaded can: the cache is emptied whenever glibc's count of unloads
+** (dl_phdr_info.dlpi_subs) has moved, checked at each add
+** (oj_resolve_sync) and each run of the definition generator. */
+static int oj_resolve_phdr_subs(struct dl_phdr_info *info, size_t size, void *ctx) {
+  *(uint64_t *)ctx = size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs
+                         ? (uint64_t)info->dlpi_subs : UINT64_MAX;
+  return 1; /* the counts are the same in every entry: one is enough */
+}
+
+void oj_resolve_sync(orcjit_session *s) {
+  uint64_t subs = UINT64_MAX;
+  dl_iterate_phdr(oj_resolve_phdr_subs, &subs);
+  pthread_mutex_lock(&s->host_lock);
+  if (subs != s->host_subs || subs == UINT64_MAX) {
+    oj_symtab_free(&s->host_syms);
+    s->host_subs = subs;
+  }
+  pthread_mutex_unlock(&s->host_lock);
+}
+
+static uint64_t oj_resolve_host_cached(orcjit_session *s, const char *name) {
+  pthread_mutex_lock(&s->host_lock);
+  oj_symtab_entry *e = oj_symtab_find(&s->host_syms, name);
+  uint64_t addr = e ? e->addr : 0;
+  pthread_mutex_unlock(&s->host_lock);
+  if (addr) return addr;
+  void *p = dlsym(RTLD_DEFAULT, name);
+  if (!p || !oj_resolve_in_module(p)) return oj_resolve_host(name);
+  int created;
+  pthread_mutex_lock(&s->host_lock);
+  e = oj_symtab_insert(&s->host_syms, name, &created); /* NULL: not kept */
+  if (e && created) e->addr = (uint64_t)(uintptr_t)p;
+  pthread_mutex_unlock(&s->host_lock);
+  return (uint64_t)(uintptr_t)p;
 }
 
 /* Never holds two library locks at once: entry i of the link order is read
@@ -295,7 +339,7 @@ static uint64_t oj_resolve_find(orcjit_library *lib, const char *name) {
   uint64_t addr = oj_resolve_shim(name);
   if (!addr && lib) addr = oj_resolve_linked(lib, name);
   if (!addr) {
-    addr = oj_resolve_host(name);
+    addr = lib ? oj_resolve_host_cached(lib->session, name) : oj_resolve_host(name);
     uint64_t copy = addr && lib && atomic_load(&lib->low)
                         ? oj_resolve_low_copy(lib, (void *)(uintptr_t)addr) : 0;
     if (copy) addr = copy;
@@ -310,6 +354,7 @@ static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void 
                                         LLVMOrcCLookupSet set, size_t n) {
   oj_slot *slot = ctx;
   orcjit_library *lib = atomic_load(&slot->lib);
+  if (lib) oj_resolve_sync(lib->session);
   LLVMOrcCSymbolMapPair stack[16];
   LLVMOrcCSymbolMapPair *found = stack;
   if (n > sizeof stack / sizeof stack[0]) {
@@ -371,9 +416,10 @@ int oj_resolve_external(LLVMOrcJITDylibRef jd, LLVMOrcSymbolStringPoolEntryRef n
   oj_symtab_entry *e = oj_symtab_find(&lib->syms, s);
   int own = e && !(e->flags & OJ_SYM_IMPORTED);
   uint64_t known = e && !own ? e->addr : 0;
-  int rt = lib->dso_handle != 0;
   pthread_mutex_unlock(&lib->lock);
-  if (own || (rt && oj_rtnames_kind(s) == OJ_RT_OBJECT)) return 0;
+  /* __dso_handle and atexit: an add that needs them has them in the
+  ** JITDylib (oj_add_link_units), maybe only from this very lookup. */
+  if (own || oj_rtnames_kind(s) == OJ_RT_OBJECT) return 0;
   if (!known) {
     known = oj_resolve_find(lib, s);
     if (!known) return 0; /* the generator reports it, or it is weak */

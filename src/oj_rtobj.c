@@ -10,7 +10,11 @@
 **                 glibc's libc_nonshared.a does (libc.so does not export
 **                 atexit);
 ** both hidden, so they never leak into other libraries.  __cxa_atexit is
-** resolved by oj_resolve.c to oj_rt_cxa_atexit.
+** resolved by oj_resolve.c to oj_rt_cxa_atexit.  A library whose objects
+** need __dso_handle and not atexit gets no runtime object: one of its
+** objects defines __dso_handle at its anchor (oj_elf_define_dso), which
+** spares a link graph per library; the variant with atexit alone serves
+** such a library if a later object calls atexit.
 */
 #include <elf.h>
 #include <pthread.h>
@@ -37,7 +41,7 @@ typedef struct oj_rtobj_layout {
   Elf64_Shdr sh[OJ_RT_NSEC];
 } oj_rtobj_layout;
 
-static oj_rtobj_layout oj_rtobj;
+static oj_rtobj_layout oj_rtobj, oj_rtobj_atexit;
 static pthread_once_t oj_rtobj_once = PTHREAD_ONCE_INIT;
 
 #define OJ_OFF(f) ((Elf64_Off)offsetof(oj_rtobj_layout, f))
@@ -99,10 +103,16 @@ static void oj_rtobj_build(void) {
                    sizeof(Elf64_Sym));
   oj_rtobj_section(5, 32, SHT_STRTAB, 0, OJ_OFF(strtab), sizeof o->strtab, 0, 0, 1, 0);
   oj_rtobj_section(6, 40, SHT_STRTAB, 0, OJ_OFF(shstr), sizeof o->shstr, 0, 0, 1, 0);
+
+  /* The same with __dso_handle undefined. */
+  oj_rtobj_atexit = *o;
+  oj_rtobj_atexit.sym[2].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_NOTYPE);
+  oj_rtobj_atexit.sym[2].st_shndx = SHN_UNDEF;
+  oj_rtobj_atexit.sym[2].st_size = 0;
 }
 
-const unsigned char *oj_rtobj_image(size_t *size) {
+const unsigned char *oj_rtobj_image(int with_dso, size_t *size) {
   pthread_once(&oj_rtobj_once, oj_rtobj_build);
   *size = sizeof oj_rtobj;
-  return (const unsigned char *)&oj_rtobj;
+  return (const unsigned char *)(with_dso ? &oj_rtobj : &oj_rtobj_atexit);
 }

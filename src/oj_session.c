@@ -121,6 +121,7 @@ int orcjit_session_create(const orcjit_session_options *opts,
 static void oj_session_free_locks(orcjit_session *s) {
   pthread_mutex_destroy(&s->lock);
   pthread_mutex_destroy(&s->links_lock);
+  pthread_mutex_destroy(&s->host_lock);
 }
 
 static int oj_session_create(const orcjit_session_options *opts, orcjit_session **out) {
@@ -129,6 +130,7 @@ static int oj_session_create(const orcjit_session_options *opts, orcjit_session 
   atomic_init(&s->refs, 1);
   pthread_mutex_init(&s->lock, NULL);
   pthread_mutex_init(&s->links_lock, NULL);
+  pthread_mutex_init(&s->host_lock, NULL);
   s->fork_epoch = oj_fork_current_epoch();
   if (opts) {
     /* Read only the fields the caller's struct_size covers. */
@@ -217,6 +219,7 @@ static void oj_session_destroy(orcjit_session *s) {
     slot = next;
   }
   oj_symtab_free(&s->lib_names);
+  oj_symtab_free(&s->host_syms);
   oj_session_free_locks(s);
   free(s);
 }

@@ -236,6 +236,28 @@ void ojt_case_ctors(void) {
   CHECK_EQ(atomic_load(&ojt_host_note_sum) - sum0, 0);
   CHECK_DTORS(log, n);
 
+  /* A library whose first object needs __dso_handle and not atexit gets
+  ** the handle from that object (no runtime object), and the runtime
+  ** object with atexit alone when a later object calls atexit; the other
+  ** order gets the whole runtime object first. */
+  for (int order = 0; order < 2; order++) {
+    ojt_step("__dso_handle from an object, atexit later (order %d)", order);
+    int dlog[16], dn = 0;
+    lib = ojt_new_library(s, "dso_lib");
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj(order ? "ctors.o" : "dso_user.o")));
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj(order ? "dso_user.o" : "ctors.o")));
+    void *dso = NULL, *set = NULL;
+    REQUIRE_OK(orcjit_library_lookup(lib, "oj_dso_handle", &dso));
+    REQUIRE_OK(orcjit_library_lookup(lib, "oj_dso_set_log", &set));
+    CHECK(((void *(*)(void))dso)() != NULL);
+    ((void (*)(int *, int *))set)(dlog, &dn);
+    set_dtor_log(lib, log, &n);
+    orcjit_library_release(lib);
+    CHECK_DTORS(log, n);
+    CHECK_EQ(dn, 1);
+    CHECK_EQ(dlog[0], -9);
+  }
+
   orcjit_session_release(s);
 }
 
