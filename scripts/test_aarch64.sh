@@ -74,7 +74,7 @@ fi
 cat > "$B/run.sh" <<'EOF'
 set -eu
 cd /orcjit/src
-export PATH=/orcjit/build/bin:$PATH
+export PATH=/orcjit/build/bin:/orcjit/build/venv/bin:$PATH
 # What emulation makes meaningless (resident memory, RLIMIT_AS) is skipped,
 # saying so (tests/c/oj_test.h ojt_emulated, tests/python/conftest.py).
 export ORCJIT_TEST_EMULATED=qemu-user

@@ -29,6 +29,28 @@ MACHINE_NAME = "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86
 FOREIGN_TARGET = "x86_64-linux-gnu" if MACHINE_NAME == "aarch64" else "aarch64-linux-gnu"
 FOREIGN_NAME = "x86-64" if MACHINE_NAME == "aarch64" else "AArch64"
 
+# Under emulation (scripts/test_aarch64.sh sets ORCJIT_TEST_EMULATED), what
+# the emulator makes meaningless is skipped, saying so: resident memory (its
+# translation cache counts) and RLIMIT_AS (not applied to emulated code).
+EMULATED = os.environ.get("ORCJIT_TEST_EMULATED") or None
+
+
+def skip_if_emulated(what: str) -> None:
+    if EMULATED:
+        pytest.skip(f"{what}: not measurable under {EMULATED} emulation")
+
+
+def ptrace_works() -> bool:
+    """False where a debugger cannot trace a program (qemu-user: ENOSYS)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = os.fork()
+    if pid == 0:  # the child asks to be traced, and says whether it could
+        os._exit(3 if libc.ptrace(0, 0, None, None) == -1 and ctypes.get_errno() == 38 else 0)
+    _, status = os.waitpid(pid, 0)
+    return not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3)
+
 try:
     import tvm_ffi_orcjit  # noqa: F401
 except ModuleNotFoundError as exc:  # not installed: use the source tree (and its build directory)

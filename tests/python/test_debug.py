@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import tvm_ffi
 
-from conftest import COMPILERS, REPO, compile_source, find_tool
+from conftest import COMPILERS, REPO, compile_source, find_tool, ptrace_works
 
 C_SOURCES = REPO / "tests" / "sources"
 
@@ -131,6 +131,7 @@ GDB_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
+@pytest.mark.skipif(not ptrace_works(), reason="ptrace is not implemented here (qemu-user emulation)")
 def test_gdb_backtrace(tmp_path):
     # One compiler is enough here: the C tests run gdb on both.
     compiler = next((c for c in sorted(COMPILERS) if find_tool(COMPILERS[c][0])), None)

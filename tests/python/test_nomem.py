@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SOURCES, compile_source
+from conftest import REPO, SOURCES, compile_source, skip_if_emulated
 
 BIG_MB = 32
 
@@ -81,6 +81,7 @@ def _asan() -> bool:
 def test_address_limit_memory_error(tmp_path: Path) -> None:
     if _asan():
         pytest.skip("AddressSanitizer's allocator aborts under RLIMIT_AS")
+    skip_if_emulated("RLIMIT_AS")
     import tvm_ffi_orcjit
 
     big = compile_source(
