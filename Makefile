@@ -5,7 +5,7 @@ PY     ?= python3
 BUILD  ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build install demo test test-c test-py test-upstream test-sanitize test-fault fuzz bench bench-profile clean wheel wheel-test test-aarch64
+.PHONY: all bootstrap build install demo test test-c test-py test-upstream test-sanitize test-fault fuzz bench bench-profile clean wheel wheel-test test-aarch64 fuzz-aarch64
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -57,6 +57,11 @@ wheel-test: wheel
 # kept in build-aarch64/ (scripts/test_aarch64.sh).
 test-aarch64:
 	@bash scripts/test_aarch64.sh
+
+# The fuzzers' aarch64 build, in the same root, bounded: FUZZ_SECONDS of
+# fuzz_elf and FUZZ_LOAD_SECONDS (default 60) of fuzz_load, emulated.
+fuzz-aarch64:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_LOAD_SECONDS=$(or $(FUZZ_LOAD_SECONDS),60) bash scripts/test_aarch64.sh fuzz
 
 bench: bootstrap
 	@PY=$(PY) bash bench/run.sh

@@ -12,6 +12,9 @@
 #   FUZZ_RESEED=1        rebuild the seed corpus even if it exists
 #   CC / CXX             default clang-22 / clang++-22
 #   PY                   python with apache-tvm-ffi (default python3)
+#   FUZZ_BUILD, FUZZ_CRASHES  where the build and the crash inputs go
+#                        (default fuzz/build, fuzz/crashes; make fuzz-aarch64
+#                        uses its own)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -20,8 +23,8 @@ load_secs=${FUZZ_LOAD_SECONDS:-0}
 CC=${CC:-clang-22}
 CXX=${CXX:-clang++-22}
 PY=${PY:-python3}
-b=$here/build
-crashes=$here/crashes
+b=${FUZZ_BUILD:-$here/build}
+crashes=${FUZZ_CRASHES:-$here/crashes}
 mkdir -p "$b/corpus_elf" "$b/corpus_load" "$crashes"
 report=$b/crash_report.txt   # what .ci/run prints last when a fuzzer failed
 rm -f "$report"

@@ -28,15 +28,24 @@
 # CMake build (TVM_FFI_ORCJIT_LIBRARY) and the package from the source
 # tree, so nothing is built twice.
 #
+#   scripts/test_aarch64.sh          build, ctest, pytest (make test-aarch64)
+#   scripts/test_aarch64.sh fuzz     fuzz/run.sh there: the aarch64 build of
+#                                    the pre-pass and of the whole load path
+#                                    under ASan+UBSan, for FUZZ_SECONDS and
+#                                    FUZZ_LOAD_SECONDS (default 60 each) of
+#                                    emulated time (make fuzz-aarch64)
+#
 # Environment: PYTEST_ARGS (extra pytest arguments), CTEST_ARGS,
 # AARCH64_JOBS (build and ctest parallelism, default: the host's cores),
-# AARCH64_EMULATED_COMPILERS.
+# AARCH64_EMULATED_COMPILERS, FUZZ_SECONDS, FUZZ_LOAD_SECONDS.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 B="$ROOT/build-aarch64"
 KIND=bookworm-arm64
 say() { printf 'test-aarch64: %s\n' "$*"; }
 t0=$SECONDS
+MODE=${1:-test}
+case "$MODE" in test|fuzz) ;; *) echo "usage: $0 [test|fuzz]" >&2; exit 2 ;; esac
 
 bash "$ROOT/scripts/debroot.sh" "$KIND" make
 mkdir -p "$B/bin"
@@ -65,7 +74,9 @@ if [ "${AARCH64_EMULATED_COMPILERS:-0}" != 1 ]; then
     binds="$binds /usr/bin/aarch64-linux-gnu-$t:/usr/bin/aarch64-linux-gnu-$t"
   done
   for t in clang clang++; do
-    printf '#!/bin/sh\nexec /opt/host-llvm-22/bin/%s --target=aarch64-linux-gnu "$@"\n' "$t" \
+    # The root's resource directory: the same headers, and aarch64 runtimes
+    # (sanitizers, libFuzzer) that the host's lacks.
+    printf '#!/bin/sh\nexec /opt/host-llvm-22/bin/%s --target=aarch64-linux-gnu -resource-dir=/usr/lib/llvm-22/lib/clang/22 "$@"\n' "$t" \
       > "$B/bin/$t-22"
     chmod +x "$B/bin/$t-22"
   done
@@ -78,8 +89,8 @@ export PATH=/orcjit/build/bin:/orcjit/build/venv/bin:$PATH
 # What emulation makes meaningless (resident memory, RLIMIT_AS) is skipped,
 # saying so (tests/c/oj_test.h ojt_emulated, tests/python/conftest.py).
 export ORCJIT_TEST_EMULATED=qemu-user
-J=$1; shift
-PYTEST_ARGS=$1; CTEST_ARGS=$2
+J=$1 MODE=$2
+PYTEST_ARGS=$3 CTEST_ARGS=$4 FUZZ_SECONDS=$5 FUZZ_LOAD_SECONDS=$6
 t=$(date +%s)
 lap() { n=$(date +%s); echo "test-aarch64: $1 ($((n - t)) s)"; t=$n; }
 echo "test-aarch64: compilers: $(command -v clang-22) ($(clang-22 --version | head -n 1)), gcc $(gcc -dumpfullversion)"
@@ -90,6 +101,11 @@ if [ ! -x /orcjit/build/venv/bin/python ] || ! /orcjit/build/venv/bin/python -c 
   lap "venv: $(/orcjit/build/venv/bin/python -c 'import tvm_ffi, sys; print("apache-tvm-ffi", tvm_ffi.__version__, "python", sys.version.split()[0])')"
 fi
 PY=/orcjit/build/venv/bin/python
+if [ "$MODE" = fuzz ]; then
+  FUZZ_BUILD=/orcjit/build/fuzz FUZZ_CRASHES=/orcjit/build/fuzz/crashes CC=clang-22 CXX=clang++-22 \
+    PY=$PY FUZZ_LOAD_SECONDS=$FUZZ_LOAD_SECONDS bash fuzz/run.sh "$FUZZ_SECONDS"
+  exit $?
+fi
 cmake -S /orcjit/src -B /orcjit/build/cmake -G Ninja -DPython3_EXECUTABLE=$PY >/dev/null
 cmake --build /orcjit/build/cmake -j "$J"
 lap "built ($(uname -m))"
@@ -104,10 +120,10 @@ lap "pytest"
 exit $rc
 EOF
 
-say "building and testing in $(bash "$ROOT/scripts/debroot.sh" "$KIND" root) (qemu-aarch64)"
+say "$MODE in $(bash "$ROOT/scripts/debroot.sh" "$KIND" root) (qemu-aarch64)"
 rc=0
 ORCJIT_DEBROOT_BIND="$binds" \
-  bash "$ROOT/scripts/debroot.sh" "$KIND" run sh /orcjit/build/run.sh "$JOBS" \
-  "${PYTEST_ARGS:-}" "${CTEST_ARGS:-}" || rc=$?
+  bash "$ROOT/scripts/debroot.sh" "$KIND" run sh /orcjit/build/run.sh "$JOBS" "$MODE" \
+  "${PYTEST_ARGS:-}" "${CTEST_ARGS:-}" "${FUZZ_SECONDS:-60}" "${FUZZ_LOAD_SECONDS:-60}" || rc=$?
 say "$([ $rc = 0 ] && echo PASS || echo FAIL) in $((SECONDS - t0)) s"
 exit $rc
