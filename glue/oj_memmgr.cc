@@ -121,61 +121,56 @@ bool graphNeedsLow(LinkGraph &G, std::string &where) {
 ** the host.  Such a graph must stay in the shared window, near both.
 ** Calls and GOT loads to other code go through the graph's own stubs and
 ** GOT by the time it is allocated, and do not count. */
-/* aarch64: ADRP (Page21, +-4 GiB) and 32-bit PC-relative data reach out;
-** the page offset, move-wide and 64-bit kinds have no range. */
-bool graphReachesOutA64(LinkGraph &G, std::string &where) {
-  for (Block *B : G.blocks()) {
-    if (B->getSection().getMemLifetime() == orc::MemLifetime::NoAlloc) continue;
-    for (Edge &E : B->edges()) {
-      if (!E.isRelocation() || allocatedHere(E.getTarget())) continue;
-      switch (E.getKind()) {
-      case aarch64::Pointer64:
-      case aarch64::Delta64:
-      case aarch64::NegDelta64:
-      case aarch64::PageOffset12:
-      case aarch64::MoveWide16:
-        continue;
-      case aarch64::Page21:
-        where = describeEdge("R_AARCH64_ADR_PREL_PG_HI21", *B, E);
-        return true;
-      case aarch64::Delta32:
-        where = describeEdge("R_AARCH64_PREL32", *B, E);
-        return true;
-      default:
-        where = describeEdge(G.getEdgeKindName(E.getKind()), *B, E);
-        return true;
-      }
+/* What an edge to outside the graph means for the graph's placement, by
+** machine: "" if it has no range limit (absolute 64-bit, 64-bit deltas, page
+** offsets, move-wide parts), else the relocation to name in messages. */
+const char *edgeReachName(const Triple &TT, Edge::Kind K) {
+  if (TT.getArch() == Triple::aarch64) {
+    switch (K) {
+    case aarch64::Pointer64:
+    case aarch64::Delta64:
+    case aarch64::NegDelta64:
+    case aarch64::PageOffset12:
+    case aarch64::MoveWide16:
+      return "";
+    case aarch64::Page21: /* ADRP: +-4 GiB */
+      return "R_AARCH64_ADR_PREL_PG_HI21";
+    case aarch64::Delta32:
+      return "R_AARCH64_PREL32";
+    default:
+      return nullptr;
     }
   }
-  return false;
+  switch (K) { /* x86-64 */
+  case x86_64::Pointer64:
+  case x86_64::Delta64:
+  case x86_64::NegDelta64:
+  case x86_64::Size64:
+  case x86_64::Size32:
+  case x86_64::Delta64FromGOT:
+    return "";
+  case x86_64::Delta32:
+  case x86_64::PCRel32:
+    return "R_X86_64_PC32";
+  default:
+    return nullptr;
+  }
 }
 
 bool graphReachesOut(LinkGraph &G, std::string &where) {
-  if (G.getTargetTriple().getArch() == Triple::aarch64) return graphReachesOutA64(G, where);
-  if (G.getTargetTriple().getArch() != Triple::x86_64) {
-    where = "(not x86-64)";
+  const Triple &TT = G.getTargetTriple();
+  if (TT.getArch() != Triple::x86_64 && TT.getArch() != Triple::aarch64) {
+    where = "(not x86-64 or aarch64)";
     return true;
   }
   for (Block *B : G.blocks()) {
     if (B->getSection().getMemLifetime() == orc::MemLifetime::NoAlloc) continue;
     for (Edge &E : B->edges()) {
       if (!E.isRelocation() || allocatedHere(E.getTarget())) continue;
-      switch (E.getKind()) {
-      case x86_64::Pointer64:
-      case x86_64::Delta64:
-      case x86_64::NegDelta64:
-      case x86_64::Size64:
-      case x86_64::Size32:
-      case x86_64::Delta64FromGOT:
-        continue;
-      case x86_64::Delta32:
-      case x86_64::PCRel32:
-        where = describeEdge("R_X86_64_PC32", *B, E);
-        return true;
-      default:
-        where = describeEdge(G.getEdgeKindName(E.getKind()), *B, E);
-        return true;
-      }
+      const char *name = edgeReachName(TT, E.getKind());
+      if (name && !*name) continue;
+      where = describeEdge(name ? name : G.getEdgeKindName(E.getKind()), *B, E);
+      return true;
     }
   }
   return false;

@@ -7,11 +7,11 @@
 ** local-exec; the section names JITLink 22 reserves; the runtime object's
 ** atexit code; the hints for JITLink's aarch64 range errors.  Data and
 ** instruction encodings only, plus oj_arch_host() and the thread pointer
-** when built for aarch64 (the TLS-descriptor resolver is oj_tlsdesc.c).
+** when built for aarch64 (the TLS-descriptor resolver is oj_a64rt.c).
 **
 ** Thread-locals on AArch64: compilers use TLS descriptors (-mtls-dialect=
 ** desc, the default) for -fPIC code, JITLink 22 links them, and the
-** descriptor's resolver is ours (oj_tlsdesc.c).  Position-dependent and
+** descriptor's resolver is ours (oj_a64rt.c).  Position-dependent and
 ** PIE code uses initial-exec and local-exec: the offsets from the thread
 ** pointer (positive: TLS variant I) go into the instruction fields below.
 */
@@ -30,6 +30,16 @@
 #define DESC(t) \
   [R_AARCH64_##t] = {"R_AARCH64_" #t, OJ_RC_TLS_GD, 4, 0, OJ_RF_TLS | OJ_RF_NAMED, 0, NULL}
 #define NOPE(t, cls, why) [R_AARCH64_##t] = {"R_AARCH64_" #t, OJ_RC_##cls, 4, 0, OJ_RF_TLS, 0, why}
+/* The scaled load/store low-12 forms of a thread-local offset, checked and
+** not (the same field: a misaligned or too large offset fails put_field). */
+#define LD_LDST(n)                                                             \
+  TLS(TLSLD_LDST##n##_DTPREL_LO12, TLS_DTPREL, OJ_A64_LDST##n##_LO12, NULL), \
+      TLS(TLSLD_LDST##n##_DTPREL_LO12_NC, TLS_DTPREL, OJ_A64_LDST##n##_LO12, NULL)
+#define LE_LDST(n)                                                  \
+  TLS(TLSLE_LDST##n##_TPREL_LO12, TLS_LE, OJ_A64_LDST##n##_LO12,    \
+      "local-exec (R_AARCH64_TLSLE_LDST" #n "_TPREL_LO12)"),        \
+      TLS(TLSLE_LDST##n##_TPREL_LO12_NC, TLS_LE, OJ_A64_LDST##n##_LO12, \
+          "local-exec (R_AARCH64_TLSLE_LDST" #n "_TPREL_LO12_NC)")
 
 /* The instruction fields a thread-local offset goes into (OJ_F_ARCH+). */
 enum {
@@ -132,16 +142,7 @@ static const oj_arch_reloc oj_arch_aarch64_relocs[] = {
     TLS(TLSLD_ADD_DTPREL_HI12, TLS_DTPREL, OJ_A64_ADD_HI12, NULL),
     TLS(TLSLD_ADD_DTPREL_LO12, TLS_DTPREL, OJ_A64_ADD_LO12_CHK, NULL),
     TLS(TLSLD_ADD_DTPREL_LO12_NC, TLS_DTPREL, OJ_A64_ADD_LO12, NULL),
-    TLS(TLSLD_LDST8_DTPREL_LO12, TLS_DTPREL, OJ_A64_LDST8_LO12, NULL),
-    TLS(TLSLD_LDST8_DTPREL_LO12_NC, TLS_DTPREL, OJ_A64_LDST8_LO12, NULL),
-    TLS(TLSLD_LDST16_DTPREL_LO12, TLS_DTPREL, OJ_A64_LDST16_LO12, NULL),
-    TLS(TLSLD_LDST16_DTPREL_LO12_NC, TLS_DTPREL, OJ_A64_LDST16_LO12, NULL),
-    TLS(TLSLD_LDST32_DTPREL_LO12, TLS_DTPREL, OJ_A64_LDST32_LO12, NULL),
-    TLS(TLSLD_LDST32_DTPREL_LO12_NC, TLS_DTPREL, OJ_A64_LDST32_LO12, NULL),
-    TLS(TLSLD_LDST64_DTPREL_LO12, TLS_DTPREL, OJ_A64_LDST64_LO12, NULL),
-    TLS(TLSLD_LDST64_DTPREL_LO12_NC, TLS_DTPREL, OJ_A64_LDST64_LO12, NULL),
-    TLS(TLSLD_LDST128_DTPREL_LO12, TLS_DTPREL, OJ_A64_LDST128_LO12, NULL),
-    TLS(TLSLD_LDST128_DTPREL_LO12_NC, TLS_DTPREL, OJ_A64_LDST128_LO12, NULL),
+    LD_LDST(8), LD_LDST(16), LD_LDST(32), LD_LDST(64), LD_LDST(128),
     /* Initial-exec: to the object's own thread-local, relaxed to local-exec
     ** (adrp/ldr become movz/movk of the offset); to one it does not define,
     ** a GOT load (rewrite) of "__orcjit.tpoff.X". */
@@ -170,23 +171,9 @@ static const oj_arch_reloc oj_arch_aarch64_relocs[] = {
         "local-exec (R_AARCH64_TLSLE_ADD_TPREL_LO12)"),
     TLS(TLSLE_ADD_TPREL_LO12_NC, TLS_LE, OJ_A64_ADD_LO12,
         "local-exec (R_AARCH64_TLSLE_ADD_TPREL_LO12_NC)"),
-    TLS(TLSLE_LDST8_TPREL_LO12, TLS_LE, OJ_A64_LDST8_LO12, "local-exec (R_AARCH64_TLSLE_LDST8)"),
-    TLS(TLSLE_LDST8_TPREL_LO12_NC, TLS_LE, OJ_A64_LDST8_LO12, "local-exec (R_AARCH64_TLSLE_LDST8)"),
-    TLS(TLSLE_LDST16_TPREL_LO12, TLS_LE, OJ_A64_LDST16_LO12, "local-exec (R_AARCH64_TLSLE_LDST16)"),
-    TLS(TLSLE_LDST16_TPREL_LO12_NC, TLS_LE, OJ_A64_LDST16_LO12,
-        "local-exec (R_AARCH64_TLSLE_LDST16)"),
-    TLS(TLSLE_LDST32_TPREL_LO12, TLS_LE, OJ_A64_LDST32_LO12, "local-exec (R_AARCH64_TLSLE_LDST32)"),
-    TLS(TLSLE_LDST32_TPREL_LO12_NC, TLS_LE, OJ_A64_LDST32_LO12,
-        "local-exec (R_AARCH64_TLSLE_LDST32)"),
-    TLS(TLSLE_LDST64_TPREL_LO12, TLS_LE, OJ_A64_LDST64_LO12, "local-exec (R_AARCH64_TLSLE_LDST64)"),
-    TLS(TLSLE_LDST64_TPREL_LO12_NC, TLS_LE, OJ_A64_LDST64_LO12,
-        "local-exec (R_AARCH64_TLSLE_LDST64)"),
-    TLS(TLSLE_LDST128_TPREL_LO12, TLS_LE, OJ_A64_LDST128_LO12,
-        "local-exec (R_AARCH64_TLSLE_LDST128)"),
-    TLS(TLSLE_LDST128_TPREL_LO12_NC, TLS_LE, OJ_A64_LDST128_LO12,
-        "local-exec (R_AARCH64_TLSLE_LDST128)"),
+    LE_LDST(8), LE_LDST(16), LE_LDST(32), LE_LDST(64), LE_LDST(128),
     /* TLS descriptors, the default: JITLink 22 links the page, low-12 and
-    ** call forms; the descriptor calls oj_tlsdesc.c's resolver. */
+    ** call forms; the descriptor calls oj_a64rt.c's resolver. */
     NOPE(TLSDESC_LD_PREL19, TLS_DESC, "TLS-descriptor (R_AARCH64_TLSDESC_LD_PREL19, -mcmodel=tiny)"),
     NOPE(TLSDESC_ADR_PREL21, TLS_DESC, "TLS-descriptor (R_AARCH64_TLSDESC_ADR_PREL21, -mcmodel=tiny)"),
     DESC(TLSDESC_ADR_PAGE21),
@@ -215,6 +202,8 @@ static const oj_arch_reloc oj_arch_aarch64_relocs[] = {
 #undef TLS
 #undef DESC
 #undef NOPE
+#undef LD_LDST
+#undef LE_LDST
 
 static uint32_t oj_a64_get(const unsigned char *at) {
   uint32_t w;
