@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import COMPILERS, MACHINE_NAME, REPO, compile_source, find_tool
+from conftest import COMPILERS, MACHINE_NAME, REPO, SOURCES, compile_source, find_tool
 
 MX_SOURCES = REPO / "tests" / "sources"
 
@@ -211,3 +211,24 @@ def test_nopic_cpp_object_is_refused_with_a_hint(session, tmp_path, compiler):
             session.load_module(a)
     mod = session.load_module(compile_source(MX_SOURCES / "mx_c.c", tmp_path / "c.o", compiler, [f"-I{MX_SOURCES}"]))
     assert mod.mx_c_sort(7) == expect_sort(7)  # the session carries on
+
+
+@pytest.mark.parametrize("compiler", sorted(COMPILERS))
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+def test_atomics_and_shared_ptr_as_compiled_by_default(session, tmp_path, compiler, opt):
+    """std::atomic and std::shared_ptr with the compilers' default flags: on
+    aarch64 they call the outline-atomics helpers of libgcc.a, which the
+    loader provides (no -mno-outline-atomics needed)."""
+    if not _have(compiler):
+        pytest.skip(f"{compiler} is not installed")
+    obj = compile_source(SOURCES / "atomics.cc", tmp_path / f"atomics{opt}.o", compiler, [opt])
+    n = 1000
+    assert session.load_module(obj).atomic_sum(n) == 4 * n * (n + 1) // 2 + 1000000000 + 100000000000
+    if MACHINE_NAME == "aarch64":
+        import tvm_ffi
+
+        raw = tvm_ffi.get_global_func("tvm_ffi_orcjit.InspectObject")(str(obj), "", True)
+        helpers = {s["name"] for s in raw["objects"][0]["symbols"] if s["name"].startswith("__aarch64_")}
+        assert helpers, "expected calls to outline-atomics helpers"
+        flags = {s["name"]: (s["runtime"], s["host"]) for s in raw["objects"][0]["symbols"]}
+        assert all(flags[h] == (True, False) for h in helpers), helpers
