@@ -55,9 +55,12 @@ def _env(workdir: Path) -> dict[str, str]:
     shims = workdir / "shims"
     shims.mkdir(exist_ok=True)
     for name in ("python", "python3"):
-        link = shims / name
-        if not link.exists():
-            link.symlink_to(sys.executable)
+        # A script, not a symlink: a venv's python reached through a link
+        # elsewhere does not find its pyvenv.cfg, and loses the venv.
+        shim = shims / name
+        if not shim.exists():
+            shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            shim.chmod(0o755)
     env["PATH"] = os.pathsep.join([str(shims), env.get("PATH", "")])
     tree = workdir / "orcjit"
     if not tree.exists():
