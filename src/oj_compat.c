@@ -13,12 +13,13 @@
 ** glibc 2.28 (.symver), or does what the older glibc did.  The old versions
 ** differ by machine only in their names (OJ_COMPAT_V_*: the machine's first
 ** glibc version, GLIBC_2.2.5 on x86-64 and GLIBC_2.17 on aarch64) and in
-** __xstat's version argument (OJ_COMPAT_STAT_VER).  The library also names
-** libdl.so.2 and libpthread.so.0 as needed: on glibc before 2.34 those old
-** versions live there, and on a newer one the two are empty stubs.
-** _dl_find_object (2.35) is looked up at run time in oj_resolve.c.
-** scripts/build_wheel.sh fails if any symbol version newer than GLIBC_2.28,
-** or any GLIBCXX/CXXABI version at all, is left.
+** __xstat's version argument (OJ_COMPAT_STAT_VER).  memfd_create (2.27, not
+** too new, but the only name above 2.18) becomes its system call.  The
+** library also names libdl.so.2 and libpthread.so.0 as needed: on glibc
+** before 2.34 those old versions live there, and on a newer one the two are
+** empty stubs.  _dl_find_object (2.35) is looked up at run time in
+** oj_resolve.c.  scripts/build_wheel.sh fails if any symbol version newer
+** than GLIBC_2.28, or any GLIBCXX/CXXABI version at all, is left.
 */
 #include <dlfcn.h>
 #include <stdatomic.h>
@@ -30,7 +31,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* The versions these functions had in glibc 2.28, per machine (objdump -T
 ** on libc.so.6, libm.so.6): OJ_COMPAT_V_BASE for all but dlinfo and
@@ -157,6 +160,14 @@ struct mallinfo2 __wrap_mallinfo2(void) {
     .fsmblks = (unsigned)m.fsmblks, .uordblks = (unsigned)m.uordblks,
     .fordblks = (unsigned)m.fordblks, .keepcost = (unsigned)m.keepcost};
   return r;
+}
+
+/* memfd_create (2.27, oj_statictls.c): the system call itself (Linux
+** 3.17), which is all glibc's function does, so that the newest version
+** the library needs stays GLIBC_2.18 (__cxa_thread_atexit_impl). */
+int __wrap_memfd_create(const char *name, unsigned flags);
+int __wrap_memfd_create(const char *name, unsigned flags) {
+  return (int)syscall(SYS_memfd_create, name, flags);
 }
 
 /* libstdc++'s headers (GCC 12) skip atomic reference counting when glibc
