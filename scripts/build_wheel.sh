@@ -8,8 +8,9 @@
 # <m> below.
 # Steps, each fatal:
 #   1. `pip wheel .` (scikit-build-core, build dir build-skb/<tag>/) into
-#      $WHEEL_OUT (default build-wheel/): a py3-none-linux_<m> wheel whose library links LLVM
-#      and libstdc++ in (ORCJIT_STATIC_LLVM, ORCJIT_MANYLINUX: pyproject.toml);
+#      $WHEEL_OUT (default build-wheel/): a py3-none-linux_<m> wheel whose
+#      library links LLVM and libstdc++ in (ORCJIT_STATIC_LLVM,
+#      ORCJIT_MANYLINUX: pyproject.toml);
 #   2. its library, read with objdump/readelf/nm: no GLIBC_ symbol version
 #      newer than 2.28 ($GLIBC_MAX), no GLIBCXX_ or CXXABI_ version at all
 #      (libstdc++ is linked in), NEEDED only libtvm_ffi, glibc and libgcc_s,
