@@ -34,7 +34,9 @@
 #      no clang-22 there); skipped, saying so, without root or sudo, or with
 #      WHEEL_TEST_OLDROOT=0.
 # Environment: PY (the python that built the wheel, default python3),
-# PYTEST_ARGS (extra pytest arguments), WHEEL_TEST_DIR, WHEEL_TEST_OLDROOT.
+# PYTEST_ARGS (extra pytest arguments), WHEEL_TEST_DIR, WHEEL_TEST_OLDROOT,
+# WHEEL_TEST_KEEP_GOING=1 (a pytest run that fails does not stop the steps
+# after it; the script still fails at the end: for a port in progress).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +46,13 @@ WORK="${WHEEL_TEST_DIR:-$ROOT/build-wheel-test}"
 . "$ROOT/scripts/wheel_machine.sh"
 say() { printf 'test_wheel: %s\n' "$*"; }
 fail() { printf 'test_wheel: FAIL: %s\n' "$*" >&2; exit 1; }
+# pytest_failed WHAT: a pytest run failed; fatal unless WHEEL_TEST_KEEP_GOING=1.
+pytest_failed=()
+pytest_failed() {
+  [ "${WHEEL_TEST_KEEP_GOING:-0}" = 1 ] || fail "$1"
+  printf 'test_wheel: FAIL (going on): %s\n' "$1" >&2
+  pytest_failed+=("$1")
+}
 
 WHEEL="${1:-}"
 if [ -z "$WHEEL" ]; then
@@ -145,7 +154,7 @@ set +e
 "${clean_env[@]}" "$VPY" -m pytest -p no:cacheprovider -rs ${PYTEST_ARGS:-} tests/python 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
-[ "$rc" = 0 ] || fail "pytest exited $rc against the installed wheel (log: $log)"
+[ "$rc" = 0 ] || pytest_failed "pytest exited $rc against the installed wheel (log: $log)"
 grep -q "tvm_ffi_orcjit native library: $SITE/" "$log" ||
   fail "pytest did not report the wheel's native library (see $log)"
 # other_skips LOG: the skips of LOG (pytest -rs) that the runs below may not
@@ -215,7 +224,7 @@ else
   grep -E "^test_wheel:|tvm_ffi_orcjit native library:|passed|failed" "$log2" | tail -n 4
   if [ "$rc" != 0 ]; then
     tail -n 60 "$log2" >&2
-    fail "pytest exited $rc with LLVM hidden (log: $log2)"
+    pytest_failed "pytest exited $rc with LLVM hidden (log: $log2)"
   fi
   other=$(other_skips "$log2")
   [ -z "$other" ] || fail "with LLVM hidden, tests skipped for another reason: $other"
@@ -262,7 +271,7 @@ INNER
   grep -E "^test_wheel:|tvm_ffi_orcjit native library:|passed|failed" "$log3" | tail -n 5
   if [ "$rc" != 0 ]; then
     tail -n 60 "$log3" >&2
-    fail "pytest exited $rc in the Debian 11 root (log: $log3)"
+    pytest_failed "pytest exited $rc in the Debian 11 root (log: $log3)"
   fi
   grep -q "tvm_ffi_orcjit native library: /orcjit/work/venv/" "$log3" ||
     fail "in the Debian 11 root, pytest did not report the wheel's native library (see $log3)"
@@ -271,4 +280,5 @@ INNER
   say "Debian 11 root: $((SECONDS - t_old)) s"
   on_old=" and in the Debian 11 root"
 fi
+[ ${#pytest_failed[@]} = 0 ] || fail "$(printf '%s; ' "${pytest_failed[@]}")"
 say "ok: $(basename "$WHEEL") passes the Python tests installed in a fresh venv${on_old:-}"
