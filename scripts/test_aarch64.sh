@@ -6,20 +6,11 @@
 # test objects are compiled there by clang-22 and gcc 12, and ctest and
 # pytest run there.
 #
-# Compilers.  Under emulation a compile takes 5 to 20 times longer, and the
-# tests compile about 1,000 objects.  So, by default, the compilers inside
-# the root are the host's own builds of the same versions, running
-# natively: clang-22 (the host's, --target=aarch64-linux-gnu, with the
-# root's headers and libraries) and gcc/g++ 12.2 (Debian's x86-64 -> aarch64
-# cross compiler, gcc-12-aarch64-linux-gnu, installed here when missing;
-# its glibc and libstdc++ headers are the same versions as the root's).  The
-# host's x86-64 programs run inside the root because their loader and
-# libraries are bind-mounted at their own paths (/lib64,
-# /usr/lib/x86_64-linux-gnu), which an arm64 root does not use.
-# AARCH64_EMULATED_COMPILERS=1 uses the root's own compilers under qemu
-# instead (measured 2026-12-07: the test objects alone take about 15 minutes
-# that way, against about 1 minute).  Everything that runs aarch64 code
-# (the library, the test programs, Python, gdb) runs under qemu either way.
+# Compilers: the host's own builds of the root's clang-22 and gcc 12,
+# running natively inside the root (scripts/a64_compilers.sh): compiling the
+# tests' objects under emulation took about 15 minutes, natively about 1
+# (measured 2026-12-07).  Everything that runs aarch64 code (the library,
+# the test programs, Python, gdb) runs under qemu either way.
 #
 # The checkout is mounted at /orcjit/src and its build-aarch64/ at
 # /orcjit/build, which keeps, between runs, the CMake build (cmake/) and
@@ -49,44 +40,18 @@ MODE=${1:-test}
 case "$MODE" in test|fuzz) ;; *) echo "usage: $0 [test|fuzz]" >&2; exit 2 ;; esac
 
 bash "$ROOT/scripts/debroot.sh" "$KIND" make
-mkdir -p "$B/bin"
+mkdir -p "$B"
 JOBS="${AARCH64_JOBS:-$(nproc)}"
-SUDO=()
-[ "$(id -u)" = 0 ] || SUDO=(sudo -n)
 
 binds="$ROOT:/orcjit/src $B:/orcjit/build"
-rm -f "$B"/bin/*
-if [ "${AARCH64_EMULATED_COMPILERS:-0}" != 1 ]; then
-  if ! command -v aarch64-linux-gnu-g++-12 >/dev/null 2>&1; then
-    say "installing the host's gcc 12 for aarch64 (gcc-12-aarch64-linux-gnu, g++-12-aarch64-linux-gnu)"
-    "${SUDO[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq \
-      gcc-12-aarch64-linux-gnu g++-12-aarch64-linux-gnu >/dev/null
-  fi
-  [ -x /usr/lib/llvm-22/bin/clang ] || { say "FAIL: no clang-22 on the host (make bootstrap)"; exit 1; }
-  # The x86-64 loader and libraries, the host's LLVM 22 (away from the
-  # root's own), and gcc's cross driver, compilers, assembler and linker at
-  # their own paths: the root's gcc-12, g++-12, as and ld are the triplet
-  # names bound here.
-  binds="$binds /lib64:/lib64 /usr/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu"
-  binds="$binds /usr/lib/llvm-22:/opt/host-llvm-22"
-  binds="$binds /usr/lib/gcc-cross:/usr/lib/gcc-cross /usr/aarch64-linux-gnu:/usr/aarch64-linux-gnu"
-  for t in gcc-12 g++-12 cpp-12 as ld.bfd; do
-    binds="$binds /usr/bin/aarch64-linux-gnu-$t:/usr/bin/aarch64-linux-gnu-$t"
-  done
-  for t in clang clang++; do
-    # The root's resource directory: the same headers, and aarch64 runtimes
-    # (sanitizers, libFuzzer) that the host's lacks.
-    printf '#!/bin/sh\nexec /opt/host-llvm-22/bin/%s --target=aarch64-linux-gnu -resource-dir=/usr/lib/llvm-22/lib/clang/22 "$@"\n' "$t" \
-      > "$B/bin/$t-22"
-    chmod +x "$B/bin/$t-22"
-  done
-fi
+# shellcheck source=a64_compilers.sh
+. "$ROOT/scripts/a64_compilers.sh"
+a64_compilers "$B/bin"
 
 cat > "$B/run.sh" <<'EOF'
 set -eu
 cd /orcjit/src
-export PATH=/orcjit/build/bin:/orcjit/build/venv/bin:$PATH
+export PATH=/usr/lib/llvm-22-wrap:/orcjit/build/venv/bin:$PATH
 # What emulation makes meaningless (resident memory, RLIMIT_AS) is skipped,
 # saying so (tests/c/oj_test.h ojt_emulated, tests/python/conftest.py).
 export ORCJIT_TEST_EMULATED=qemu-user
