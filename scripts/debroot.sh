@@ -9,6 +9,8 @@
 #                   `make test-aarch64` and `make wheel-aarch64`.
 #
 #   scripts/debroot.sh KIND make          create the root if needed (idempotent)
+#   scripts/debroot.sh KIND deps          install only what the host needs for
+#                                         that (debootstrap, qemu-user-static)
 #   scripts/debroot.sh KIND run CMD...    run CMD inside it (chroot), as root
 #   scripts/debroot.sh KIND root          print where it is
 #
@@ -78,12 +80,7 @@ make_root() {
     fi
     say "apt-get failed (log: $ROOT.log); making the root again"
   fi
-  if ! command -v debootstrap >/dev/null 2>&1; then
-    say "installing debootstrap"
-    "${SUDO[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq debootstrap >/dev/null
-  fi
-  if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then foreign_ready; fi
+  host_deps
   say "debootstrap $SUITE/$ARCH into $ROOT ($BOOT; then apt-get install $PACKAGES)"
   local t0=$SECONDS log
   log="$ROOT.log"
@@ -110,6 +107,16 @@ make_root() {
   "${SUDO[@]}" rm -rf "$ROOT"
   "${SUDO[@]}" mv "$ROOT.tmp" "$ROOT"
   say "$ROOT ready in $((SECONDS - t0)) s"
+}
+
+# What the host needs: debootstrap, and for a foreign ARCH the emulator.
+host_deps() {
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    say "installing debootstrap"
+    "${SUDO[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq debootstrap >/dev/null
+  fi
+  if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then foreign_ready; fi
 }
 
 # qemu-user-static and a binfmt_misc entry for ARCH, so that the kernel runs
@@ -167,11 +174,12 @@ run_in_root() { # ROOT CMD...
 
 case "${1:-}" in
   make) make_root ;;
+  deps) host_deps ;;
   run)
     shift
     [ $# -gt 0 ] || { say "run: no command"; exit 2; }
     [ -f "$MARK" ] || { say "FAIL: no root at $ROOT (scripts/debroot.sh $KIND make)"; exit 1; }
     run_in_root "$ROOT" "$@" ;;
   root) echo "$ROOT" ;;
-  *) echo "usage: $0 KIND make | run CMD... | root" >&2; exit 2 ;;
+  *) echo "usage: $0 KIND make | deps | run CMD... | root" >&2; exit 2 ;;
 esac
