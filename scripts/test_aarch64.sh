@@ -14,8 +14,8 @@
 #
 # The checkout is mounted at /orcjit/src and its build-aarch64/ at
 # /orcjit/build, which keeps, between runs, the CMake build (cmake/) and
-# the venv (venv/: apache-tvm-ffi and pytest for aarch64 from PyPI,
-# installed by the root's pip).  The Python tests use the library of the
+# the venv (venv/: apache-tvm-ffi, pytest and apache-tvm for aarch64 from
+# PyPI, installed by the root's pip).  The Python tests use the library of the
 # CMake build (TVM_FFI_ORCJIT_LIBRARY) and the package from the source
 # tree, so nothing is built twice.
 #
@@ -65,6 +65,14 @@ if [ ! -x /orcjit/build/venv/bin/python ] || ! /orcjit/build/venv/bin/python -c 
   python3 -m venv /orcjit/build/venv
   /orcjit/build/venv/bin/pip install -q apache-tvm-ffi pytest
   lap "venv: $(/orcjit/build/venv/bin/python -c 'import tvm_ffi, sys; print("apache-tvm-ffi", tvm_ffi.__version__, "python", sys.version.split()[0])')"
+fi
+# Apache TVM (aarch64 wheel, about 95 MB), whose objects test_tvm.py loads;
+# as in scripts/bootstrap.sh, a failed install is reported and those tests
+# skip, saying so.
+if [ "$MODE" = test ] && ! /orcjit/build/venv/bin/python -c "import tvm" 2>/dev/null; then
+  /orcjit/build/venv/bin/pip install -q "apache-tvm==0.27.*" 2>/dev/null ||
+    echo "test-aarch64: WARNING: apache-tvm could not be installed; tests/python/test_tvm.py will be skipped" >&2
+  lap "apache-tvm"
 fi
 PY=/orcjit/build/venv/bin/python
 if [ "$MODE" = fuzz ]; then
