@@ -159,12 +159,20 @@ static unsigned char *unmark(const unsigned char *img, size_t n, size_t *ntpoff)
     memcpy(&sh, c + eh.e_shoff + i * sizeof sh, sizeof sh);
     if (sh.sh_type != SHT_SYMTAB) continue;
     memcpy(&str, c + eh.e_shoff + (uint64_t)sh.sh_link * sizeof str, sizeof str);
+    /* The undefined names of initial-exec references to host thread-locals
+    ** (one each): undefined in the image only.  Counted by symbol, not by
+    ** string: the table may also hold section names, and an input's
+    ** section may be named anything (found by fuzz_elf in CI). */
+    for (uint64_t j = sh.sh_info; (j + 1) * sizeof(Elf64_Sym) <= sh.sh_size; j++) {
+      Elf64_Sym sym;
+      memcpy(&sym, c + sh.sh_offset + j * sizeof sym, sizeof sym);
+      if (sym.st_shndx == SHN_UNDEF && sym.st_name < str.sh_size &&
+          str.sh_size - sym.st_name >= tlen &&
+          memcmp(c + str.sh_offset + sym.st_name, tpoff, tlen) == 0)
+        ++*ntpoff;
+    }
     for (uint64_t k = 0; k + plen <= str.sh_size; k++) {
       if (memcmp(c + str.sh_offset + k, prefix, plen) != 0) continue;
-      /* The undefined names of initial-exec references to host
-      ** thread-locals (one each): undefined in the image only. */
-      if (k + tlen <= str.sh_size && memcmp(c + str.sh_offset + k, tpoff, tlen) == 0)
-        ++*ntpoff;
       c[str.sh_offset + k + plen - 2] = 'T';
     }
   }
