@@ -432,9 +432,9 @@ const char *ojt_emulated(void) {
   return e && *e ? e : NULL;
 }
 
-void ojt_skip_if_emulated(const char *what) {
+void ojt_skip_if_emulated(const char *why) {
   if (!ojt_emulated()) return;
-  printf("SKIP %s: not measurable under %s emulation\n", what, ojt_emulated());
+  printf("SKIP under %s emulation: %s\n", ojt_emulated(), why);
   fflush(NULL);
   exit(ojt_failures_count() ? 1 : 77); /* a failure so far is not hidden */
 }

@@ -197,10 +197,17 @@ long ojt_rss_kib(void);
 /* Under emulation (scripts/test_aarch64.sh sets ORCJIT_TEST_EMULATED, e.g.
 ** "qemu-user"), its name, else NULL.  What an emulator makes meaningless
 ** is skipped there, saying so: resident memory (the emulator's translation
-** cache counts in it) and RLIMIT_AS (not applied to the emulated process). */
+** cache counts in it), RLIMIT_AS (not applied to the emulated process) and
+** fork() of a threaded process (it can hang inside qemu-user). */
 const char *ojt_emulated(void);
-/* Exits 77 (ctest: skipped) with a SKIP line naming `what` under emulation. */
-void ojt_skip_if_emulated(const char *what);
+/* Under emulation: exits 77 (ctest: skipped) with a SKIP line saying why,
+** or 1 if a check has failed already. */
+void ojt_skip_if_emulated(const char *why);
+/* Why the fork cases are skipped under emulation. */
+#define OJT_EMULATED_FORK                                                    \
+  "fork() of a threaded process can hang inside qemu-user: children stuck " \
+  "past their own alarm (no signal reaches them), seen in fork_load and "   \
+  "fork_vmem"
 
 /* Sum and count of oj_test_host_note() calls made by ctor_host.o. */
 #include <stdatomic.h>

@@ -364,7 +364,7 @@ void ojt_case_reload_cpp(void) {
          "%ld KiB over the last 180\n",
          moved, grown);
   CHECK(moved <= 4);
-  ojt_skip_if_emulated("reload_cpp's resident memory");
+  ojt_skip_if_emulated("reload_cpp: resident memory includes the emulator's translation cache");
   CHECK(OJT_ASAN || grown < 16 * 1024);
   orcjit_session_release(s);
 }

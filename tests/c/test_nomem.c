@@ -106,7 +106,7 @@ void ojt_case_address_limit(void) {
     printf("address_limit: not run under AddressSanitizer\n");
     return;
   }
-  ojt_skip_if_emulated("address_limit (RLIMIT_AS)");
+  ojt_skip_if_emulated("address_limit: RLIMIT_AS is not applied to emulated code");
   int n_ok = 0, n_nomem = 0;
   for (size_t extra = 0; extra <= ojt_env_size("OJT_LIMIT_MAX_MIB", 4 * BIG_MB + 256 + 64) << 20;
        extra += ojt_env_size("OJT_LIMIT_STEP_MIB", 16) << 20) {

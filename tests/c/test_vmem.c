@@ -226,6 +226,7 @@ static void *fork_loader(void *arg) {
 ** another thread allocates or frees still loads into a new session (the
 ** lock is held across fork by an atfork handler). */
 void ojt_case_fork_vmem(void) {
+  ojt_skip_if_emulated(OJT_EMULATED_FORK);
   orcjit_session *s = ojt_new_session();
   pthread_t t;
   REQUIRE(pthread_create(&t, NULL, fork_loader, s) == 0);

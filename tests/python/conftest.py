@@ -35,9 +35,9 @@ FOREIGN_NAME = "x86-64" if MACHINE_NAME == "aarch64" else "AArch64"
 EMULATED = os.environ.get("ORCJIT_TEST_EMULATED") or None
 
 
-def skip_if_emulated(what: str) -> None:
+def skip_if_emulated(why: str) -> None:
     if EMULATED:
-        pytest.skip(f"{what}: not measurable under {EMULATED} emulation")
+        pytest.skip(f"under {EMULATED} emulation: {why}")
 
 
 def ptrace_works() -> bool:

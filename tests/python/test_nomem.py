@@ -81,7 +81,7 @@ def _asan() -> bool:
 def test_address_limit_memory_error(tmp_path: Path) -> None:
     if _asan():
         pytest.skip("AddressSanitizer's allocator aborts under RLIMIT_AS")
-    skip_if_emulated("RLIMIT_AS")
+    skip_if_emulated("RLIMIT_AS is not applied to emulated code")
     import tvm_ffi_orcjit
 
     big = compile_source(
