@@ -283,7 +283,8 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
   char why[256] = "";
   oj_vmem_alloc *Mem = nullptr;
   int rc = oj_vmem_alloc_segments(segs.data(), segs.size(),
-                                  (needLow ? OJ_VMEM_LOW : 0) | (movable ? OJ_VMEM_MOVABLE : 0),
+                                  (needLow ? OJ_VMEM_LOW : 0) | (movable ? OJ_VMEM_MOVABLE : 0) |
+                                      (KeepCode ? OJ_VMEM_PLAIN : 0),
                                   SlabSize, &Mem, why, sizeof why);
   if (rc != 0) {
     std::string msg;
@@ -312,7 +313,7 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
   }
   for (size_t i = 0; i < segs.size(); i++) {
     dest[i]->Addr = orc::ExecutorAddr(segs[i].addr);
-    dest[i]->WorkingMem = reinterpret_cast<char *>(segs[i].addr);
+    dest[i]->WorkingMem = reinterpret_cast<char *>(segs[i].work);
   }
   if (auto Err = BL.apply()) {
     oj_vmem_free(Mem, 0);

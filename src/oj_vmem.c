@@ -41,10 +41,14 @@
 */
 #include "oj_vmem.h"
 #include "oj_internal.h" /* OJ_FORK_* */
+#include "oj_rlist.h"
+#include "oj_vmview.h"
 
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,30 +61,20 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-#define OJ_VMEM_CHUNK ((size_t)1 << 20)        /* 1 MiB */
 #define OJ_VMEM_DROP_AT ((size_t)256 << 10)    /* zeroed by dropping pages */
 #define OJ_VMEM_SLAB ((size_t)256 << 20)       /* default slab */
 #define OJ_VMEM_SPAN (((uint64_t)1 << 31) - ((uint64_t)16 << 20))
 #define OJ_VMEM_LOW_END ((uint64_t)1 << 31)    /* end of the low window */
 #define OJ_VMEM_OWN_AT ((size_t)128 << 20)     /* movable: a region of its own */
 #define OJ_VMEM_MAX ((uint64_t)1 << 36)        /* largest allocation (64 GiB) */
-#define OJ_VMEM_CLASSES 8                      /* R|W|X combinations */
-
-/* Free address ranges, sorted by address, coalesced. */
-typedef struct oj_range {
-  uintptr_t a;
-  size_t n;
-} oj_range;
-
-typedef struct oj_rlist {
-  oj_range *v;
-  size_t n, cap;
-} oj_rlist;
+#define OJ_VMEM_CLASSES 16                     /* R|W|X combinations, | OJ_VMEM_CLS_PLAIN */
+#define OJ_VMEM_CLS_PLAIN 8u /* a class of private pages, in slabs with two views too */
 
 typedef struct oj_slab {
   uintptr_t base;
   size_t size;
-  int single; /* reserved for one allocation larger than a slab */
+  int single;     /* reserved for one allocation larger than a slab */
+  oj_vmview view; /* its memfd and writable alias (near window), fd -1 if none */
 } oj_slab;
 
 /* One window of address space: its slabs, free chunks and per-class pages. */
@@ -100,6 +94,13 @@ typedef struct oj_vmem_piece {
   size_t size; /* page multiple */
   unsigned char cls, finalize_only, live;
   int prot;
+  /* In a slab with two views (oj_vmview.c), while epoch is oj_vmem_epoch:
+  ** the slab's memfd and the distance from the piece to its writable view.
+  ** fd -1: plain memory, written where it lies and protected per load. */
+  int fd;
+  unsigned epoch;
+  intptr_t delta;
+  uintptr_t base; /* the slab's base (offsets into its memfd) */
 } oj_vmem_piece;
 
 struct oj_vmem_alloc {
@@ -115,6 +116,13 @@ static pthread_once_t oj_vmem_once = PTHREAD_ONCE_INIT;
 static size_t oj_vmem_page = 4096;
 static uintptr_t oj_vmem_libc;
 static oj_window oj_vmem_near, oj_vmem_lowwin = {.low = 1};
+/* Whether near-window slabs get two views (ORCJIT_DUAL_MAP=0: never). */
+static int oj_vmem_dual = 1;
+/* Bumped in a child after fork(): the views of older pieces are gone. */
+static unsigned oj_vmem_epoch;
+/* fork(): the child tells the parent, by closing the write end, that it
+** has its own copy of the shared pages (see oj_vmview.c). */
+static int oj_vmem_forkpipe[2] = {-1, -1};
 
 /* fork(): oj_fork.c's handlers take the lock after every load in progress
 ** has finished (the lock is never held while waiting on anything else), so
@@ -122,12 +130,72 @@ static oj_window oj_vmem_near, oj_vmem_lowwin = {.low = 1};
 ** own pthread_atfork handler would run before oj_fork.c's and wait for a
 ** load that needs this lock. */
 void oj_vmem_fork_lock(int how) {
-  if (how == OJ_FORK_LOCK) pthread_mutex_lock(&oj_vmem_lock);
-  else if (how == OJ_FORK_UNLOCK) pthread_mutex_unlock(&oj_vmem_lock);
-  else pthread_mutex_init(&oj_vmem_lock, NULL);
+  oj_window *w = &oj_vmem_near;
+  if (how == OJ_FORK_LOCK) {
+    pthread_mutex_lock(&oj_vmem_lock);
+    int views = 0;
+    for (size_t i = 0; i < w->nslabs; i++) views |= w->slabs[i].view.fd >= 0;
+    /* Without the pipe the parent cannot wait: it then may reuse pages
+    ** that the child still runs before the child has copied them. */
+    if (!views || pipe2(oj_vmem_forkpipe, O_CLOEXEC) != 0)
+      oj_vmem_forkpipe[0] = oj_vmem_forkpipe[1] = -1;
+  } else if (how == OJ_FORK_UNLOCK) {
+    if (oj_vmem_forkpipe[0] >= 0) {
+      /* Until the child has its copy (or is gone, or fork() failed: no
+      ** writer is left then either).  A child that never gets there (an
+      ** earlier atfork handler stuck) does not hang the parent. */
+      close(oj_vmem_forkpipe[1]);
+      struct pollfd pfd = {.fd = oj_vmem_forkpipe[0], .events = POLLIN};
+      while (poll(&pfd, 1, 10000) < 0 && errno == EINTR) {
+      }
+      close(oj_vmem_forkpipe[0]);
+    }
+    pthread_mutex_unlock(&oj_vmem_lock);
+  } else {
+    pthread_mutex_init(&oj_vmem_lock, NULL);
+    for (size_t i = 0; i < w->nslabs; i++)
+      oj_vmview_privatize(&w->slabs[i].view, w->slabs[i].base, w->slabs[i].size);
+    oj_vmem_epoch++;
+    if (oj_vmem_forkpipe[0] >= 0) {
+      close(oj_vmem_forkpipe[0]);
+      close(oj_vmem_forkpipe[1]);
+    }
+  }
+  if (how != OJ_FORK_LOCK) oj_vmem_forkpipe[0] = oj_vmem_forkpipe[1] = -1;
+}
+
+/* The slab of w that holds address a, or NULL. */
+static oj_slab *oj_window_slab(oj_window *w, uintptr_t a) {
+  for (size_t i = 0; i < w->nslabs; i++)
+    if (a - w->slabs[i].base < w->slabs[i].size) return &w->slabs[i];
+  return NULL;
+}
+
+/* Free ranges never span two slabs (oj_rlist fence): a piece then lies in
+** one memfd, and its writable view is contiguous. */
+static int oj_window_fence(const void *ctx, uintptr_t at) {
+  const oj_window *w = ctx;
+  for (size_t i = 0; i < w->nslabs; i++)
+    if (at == w->slabs[i].base || at == w->slabs[i].base + w->slabs[i].size) return 1;
+  return 0;
+}
+
+static int oj_piece_dual(const oj_vmem_piece *p) {
+  return p->fd >= 0 && p->epoch == oj_vmem_epoch;
 }
 
 static void oj_vmem_init(void) {
+  oj_window *ws[2] = {&oj_vmem_near, &oj_vmem_lowwin};
+  for (int k = 0; k < 2; k++) {
+    ws[k]->chunks.fence = oj_window_fence;
+    ws[k]->chunks.ctx = ws[k];
+    for (unsigned c = 0; c < OJ_VMEM_CLASSES; c++) {
+      ws[k]->pages[c].fence = oj_window_fence;
+      ws[k]->pages[c].ctx = ws[k];
+    }
+  }
+  const char *d = getenv("ORCJIT_DUAL_MAP");
+  if (d && strcmp(d, "0") == 0) oj_vmem_dual = 0;
   long ps = sysconf(_SC_PAGESIZE);
   if (ps > 0) oj_vmem_page = (size_t)ps;
   Dl_info info;
@@ -146,109 +214,6 @@ static size_t oj_min(size_t a, size_t b) { return a < b ? a : b; }
 static unsigned oj_vmem_class(int prot) {
   return ((prot & PROT_READ) ? 1u : 0u) | ((prot & PROT_WRITE) ? 2u : 0u) |
          ((prot & PROT_EXEC) ? 4u : 0u);
-}
-
-/* ---- free range lists ---------------------------------------------------- */
-
-/* Room for `extra` more ranges; -1 on out of memory. */
-static int oj_rl_reserve(oj_rlist *rl, size_t extra) {
-  if (rl->n + extra <= rl->cap) return 0;
-  size_t cap = rl->cap ? rl->cap * 2 : 16;
-  while (cap < rl->n + extra) cap *= 2;
-  oj_range *v = realloc(rl->v, cap * sizeof *v);
-  if (!v) return -1;
-  rl->v = v;
-  rl->cap = cap;
-  return 0;
-}
-
-/* Index of the first range starting above a. */
-static size_t oj_rl_upper(const oj_rlist *rl, uintptr_t a) {
-  size_t lo = 0, hi = rl->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (rl->v[mid].a <= a) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-static void oj_rl_erase(oj_rlist *rl, size_t i) {
-  memmove(rl->v + i, rl->v + i + 1, (rl->n - i - 1) * sizeof *rl->v);
-  rl->n--;
-}
-
-/* Inserts [a, a+n) and merges it with its neighbours.  Returns the index
-** of the merged range, or -1 on out of memory (the range is then lost:
-** address space that stays reserved but unused). */
-static long oj_rl_insert(oj_rlist *rl, uintptr_t a, size_t n) {
-  size_t i = oj_rl_upper(rl, a);
-  int prev = i > 0 && rl->v[i - 1].a + rl->v[i - 1].n == a;
-  int next = i < rl->n && a + n == rl->v[i].a;
-  if (prev && next) {
-    rl->v[i - 1].n += n + rl->v[i].n;
-    oj_rl_erase(rl, i);
-    return (long)i - 1;
-  }
-  if (prev) {
-    rl->v[i - 1].n += n;
-    return (long)i - 1;
-  }
-  if (next) {
-    rl->v[i].a = a;
-    rl->v[i].n += n;
-    return (long)i;
-  }
-  if (oj_rl_reserve(rl, 1)) return -1;
-  memmove(rl->v + i + 1, rl->v + i, (rl->n - i) * sizeof *rl->v);
-  rl->v[i].a = a;
-  rl->v[i].n = n;
-  rl->n++;
-  return (long)i;
-}
-
-/* Removes [a, a+n) from range i, which holds it.  -1 on out of memory
-** (nothing removed). */
-static int oj_rl_cut(oj_rlist *rl, size_t i, uintptr_t a, size_t n) {
-  uintptr_t s = rl->v[i].a, e = s + rl->v[i].n;
-  int before = a > s, after = a + n < e;
-  if (before && after) {
-    if (oj_rl_reserve(rl, 1)) return -1;
-    memmove(rl->v + i + 2, rl->v + i + 1, (rl->n - i - 1) * sizeof *rl->v);
-    rl->n++;
-    rl->v[i].n = a - s;
-    rl->v[i + 1].a = a + n;
-    rl->v[i + 1].n = e - (a + n);
-  } else if (before) {
-    rl->v[i].n = a - s;
-  } else if (after) {
-    rl->v[i].a = a + n;
-    rl->v[i].n = e - (a + n);
-  } else {
-    oj_rl_erase(rl, i);
-  }
-  return 0;
-}
-
-/* First fit of n bytes aligned to align, removed from rl: 0, 1 (no fit)
-** or -1 (out of memory). */
-static int oj_rl_take(oj_rlist *rl, size_t n, size_t align, uintptr_t *out) {
-  for (size_t i = 0; i < rl->n; i++) {
-    uintptr_t s = rl->v[i].a, e = s + rl->v[i].n, a = oj_up(s, align);
-    if (a + n > e || a + n < a) continue;
-    if (oj_rl_cut(rl, i, a, n)) return -1;
-    *out = a;
-    return 0;
-  }
-  return 1;
-}
-
-/* The index of the range that holds [a, a+n), or -1. */
-static long oj_rl_holding(const oj_rlist *rl, uintptr_t a, size_t n) {
-  size_t i = oj_rl_upper(rl, a);
-  if (i == 0) return -1;
-  const oj_range *r = &rl->v[i - 1];
-  return r->a <= a && a + n <= r->a + r->n ? (long)i - 1 : -1;
 }
 
 /* ---- windows ------------------------------------------------------------- */
@@ -317,15 +282,19 @@ static int oj_window_add_slab(oj_window *w, uintptr_t p, size_t size, int single
     w->slabs = v;
     w->capslabs = cap;
   }
-  if (oj_rl_insert(&w->chunks, p, size) < 0) return -1;
+  if (oj_rlist_insert(&w->chunks, p, size) < 0) return -1;
   if (w->nslabs == 0 && !w->low && oj_vmem_libc) {
     uintptr_t d = p > oj_vmem_libc ? p + size - oj_vmem_libc
                                     : oj_vmem_libc + OJ_VMEM_CHUNK - p;
     w->near_libc = d <= OJ_VMEM_SPAN;
   }
-  w->slabs[w->nslabs].base = p;
-  w->slabs[w->nslabs].size = size;
-  w->slabs[w->nslabs].single = single;
+  oj_slab *s = &w->slabs[w->nslabs];
+  s->base = p;
+  s->size = size;
+  s->single = single;
+  /* Two views where the system allows them; plain memory otherwise (and
+  ** in the low window, whose -fno-pic objects are rare). */
+  if (w->low || !oj_vmem_dual || oj_vmview_open(&s->view, p, size) != 0) s->view.fd = -1;
   w->nslabs++;
   oj_window_span(w);
   return 0;
@@ -383,6 +352,7 @@ static int oj_window_reserve(oj_window *w, size_t size, int single) {
 }
 
 static void oj_window_drop_slab(oj_window *w, size_t i) {
+  oj_vmview_close(&w->slabs[i].view, w->slabs[i].size);
   munmap((void *)w->slabs[i].base, w->slabs[i].size);
   memmove(w->slabs + i, w->slabs + i + 1, (w->nslabs - i - 1) * sizeof *w->slabs);
   w->nslabs--;
@@ -394,8 +364,8 @@ static size_t oj_window_unmap_free(oj_window *w, int singles_only) {
   size_t count = 0;
   for (size_t i = 0; i < w->nslabs;) {
     const oj_slab *s = &w->slabs[i];
-    long r = singles_only && !s->single ? -1 : oj_rl_holding(&w->chunks, s->base, s->size);
-    if (r < 0 || oj_rl_cut(&w->chunks, (size_t)r, s->base, s->size) != 0) {
+    long r = singles_only && !s->single ? -1 : oj_rlist_holding(&w->chunks, s->base, s->size);
+    if (r < 0 || oj_rlist_cut(&w->chunks, (size_t)r, s->base, s->size) != 0) {
       i++;
       continue;
     }
@@ -425,11 +395,11 @@ static size_t oj_vmem_headroom(void) {
 ** -1 with the reason in why. */
 static int oj_window_piece(oj_window *w, unsigned cls, size_t n, size_t align, size_t slab_size,
                            uintptr_t *out, char *why, size_t cap) {
-  int rc = oj_rl_take(&w->pages[cls], n, align, out);
+  int rc = oj_rlist_take(&w->pages[cls], n, align, out);
   if (rc <= 0) goto taken;
   size_t want = oj_up(n + (align > oj_vmem_page ? align : 0), OJ_VMEM_CHUNK);
   uintptr_t c;
-  rc = oj_rl_take(&w->chunks, want, OJ_VMEM_CHUNK, &c);
+  rc = oj_rlist_take(&w->chunks, want, OJ_VMEM_CHUNK, &c);
   if (rc > 0) {
     /* A new slab: the session's size, or what this needs; under an
     ** address-space limit (ulimit -v) at most a quarter of what is left;
@@ -452,14 +422,22 @@ static int oj_window_piece(oj_window *w, unsigned cls, size_t n, size_t align, s
       }
       slab = oj_max(want, oj_up(slab / 2, OJ_VMEM_CHUNK));
     }
-    rc = oj_rl_take(&w->chunks, want, OJ_VMEM_CHUNK, &c);
+    rc = oj_rlist_take(&w->chunks, want, OJ_VMEM_CHUNK, &c);
   }
   if (rc != 0) goto taken;
-  if (oj_rl_insert(&w->pages[cls], c, want) < 0) {
+  oj_slab *s = oj_window_slab(w, c);
+  if (s && s->view.fd >= 0 &&
+      ((cls & OJ_VMEM_CLS_PLAIN) ? oj_vmview_plain(&s->view, s->base, c, want)
+                                 : oj_vmview_map(&s->view, s->base, c, want, (int)cls)) != 0) {
+    snprintf(why, cap, "cannot map JIT memory: %s", strerror(errno));
+    (void)oj_rlist_insert(&w->chunks, c, want);
+    return -1;
+  }
+  if (oj_rlist_insert(&w->pages[cls], c, want) < 0) {
     rc = -1;
     goto taken;
   }
-  rc = oj_rl_take(&w->pages[cls], n, align, out);
+  rc = oj_rlist_take(&w->pages[cls], n, align, out);
 taken:
   if (rc == 0) return 0;
   snprintf(why, cap, rc < 0 ? "out of memory" : "internal error: fresh chunk too small");
@@ -473,13 +451,13 @@ static void oj_window_free_pieces(oj_window *w, oj_vmem_piece *p, size_t n) {
     p[i].live = 0;
     w->used -= p[i].size;
     oj_rlist *rl = &w->pages[p[i].cls];
-    long at = oj_rl_insert(rl, p[i].addr, p[i].size);
+    long at = oj_rlist_insert(rl, p[i].addr, p[i].size);
     if (at < 0) continue;
     /* Whole chunks go back to the shared pool, for any class. */
     uintptr_t s = rl->v[at].a, e = s + rl->v[at].n;
     uintptr_t cs = oj_up(s, OJ_VMEM_CHUNK), ce = oj_down(e, OJ_VMEM_CHUNK);
-    if (cs < ce && oj_rl_cut(rl, (size_t)at, cs, ce - cs) == 0 &&
-        oj_rl_insert(&w->chunks, cs, ce - cs) < 0) {
+    if (cs < ce && oj_rlist_cut(rl, (size_t)at, cs, ce - cs) == 0 &&
+        oj_rlist_insert(&w->chunks, cs, ce - cs) < 0) {
       /* lost: stays reserved */
     }
   }
@@ -542,6 +520,13 @@ static int oj_vmem_shared(oj_vmem_alloc *a, oj_window *w, const oj_vmem_seg *seg
     if (rc == 0) {
       p->live = 1;
       w->used += p->size;
+      oj_slab *s = oj_window_slab(w, p->addr);
+      if (s && s->view.fd >= 0 && !(p->cls & OJ_VMEM_CLS_PLAIN)) {
+        p->fd = s->view.fd;
+        p->epoch = oj_vmem_epoch;
+        p->delta = (intptr_t)(s->view.alias - s->base);
+        p->base = s->base;
+      }
     }
   }
   if (rc != 0) {
@@ -580,8 +565,10 @@ int oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flags, size_t s
   for (size_t i = 0; i < n; i++) {
     a->p[i].size = oj_up(oj_max(segs[i].size, 1), oj_vmem_page);
     a->p[i].prot = segs[i].prot;
-    a->p[i].cls = (unsigned char)oj_vmem_class(segs[i].prot);
+    a->p[i].cls = (unsigned char)(oj_vmem_class(segs[i].prot) |
+                                  ((flags & OJ_VMEM_PLAIN) ? OJ_VMEM_CLS_PLAIN : 0));
     a->p[i].finalize_only = segs[i].finalize_only != 0;
+    a->p[i].fd = -1;
   }
   int rc;
   if (flags & OJ_VMEM_LOW) {
@@ -600,6 +587,11 @@ int oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flags, size_t s
   ** shared pieces may hold what a released library left. */
   for (size_t i = 0; i < n; i++) {
     oj_vmem_piece *p = &a->p[i];
+    if (oj_piece_dual(p)) { /* written through its writable view */
+      if (p->size >= OJ_VMEM_DROP_AT) oj_vmview_drop(p->fd, p->addr - p->base, p->size);
+      else memset((void *)(p->addr + (uintptr_t)p->delta), 0, p->size);
+      continue;
+    }
     if (mprotect((void *)p->addr, p->size, PROT_READ | PROT_WRITE) != 0) {
       snprintf(why, cap, "cannot commit JIT memory: %s", strerror(errno));
       oj_vmem_free(a, 0);
@@ -612,7 +604,10 @@ int oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flags, size_t s
     if (p->size >= OJ_VMEM_DROP_AT) madvise((void *)p->addr, p->size, MADV_DONTNEED);
     else memset((void *)p->addr, 0, p->size);
   }
-  for (size_t i = 0; i < n; i++) segs[i].addr = a->p[i].addr;
+  for (size_t i = 0; i < n; i++) {
+    segs[i].addr = a->p[i].addr;
+    segs[i].work = a->p[i].addr + (oj_piece_dual(&a->p[i]) ? (uintptr_t)a->p[i].delta : 0);
+  }
   if (!a->w)
     for (size_t i = 0; i < n; i++) a->p[i].live = 1;
   *out = a;
@@ -622,7 +617,7 @@ int oj_vmem_alloc_segments(oj_vmem_seg *segs, size_t n, unsigned flags, size_t s
 int oj_vmem_protect(oj_vmem_alloc *a) {
   for (size_t i = 0; i < a->n; i++) {
     oj_vmem_piece *p = &a->p[i];
-    if (mprotect((void *)p->addr, p->size, p->prot) != 0) return -1;
+    if (!oj_piece_dual(p) && mprotect((void *)p->addr, p->size, p->prot) != 0) return -1;
     if (p->prot & PROT_EXEC)
       __builtin___clear_cache((char *)p->addr, (char *)p->addr + p->size);
   }
@@ -647,7 +642,8 @@ static size_t oj_vmem_release(oj_vmem_alloc *a, int finalize_only, int keep_code
       mprotect((void *)p->addr, p->size, PROT_NONE);
       p->live = 0;
     } else if (retire || p->size >= OJ_VMEM_DROP_AT) {
-      madvise((void *)p->addr, p->size, MADV_DONTNEED);
+      if (oj_piece_dual(p)) oj_vmview_drop(p->fd, p->addr - p->base, p->size);
+      else madvise((void *)p->addr, p->size, MADV_DONTNEED);
       dropped++;
     }
     if (a->w && retire) {
@@ -696,6 +692,15 @@ size_t oj_vmem_free(oj_vmem_alloc *a, int keep_code) {
   return count;
 }
 
+/* Gives the pages of a free range back to the system: the memfd's (shared)
+** unless the range is private (plain), the private ones unless shared. */
+static void oj_window_drop_pages(oj_window *w, const oj_range *r, int shared, int plain) {
+  const oj_slab *s = oj_window_slab(w, r->a);
+  int view = s && s->view.fd >= 0;
+  if (view && shared) oj_vmview_drop(s->view.fd, r->a - s->base, r->n);
+  if (!view || plain) madvise((void *)r->a, r->n, MADV_DONTNEED);
+}
+
 size_t oj_vmem_clear(void) {
   pthread_once(&oj_vmem_once, oj_vmem_init);
   size_t count = 0;
@@ -705,10 +710,10 @@ size_t oj_vmem_clear(void) {
     oj_window *w = ws[k];
     for (unsigned c = 0; c < OJ_VMEM_CLASSES; c++)
       for (size_t i = 0; i < w->pages[c].n; i++)
-        madvise((void *)w->pages[c].v[i].a, w->pages[c].v[i].n, MADV_DONTNEED);
+        oj_window_drop_pages(w, &w->pages[c].v[i], !(c & OJ_VMEM_CLS_PLAIN),
+                             (c & OJ_VMEM_CLS_PLAIN) != 0);
     count += oj_window_unmap_free(w, 0);
-    for (size_t i = 0; i < w->chunks.n; i++)
-      madvise((void *)w->chunks.v[i].a, w->chunks.v[i].n, MADV_DONTNEED);
+    for (size_t i = 0; i < w->chunks.n; i++) oj_window_drop_pages(w, &w->chunks.v[i], 1, 1);
   }
   pthread_mutex_unlock(&oj_vmem_lock);
   return count;

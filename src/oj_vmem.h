@@ -21,6 +21,8 @@ typedef struct oj_vmem_seg {
   int prot;          /* PROT_* after finalize */
   int finalize_only; /* freed once finalized (MemLifetime::Finalize) */
   uintptr_t addr;    /* out: where it goes */
+  uintptr_t work;    /* out: where to write it until finalize (addr, or the
+                     ** same pages' writable view: src/oj_vmview.c) */
 } oj_vmem_seg;
 
 /* Where an allocation may go (oj_vmem_alloc's flags). */
@@ -30,7 +32,11 @@ enum {
   /* The allocation reaches nothing outside itself with a 32-bit relative
   ** relocation: when it is large, or when the shared window is full, it
   ** may get a region of its own anywhere in the address space. */
-  OJ_VMEM_MOVABLE = 2
+  OJ_VMEM_MOVABLE = 2,
+  /* Private pages, written where they lie and protected per load, never
+  ** the shared pages of two views (src/oj_vmview.c): a debugger can write
+  ** breakpoints only into private pages. */
+  OJ_VMEM_PLAIN = 4
 };
 
 typedef struct oj_vmem_alloc oj_vmem_alloc;

@@ -240,6 +240,7 @@ typedef struct ojt_case {
   X(clear_count, 1)                                                          \
   X(rlimit_as, 1)                                                            \
   X(fork_vmem, 1)                                                            \
+  X(fork_shared_pages, 1)                                                    \
   X(ctors, 1)                                                                \
   X(lifetime, 1)                                                             \
   X(bad_input, 1)                                                            \

@@ -261,3 +261,74 @@ void ojt_case_fork_vmem(void) {
   CHECK_EQ(bad, 0);
   orcjit_session_release(s);
 }
+
+/* ---- fork and the pages a child inherits ---------------------------------- */
+
+/* A child keeps running the code it inherited while the parent releases
+** that library and loads others into the same pages: the child's copy is
+** its own (src/oj_vmview.c copies the shared views in the child), and the
+** child can still load, into the inherited session and into a new one. */
+void ojt_case_fork_shared_pages(void) {
+  ojt_skip_if_emulated(OJT_EMULATED_FORK);
+  orcjit_session *s = ojt_new_session();
+  int rc;
+  orcjit_library *a = LOAD(s, &rc, "add.o");
+  REQUIRE(a);
+  void *add = NULL;
+  CHECK_OK(orcjit_library_get_function(a, "add", &add));
+  REQUIRE(add);
+  unsigned char before[64];
+  memcpy(before, add, sizeof before);
+  int to_child[2], to_parent[2];
+  REQUIRE(pipe(to_child) == 0 && pipe(to_parent) == 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    alarm(20);
+    char go = 0;
+    if (read(to_child[0], &go, 1) != 1) _exit(3);
+    int64_t argv[2] = {2, 3}, out = 0;
+    if (memcmp(add, before, sizeof before) != 0) _exit(4); /* the parent's new code */
+    if (ojt_call(add, 2, argv, &out) != 0 || out != 5) _exit(5);
+    orcjit_session *c = NULL;
+    orcjit_library *l1 = NULL, *l2 = NULL;
+    void *f1 = NULL, *f2 = NULL;
+    int64_t o1 = 0, o2 = 0;
+    int ok = orcjit_library_create(s, "in-child", &l1) == ORCJIT_OK &&
+             orcjit_library_add_file(l1, ojt_obj("add.o")) == ORCJIT_OK &&
+             orcjit_library_get_function(l1, "add", &f1) == ORCJIT_OK &&
+             ojt_call(f1, 2, argv, &o1) == 0 && o1 == 5 &&
+             orcjit_session_create(NULL, &c) == ORCJIT_OK &&
+             orcjit_library_create(c, "new", &l2) == ORCJIT_OK &&
+             orcjit_library_add_file(l2, ojt_obj("add.o")) == ORCJIT_OK &&
+             orcjit_library_get_function(l2, "add", &f2) == ORCJIT_OK &&
+             ojt_call(f2, 2, argv, &o2) == 0 && o2 == 5;
+    _exit(ok ? 0 : 6);
+  }
+  close(to_child[0]);
+  close(to_parent[1]);
+  /* Released, and its pages taken by other objects' code. */
+  orcjit_library_release(a);
+  orcjit_library *others[4] = {NULL};
+  int reused = 0;
+  for (int i = 0; i < 4; i++) {
+    others[i] = LOAD(s, &rc, i % 2 ? "multi_a.o" : "foo.o");
+    CHECK(others[i] != NULL);
+    reused |= memcmp(add, before, sizeof before) != 0;
+  }
+  /* Otherwise this case would test nothing. */
+  CHECK(reused);
+  char go = 1;
+  CHECK_EQ(write(to_child[1], &go, 1), 1);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    fprintf(stderr, "fork_shared_pages: child status %#x\n", status);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(to_child[1]);
+  close(to_parent[0]);
+  for (int i = 0; i < 4; i++)
+    if (others[i]) orcjit_library_release(others[i]);
+  orcjit_session_release(s);
+}
