@@ -20,7 +20,13 @@
 **     one protection class (R, RW, RX, ...), and page runs inside them
 **     (first fit, sorted arrays of free ranges), so segments of one
 **     protection share few kernel mappings;
-**   - the life of the pages: made RW and zeroed for JITLink (pieces of 256
+**   - per slab of the near window, a memfd mapped twice (oj_vmview.c):
+**     JITLink writes through a read-write alias, the slab's chunks keep the
+**     final protection of their class, so a load makes no mprotect;
+**     private pages otherwise (the low window, regions of their own,
+**     OJ_VMEM_PLAIN for debugger sessions, systems without executable
+**     memfds, ORCJIT_DUAL_MAP=0);
+**   - the life of the pages: made RW (private ones) and zeroed for JITLink (pieces of 256
 **     KiB or more by dropping their pages, MADV_DONTNEED, so a large .bss
 **     is resident only where used), final protections, freed pieces back
 **     in the free lists (kept committed for reuse; large ones dropped at
