@@ -122,8 +122,18 @@ static pthread_once_t oj_vmem_once = PTHREAD_ONCE_INIT;
 static size_t oj_vmem_page = 4096;
 static uintptr_t oj_vmem_libc;
 static oj_window oj_vmem_near, oj_vmem_lowwin = {.low = 1};
-/* Whether near-window slabs get two views (ORCJIT_DUAL_MAP=0: never). */
+/* Whether near-window slabs get two views: by default on x86-64 only.
+** On aarch64 the scheme is sound (the instruction cache is flushed by the
+** executable address after writing through the alias) but has run only
+** under qemu-user, whose translation cache does not see writes through
+** another mapping of a page: reused code crashed there.  Until it has run
+** on ARM64 hardware, ORCJIT_DUAL_MAP=1 turns it on; ORCJIT_DUAL_MAP=0
+** turns it off anywhere. */
+#if defined(__x86_64__)
 static int oj_vmem_dual = 1;
+#else
+static int oj_vmem_dual = 0;
+#endif
 /* Bumped in a child after fork(): the views of older pieces are gone. */
 static unsigned oj_vmem_epoch;
 /* fork(): the child tells the parent, by closing the write end, that it
@@ -201,7 +211,7 @@ static void oj_vmem_init(void) {
     }
   }
   const char *d = getenv("ORCJIT_DUAL_MAP");
-  if (d && strcmp(d, "0") == 0) oj_vmem_dual = 0;
+  if (d && *d) oj_vmem_dual = strcmp(d, "0") != 0;
   long ps = sysconf(_SC_PAGESIZE);
   if (ps > 0) oj_vmem_page = (size_t)ps;
   Dl_info info;
