@@ -210,6 +210,11 @@ static void oj_vmem_init(void) {
       ws[k]->pages[c].ctx = ws[k];
     }
   }
+  /* Valgrind, like qemu-user, misses code written through the alias: its
+  ** translations of reused addresses went stale and the process crashed
+  ** (unless --smc-check=all).  It always preloads its vgpreload_*.so. */
+  const char *pre = getenv("LD_PRELOAD");
+  if (pre && strstr(pre, "vgpreload_")) oj_vmem_dual = 0;
   const char *d = getenv("ORCJIT_DUAL_MAP");
   if (d && *d) oj_vmem_dual = strcmp(d, "0") != 0;
   long ps = sysconf(_SC_PAGESIZE);
