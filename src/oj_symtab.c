@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oj_hash.h"
 #include "oj_internal.h"
 
 int oj_grow(void **arr, size_t *cap, size_t need, size_t elem) {
@@ -21,11 +22,7 @@ int oj_grow(void **arr, size_t *cap, size_t need, size_t elem) {
   return 0;
 }
 
-static uint32_t oj_symtab_hash(const char *s) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
-  return h ? h : 1;
-}
+static uint32_t oj_symtab_hash(const char *s) { return oj_hash_bytes(s, strlen(s)); }
 
 void oj_symtab_free(oj_symtab *t) {
   for (size_t i = 0; i < t->cap; i++) free(t->slots[i].name);
