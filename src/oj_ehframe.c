@@ -143,7 +143,7 @@ int oj_ehframe_check(const oj_elf_ctx *c, uint32_t i) {
   ** .eh_frame sections collided in its table, and an FDE was read with the
   ** other's encoding (found by review).  Compilers make one. */
   for (uint32_t j = i + 1; j < c->shnum; j++)
-    if (strcmp(oj_elf_secname(c, j), ".eh_frame") == 0)
+    if (oj_elf_is_eh_frame(c, j))
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s and %s are both named .eh_frame",
                          oj_elf_sec(c, i).s, oj_elf_sec(c, j).s);

@@ -316,7 +316,7 @@ int oj_elf_read_sections(oj_elf_ctx *c) {
     /* JITLink finds unwind tables by name and registers them with the C
     ** library's unwinder at their address: one that is not loaded has
     ** none (__register_frame(0) crashed, found by fuzz_load). */
-    if (!(s->sh_flags & SHF_ALLOC) && strcmp(oj_elf_secname(c, i), ".eh_frame") == 0)
+    if (!(s->sh_flags & SHF_ALLOC) && oj_elf_is_eh_frame(c, i))
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s is not allocated (no SHF_ALLOC); "
                                         "unwind tables must be",

@@ -175,7 +175,7 @@ int oj_elf_sym_check(oj_elf_ctx *c) {
     ** library, which ran them after the library's memory was gone), and
     ** the GOT (JITLink's GOT relocations use its own, GOTPC64 took the
     ** object's: wild GOT reads).  Found by review. */
-    if (sec != SHN_UNDEF && sym.st_name &&
+    if (sec != SHN_UNDEF && sym.st_name && c->str[sym.st_name] == '_' &&
         (strcmp(c->str + sym.st_name, "__dso_handle") == 0 ||
          strcmp(c->str + sym.st_name, "_GLOBAL_OFFSET_TABLE_") == 0))
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
