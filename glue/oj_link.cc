@@ -96,25 +96,45 @@ private:
   }
 
   /* Applies every relocation edge now, as JITLink's applyFixups would right
-  ** after the pre-fixup passes (same order, same x86_64::applyFixup, same
-  ** GOT symbol, same errors), then drops the edges.  The object layer's
-  ** dependency scan, the next pre-fixup pass, then finds no edges: it walks
-  ** every edge of the graph with hash sets per block (11% of the load of a
-  ** small object, 29% for 3,000 functions), to tell ORC which symbols of
-  ** other objects this one waits on.  Nothing here waits: every target is
+  ** after the pre-fixup passes (same x86_64::applyFixup, same GOT symbol,
+  ** same errors), then drops the edges.  The object layer's dependency
+  ** scan, the next pre-fixup pass, then finds no edges: it walks every edge
+  ** of the graph with hash sets per block (11% of the load of a small
+  ** object, 29% for 3,000 functions), to tell ORC which symbols of other
+  ** objects this one waits on.  Nothing here waits: every target is
   ** already linked, bound to an absolute address, or part of the same add,
   ** whose lookup completes only when all its objects are linked.  With no
-  ** edges left, JITLink's own applyFixups has nothing to do. */
+  ** edges left, JITLink's own applyFixups has nothing to do.
+  **
+  ** With no edges left, the dependency scan would still give ORC one group
+  ** (symbols, no dependencies) per block that defines a global, and ORC's
+  ** emit bookkeeping (WaitingOnGraph: a node per group, merged and
+  ** simplified) cost more than the scan itself: the two were 17% of the
+  ** instructions of loading a C++ object with six typed exports, 5.5% after
+  ** this pass (bench/src/containers.cc).  ORC gives every symbol of the
+  ** object that is in no group to one node without dependencies, which is
+  ** what each group was.  The scan puts only non-local symbols into groups;
+  ** the layer has read the scopes already (notifyResolved, before the
+  ** pre-fixup passes), and nothing after the scan reads them, so the
+  ** symbols become local here.
+  **
+  ** Both in one walk over the defined symbols, each block fixed up at its
+  ** first symbol: the graph keeps each section's blocks and symbols in hash
+  ** sets of at least 64 buckets, and walking the blocks too cost as much
+  ** again (a C++ object has a hundred sections).  After pruning every block
+  ** holds a symbol (prune keeps only blocks reached through symbols; the
+  ** GOT and stub entries made after it have theirs); a block without one
+  ** would keep its edges, and JITLink would apply them as usual. */
   static Error applyFixupsEarly(LinkGraph &G) {
     if (G.getTargetTriple().getArch() != Triple::x86_64) return Error::success();
     const Symbol *GOT = nullptr;
     bool LookedForGOT = false;
-    for (Section &Sec : G.sections()) {
-      bool NoAlloc = Sec.getMemLifetime() == orc::MemLifetime::NoAlloc;
-      for (Block *B : Sec.blocks()) {
-        if (B->edges_empty()) continue;
-        if (NoAlloc) (void)B->getMutableContent(G);
-        for (const Edge &E : B->edges()) {
+    for (Symbol *S : G.defined_symbols()) {
+      Block &B = S->getBlock();
+      if (!B.edges_empty()) {
+        if (B.getSection().getMemLifetime() == orc::MemLifetime::NoAlloc)
+          (void)B.getMutableContent(G);
+        for (const Edge &E : B.edges()) {
           if (!E.isRelocation()) continue;
           if (E.getKind() == x86_64::Delta64FromGOT && !GOT) {
             if (!LookedForGOT) GOT = findGOT(G);
@@ -123,28 +143,13 @@ private:
             ** (those already applied have lost their edges). */
             if (!GOT) return Error::success();
           }
-          if (auto Err = x86_64::applyFixup(G, *B, E, GOT)) return Err;
+          if (auto Err = x86_64::applyFixup(G, B, E, GOT)) return Err;
         }
-        while (!B->edges_empty()) B->removeEdge(std::prev(B->edges().end()));
+        while (!B.edges_empty()) B.removeEdge(std::prev(B.edges().end()));
       }
-    }
-    hideFromDependencyScan(G);
-    return Error::success();
-  }
-  /* With no edges left, the dependency scan would still give ORC one
-  ** group (symbols, no dependencies) per block that defines a global, and
-  ** ORC's emit bookkeeping (WaitingOnGraph: a node per group, merged and
-  ** simplified) cost more than the scan itself: the two were 17% of the
-  ** instructions of loading a C++ object with six typed exports, 5.5%
-  ** after this pass (bench/src/containers.cc).  ORC gives every symbol of the
-  ** object that is in no group to one node without dependencies, which is
-  ** what each group was.  The scan (the next pre-fixup pass) puts only
-  ** non-local symbols into groups; the layer has read the scopes already
-  ** (notifyResolved, before the pre-fixup passes), and nothing after the
-  ** scan reads them, so the symbols become local here. */
-  static void hideFromDependencyScan(LinkGraph &G) {
-    for (Symbol *S : G.defined_symbols())
       if (S->getScope() != Scope::Local) S->setScope(Scope::Local);
+    }
+    return Error::success();
   }
 
   /* The symbol JITLink's x86-64 ELF backend gave _GLOBAL_OFFSET_TABLE_. */

@@ -99,29 +99,6 @@ bool allocatedHere(Symbol &T) {
          T.getBlock().getSection().getMemLifetime() != orc::MemLifetime::NoAlloc;
 }
 
-/* True when G has an absolute 32-bit edge from allocated memory to its own
-** allocated code or data: then only an address below 2 GiB can work. */
-bool graphNeedsLow(LinkGraph &G, std::string &where) {
-  if (G.getTargetTriple().getArch() != Triple::x86_64) return false;
-  for (Block *B : G.blocks()) {
-    if (B->getSection().getMemLifetime() == orc::MemLifetime::NoAlloc) continue;
-    for (Edge &E : B->edges()) {
-      if (E.getKind() != x86_64::Pointer32 && E.getKind() != x86_64::Pointer32Signed)
-        continue;
-      if (!allocatedHere(E.getTarget())) continue;
-      where = describeEdge(E.getKind() == x86_64::Pointer32 ? "R_X86_64_32" : "R_X86_64_32S",
-                           *B, E);
-      return true;
-    }
-  }
-  return false;
-}
-
-/* True when G has an edge narrower than 64 bits (a 32-bit PC-relative one,
-** mostly) from allocated memory to something outside it: another graph,
-** the host.  Such a graph must stay in the shared window, near both.
-** Calls and GOT loads to other code go through the graph's own stubs and
-** GOT by the time it is allocated, and do not count. */
 /* What an edge to outside the graph means for the graph's placement, by
 ** machine: "" if it has no range limit (absolute 64-bit, 64-bit deltas, page
 ** offsets, move-wide parts), else the relocation to name in messages. */
@@ -158,23 +135,55 @@ const char *edgeReachName(const Triple &TT, Edge::Kind K) {
   }
 }
 
-bool graphReachesOut(LinkGraph &G, std::string &where) {
+/* What G's edges from allocated memory say about where it may go, in one
+** walk over its blocks (the graph keeps each section's blocks in a hash set
+** of at least 64 buckets; walking them once for each question was 3% of
+** loading a C++ object with a hundred sections):
+**   needLow: an absolute 32-bit edge (x86-64 Pointer32 / Pointer32Signed)
+**     to its own allocated code or data, so only an address below 2 GiB can
+**     work (whereLow names the first one found);
+**   reachesOut: an edge narrower than 64 bits (a 32-bit PC-relative one,
+**     mostly) to something outside it (another graph, the host), so it must
+**     stay in the shared window near both (whereOut names it).  Calls and
+**     GOT loads to other code go through the graph's own stubs and GOT by
+**     the time it is allocated, and do not count.  A machine other than
+**     x86-64 and aarch64 always reaches out. */
+struct Placement {
+  bool needLow = false, reachesOut = false;
+  std::string whereLow, whereOut;
+};
+
+Placement scanPlacement(LinkGraph &G) {
+  Placement P;
   const Triple &TT = G.getTargetTriple();
-  if (TT.getArch() != Triple::x86_64 && TT.getArch() != Triple::aarch64) {
-    where = "(not x86-64 or aarch64)";
-    return true;
+  bool x86 = TT.getArch() == Triple::x86_64;
+  if (!x86 && TT.getArch() != Triple::aarch64) {
+    P.reachesOut = true;
+    P.whereOut = "(not x86-64 or aarch64)";
   }
-  for (Block *B : G.blocks()) {
-    if (B->getSection().getMemLifetime() == orc::MemLifetime::NoAlloc) continue;
-    for (Edge &E : B->edges()) {
-      if (!E.isRelocation() || allocatedHere(E.getTarget())) continue;
-      const char *name = edgeReachName(TT, E.getKind());
-      if (name && !*name) continue;
-      where = describeEdge(name ? name : G.getEdgeKindName(E.getKind()), *B, E);
-      return true;
-    }
+  for (Section &Sec : G.sections()) {
+    if (Sec.getMemLifetime() == orc::MemLifetime::NoAlloc) continue;
+    for (Block *B : Sec.blocks())
+      for (Edge &E : B->edges()) {
+        if (!E.isRelocation()) continue;
+        bool here = allocatedHere(E.getTarget());
+        if (here) {
+          if (P.needLow || !x86) continue;
+          if (E.getKind() != x86_64::Pointer32 && E.getKind() != x86_64::Pointer32Signed)
+            continue;
+          P.needLow = true;
+          P.whereLow = describeEdge(
+              E.getKind() == x86_64::Pointer32 ? "R_X86_64_32" : "R_X86_64_32S", *B, E);
+        } else if (!P.reachesOut) {
+          const char *name = edgeReachName(TT, E.getKind());
+          if (name && !*name) continue;
+          P.reachesOut = true;
+          P.whereOut = describeEdge(name ? name : G.getEdgeKindName(E.getKind()), *B, E);
+        }
+        if (P.needLow && P.reachesOut) return P;
+      }
   }
-  return false;
+  return P;
 }
 
 class MemMgr final : public JITLinkMemoryManager {
@@ -255,8 +264,9 @@ private:
 void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
                       OnAllocatedFunction OnAllocated) {
   BasicLayout BL(G);
-  std::string where;
-  bool needLow = graphNeedsLow(G, where);
+  Placement P = scanPlacement(G);
+  bool needLow = P.needLow;
+  std::string &where = P.whereLow, &out = P.whereOut;
   if (!needLow) {
     std::lock_guard<std::mutex> Lock(Mutex);
     if (LowDylibs.count(JD)) {
@@ -264,8 +274,7 @@ void MemMgr::allocate(const JITLinkDylib *JD, LinkGraph &G,
       where = "(library marked for low memory)";
     }
   }
-  std::string out;
-  bool movable = !needLow && !graphReachesOut(G, out);
+  bool movable = !needLow && !P.reachesOut;
 
   std::vector<oj_vmem_seg> segs;
   std::vector<BasicLayout::Segment *> dest;

@@ -224,6 +224,13 @@ int oj_add_link_units(orcjit_library *lib, oj_unit *units, size_t n) {
     if (rc != ORCJIT_OK) goto out_remove;
   }
 
+  /* Room in the library's table for what the link adds to it: the
+  ** imports (oj_resolve_external) and the definitions published below. */
+  size_t nsyms = 0;
+  for (size_t i = 0; i < n; i++) nsyms += units[i].obj.ndefined + units[i].obj.nundefined;
+  pthread_mutex_lock(&lib->lock);
+  oj_symtab_reserve(&lib->syms, nsyms);
+  pthread_mutex_unlock(&lib->lock);
   oj_llvm_errors_reset();
   oj_resolve_missing_reset();
   oj_resolve_sync(lib->session);

@@ -12,7 +12,7 @@
 ** its tests.  Generic helpers over the descriptor are in oj_arch.c.
 **
 ** Not here yet: the JITLink edge kinds the C++ glue tests (glue/oj_link.cc
-** applyFixupsEarly, glue/oj_memmgr.cc graphNeedsLow and kSpanLimit, which
+** applyFixupsEarly, glue/oj_memmgr.cc scanPlacement and kSpanLimit, which
 ** is window_span below).  The below-2-GiB copies and jump stubs of
 ** oj_resolve.c are made only where low_window is set and the C library
 ** defines MAP_32BIT (glibc: x86 only).

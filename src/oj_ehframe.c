@@ -83,23 +83,23 @@ static int oj_ehframe_cie(const unsigned char *p, uint64_t n, int *fde_enc) {
 ** the next C++ exception thrown anywhere in the process crash (found by
 ** review).  So PC-begin must carry one relocation of its encoding's width
 ** and kind against code of this object, and the range must end inside
-** that code's section.  NULL if fine, else what is wrong. */
+** that code's section.  NULL if fine, else what is wrong.  *next: the
+** first relocation not before the previous FDE's address (FDEs come in
+** offset order, and so do the relocations: a cursor, not a search per
+** FDE). */
 static const char *oj_ehframe_fde_bad(const oj_elf_ctx *c, const unsigned char *p, uint64_t n,
                                       uint64_t at, int enc, const oj_elf_rel *rel,
-                                      size_t nrel) {
+                                      size_t nrel, size_t *next) {
   int pcrel = (enc & 0x70) == 0x10;
   uint64_t width = (enc & 0x0f) == 0x3 || (enc & 0x0f) == 0xb ? 4 : 8;
-  size_t lo = 0, hi = nrel;
+  size_t lo = *next;
   Elf64_Sym sym;
   uint32_t sec, want;
   uint64_t start, range;
   if (enc == 0xff || (enc & 0x70) > 0x10) return "its CIE gives no usable address encoding";
   if (at > n || n - at < 2 * width) return "it is too short for its address and range";
-  while (lo < hi) { /* the first relocation at or after `at` */
-    size_t mid = lo + (hi - lo) / 2;
-    if (rel[mid].off < at) lo = mid + 1;
-    else hi = mid;
-  }
+  while (lo < nrel && rel[lo].off < at) lo++; /* the first relocation at or after `at` */
+  *next = lo;
   if (lo == nrel || rel[lo].off != at) return "its start address has no relocation";
   if (lo + 1 < nrel && rel[lo + 1].off < at + 2 * width)
     return "more than one relocation patches its address and range";
@@ -137,13 +137,13 @@ int oj_ehframe_check(const oj_elf_ctx *c, uint32_t i) {
   uint64_t n = s->sh_size, off = 0;
   unsigned char *cie, *cieenc;
   const oj_elf_rel *rel;
-  size_t nrel;
+  size_t nrel, next = 0;
   int rc = ORCJIT_OK;
   /* JITLink merges sections of one name; two CIEs at offset 0 of two
   ** .eh_frame sections collided in its table, and an FDE was read with the
   ** other's encoding (found by review).  Compilers make one. */
   for (uint32_t j = i + 1; j < c->shnum; j++)
-    if (strcmp(oj_elf_secname(c, j), ".eh_frame") == 0)
+    if (oj_elf_is_eh_frame(c, j))
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s and %s are both named .eh_frame",
                          oj_elf_sec(c, i).s, oj_elf_sec(c, j).s);
@@ -214,7 +214,7 @@ int oj_ehframe_check(const oj_elf_ctx *c, uint32_t i) {
                            (unsigned)id);
       }
       const char *why = oj_ehframe_fde_bad(c, p, off + hdr + len, at + 4, cieenc[target],
-                                       rel, nrel);
+                                       rel, nrel, &next);
       if (why) {
         rc = oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "%s: the FDE at offset %llu is unusable: "

@@ -70,11 +70,6 @@ static void oj_elf_printable(char *d, size_t n, const char *s) {
   if (s[i] && n >= 4) memcpy(d + n - 4, "...", 4);
 }
 
-const char *oj_elf_secname(const oj_elf_ctx *c, uint32_t i) {
-  if (!c->names_ok || !c->shstr || i == 0 || i >= c->shnum) return "";
-  return c->shstr + c->sh[i].sh_name;
-}
-
 oj_elf_desc oj_elf_sec(const oj_elf_ctx *c, uint32_t i) {
   oj_elf_desc d;
   const char *name = oj_elf_secname(c, i);
@@ -141,7 +136,7 @@ static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
   if (rc == ORCJIT_OK) rc = oj_elf_sym_check(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_reloc_check(&c, out);
   for (uint32_t i = 1; rc == ORCJIT_OK && i < c.shnum; i++)
-    if (strcmp(oj_elf_secname(&c, i), ".eh_frame") == 0) rc = oj_ehframe_check(&c, i);
+    if (oj_elf_is_eh_frame(&c, i)) rc = oj_ehframe_check(&c, i);
   if (rc == ORCJIT_OK) rc = oj_elf_initfini_markers(&c, out);
   if (rc == ORCJIT_OK) rc = oj_elf_initfini_check(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_tls_layout(&c, out);

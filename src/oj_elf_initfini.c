@@ -31,7 +31,7 @@ static int oj_elf_initfini_name(const char *name, int *kind, uint32_t *prio) {
              {".ctors", 6, OJ_ELF_CTORS},
              {".dtors", 6, OJ_ELF_DTORS}};
   size_t t;
-  if (name[0] != '.' || !strchr("ifcd", name[1]) || name[1] == '\0')
+  if (name[0] != '.' || (name[1] != 'i' && name[1] != 'f' && name[1] != 'c' && name[1] != 'd'))
     return 0; /* quick exit for the usual .text.foo */
   for (t = 0; t < sizeof tab / sizeof tab[0]; t++) {
     const char *p = name + tab[t].len;
@@ -193,7 +193,7 @@ static int oj_elf_initfini_anchor_rank(const oj_elf_ctx *c, uint32_t i) {
   if (s->sh_type == SHT_NOBITS) return 1;
   if ((s->sh_flags & (SHF_TLS | SHF_EXCLUDE)) || s->sh_type == SHT_NOTE ||
       (c->arch->sht_unwind && s->sh_type == c->arch->sht_unwind) || s->sh_type == SHT_GROUP ||
-      strcmp(oj_elf_secname(c, i), ".eh_frame") == 0)
+      oj_elf_is_eh_frame(c, i))
     return 2;
   return 3;
 }

@@ -11,6 +11,7 @@
 #include <elf.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "oj_arch.h"
 #include "oj_elf.h"
@@ -115,8 +116,19 @@ int oj_elf_inside(uint64_t off, uint64_t len, uint64_t size);
 /* Offset one past the last NUL of p[0..n), 0 if there is none: a string
 ** starting at an offset below it is terminated inside the table. */
 uint64_t oj_elf_strend(const char *p, uint64_t n);
-/* The name of section i, "" before names are validated or if it has none. */
-const char *oj_elf_secname(const oj_elf_ctx *c, uint32_t i);
+/* The name of section i, "" before names are validated or if it has none.
+** Inline, like the test below: the steps ask for names hundreds of times
+** per C++ object. */
+static inline const char *oj_elf_secname(const oj_elf_ctx *c, uint32_t i) {
+  if (!c->names_ok || !c->shstr || i == 0 || i >= c->shnum) return "";
+  return c->shstr + c->sh[i].sh_name;
+}
+/* 1 if section i is named .eh_frame (the first bytes first: strcmp on
+** every section name was most of the cost of the test). */
+static inline int oj_elf_is_eh_frame(const oj_elf_ctx *c, uint32_t i) {
+  const char *n = oj_elf_secname(c, i);
+  return n[0] == '.' && n[1] == 'e' && n[2] == 'h' && strcmp(n, ".eh_frame") == 0;
+}
 /* "section 5 (.text)" and "symbol 7 (foo)", printable. */
 oj_elf_desc oj_elf_sec(const oj_elf_ctx *c, uint32_t i);
 oj_elf_desc oj_elf_symdesc(const oj_elf_ctx *c, uint64_t i, uint32_t st_name);

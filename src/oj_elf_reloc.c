@@ -105,19 +105,27 @@ int oj_elf_reloc_check(oj_elf_ctx *c, oj_elf_object *out) {
     if (n && (c->sh[t].sh_flags & SHF_TLS) && !c->tlsrel) c->tlsrel = i;
     /* Kept for their checks: the relocations of .eh_frame (checked for
     ** every section of that name) and of init/fini tables. */
-    kept = strcmp(oj_elf_secname(c, t), ".eh_frame") == 0 ||
-           oj_elf_initfini_is(c, t, &kind, &prio);
+    kept = oj_elf_is_eh_frame(c, t) || oj_elf_initfini_is(c, t, &kind, &prio);
+    /* Read once per table, not per entry (the loop below runs for every
+    ** relocation of the object). */
+    const oj_arch *arch = c->arch;
+    const uint64_t tsize = c->sh[t].sh_size, nsyms = c->nsyms;
+    const int talloc = (c->sh[t].sh_flags & SHF_ALLOC) != 0;
     for (k = 0; k < n; k++) {
       Elf64_Rela ra;
       oj_elf_rel r;
       const oj_arch_reloc *d;
+      uint32_t rtype;
+      int later;
+      memcpy(&ra, p + k * sizeof ra, sizeof ra);
+      rtype = (uint32_t)ELF64_R_TYPE(ra.r_info);
+      /* oj_arch_reloc_of, inline */
+      d = rtype < arch->nrelocs && arch->relocs[rtype].name ? &arch->relocs[rtype]
+                                                            : &arch->unknown;
       /* JITLink writes the fixup at r_offset without checking it against
       ** the target section: an out-of-range offset writes outside the
-      ** section's memory.  The widest fixup is the machine table's. */
-      uint64_t tsize = c->sh[t].sh_size;
-      memcpy(&ra, p + k * sizeof ra, sizeof ra);
-      d = oj_arch_reloc_of(c->arch, (uint32_t)ELF64_R_TYPE(ra.r_info));
-      /* Unloaded sections too: a live block of code that refers to one
+      ** section's memory.  The widest fixup is the machine table's.
+      ** Unloaded sections too: a live block of code that refers to one
       ** keeps it in the link graph, and its fixups are applied. */
       if (ra.r_offset > tsize || tsize - ra.r_offset < d->width)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
@@ -125,9 +133,8 @@ int oj_elf_reloc_check(oj_elf_ctx *c, oj_elf_object *out) {
                                           "%llu outside its section (%llu bytes)",
                            (unsigned long long)k, oj_elf_sec(c, i).s,
                            (unsigned long long)ra.r_offset, (unsigned long long)tsize);
-      if ((c->sh[t].sh_flags & SHF_ALLOC) && d->rclass == OJ_RC_ABS32_LOW)
-        out->abs32 = 1;
-      if (ELF64_R_SYM(ra.r_info) >= c->nsyms)
+      if (talloc && d->rclass == OJ_RC_ABS32_LOW) out->abs32 = 1;
+      if (ELF64_R_SYM(ra.r_info) >= nsyms)
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "relocation %llu of %s refers to "
                                           "symbol %u, but there are %llu "
@@ -171,7 +178,8 @@ int oj_elf_reloc_check(oj_elf_ctx *c, oj_elf_object *out) {
                              (long long)ra.r_addend);
         }
       }
-      if (d->rclass == OJ_RC_NONE || (!kept && !oj_elf_reloc_later(d))) continue;
+      later = oj_elf_reloc_later(d);
+      if (d->rclass == OJ_RC_NONE || (!kept && !later)) continue;
       r.off = ra.r_offset;
       r.type = (uint32_t)ELF64_R_TYPE(ra.r_info);
       r.sym = (uint32_t)ELF64_R_SYM(ra.r_info);
@@ -181,10 +189,16 @@ int oj_elf_reloc_check(oj_elf_ctx *c, oj_elf_object *out) {
       r.tsec = t;
       r.d = d;
       if ((kept && !oj_elf_reloc_push(&c->tgt, &c->ntgt, &c->captgt, &r)) ||
-          (oj_elf_reloc_later(d) && !oj_elf_reloc_push(&c->rel, &c->nrel, &c->caprel, &r)))
+          (later && !oj_elf_reloc_push(&c->rel, &c->nrel, &c->caprel, &r)))
         return oj_elf_nomem(c);
     }
   }
-  if (c->ntgt) qsort(c->tgt, c->ntgt, sizeof *c->tgt, oj_elf_reloc_cmp);
+  /* Compilers write them in that order already: checked first, since a
+  ** merge sort of a sorted array still compares n log n / 2 times. */
+  for (size_t j = 1; j < c->ntgt; j++)
+    if (oj_elf_reloc_cmp(&c->tgt[j - 1], &c->tgt[j]) > 0) {
+      qsort(c->tgt, c->ntgt, sizeof *c->tgt, oj_elf_reloc_cmp);
+      break;
+    }
   return ORCJIT_OK;
 }

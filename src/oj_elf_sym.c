@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "oj_elf_int.h"
+#include "oj_hash.h"
 
 /* Symbol i of the validated symbol table, with SHN_XINDEX resolved. */
 void oj_elf_sym_at(const oj_elf_ctx *c, uint64_t i, Elf64_Sym *sym,
@@ -174,7 +175,7 @@ int oj_elf_sym_check(oj_elf_ctx *c) {
     ** library, which ran them after the library's memory was gone), and
     ** the GOT (JITLink's GOT relocations use its own, GOTPC64 took the
     ** object's: wild GOT reads).  Found by review. */
-    if (sec != SHN_UNDEF && sym.st_name &&
+    if (sec != SHN_UNDEF && sym.st_name && c->str[sym.st_name] == '_' &&
         (strcmp(c->str + sym.st_name, "__dso_handle") == 0 ||
          strcmp(c->str + sym.st_name, "_GLOBAL_OFFSET_TABLE_") == 0))
       return oj_elf_fail(c, ORCJIT_EUNSUPPORTED,
@@ -285,15 +286,15 @@ static int oj_elf_sym_list(const oj_elf_ctx *c, oj_elf_cand *v, size_t n,
               : (uint64_t)c->size * 16 + ((uint64_t)1 << 20);
   memset(slots, 0, cap * sizeof *slots);
   for (i = 0; i < n; i++) {
-    const unsigned char *p = (const unsigned char *)v[i].s;
-    uint32_t h = 2166136261u;
-    size_t len = 0;
-    while (p[len]) h = (h ^ p[len++]) * 16777619u;
+    const char *p = v[i].s;
+    size_t len = strlen(p);
+    uint32_t h;
     work += len + 1;
     if (work > limit)
       return oj_elf_fail(c, ORCJIT_EFORMAT,
                          OJ_ELF_CORRUPT "symbol names are implausibly long "
                                         "for a %zu-byte file", c->size);
+    h = oj_hash_bytes(p, len);
     j = h & mask;
     while (slots[j]) {
       const oj_elf_cand *e = &v[slots[j] - 1];

@@ -210,7 +210,7 @@ static int oj_elf_tls_static_check(oj_elf_ctx *c, oj_elf_object *out, const oj_e
                        "definition: %s",
                        who.s, d->why ? d->why : "?", c->arch->tls_hint);
   if (t->sh_type != SHT_PROGBITS || !(t->sh_flags & SHF_ALLOC) || (t->sh_flags & SHF_TLS) ||
-      strcmp(oj_elf_secname(c, r->tsec), ".eh_frame") == 0)
+      oj_elf_is_eh_frame(c, r->tsec))
     return oj_elf_fail(c, ORCJIT_EFORMAT,
                        OJ_ELF_CORRUPT "relocation %llu of %s puts a thread-local offset "
                                       "into %s, which is not code or data",
@@ -345,7 +345,7 @@ int oj_elf_tls_check(oj_elf_ctx *c, oj_elf_object *out) {
       ** unwind table, a symbol, string or relocation table, it would
       ** change what the checks above have passed (found by fuzz_elf: a
       ** DTPOFF64 over the first .eh_frame record's length). */
-      if (t->sh_type != SHT_PROGBITS || strcmp(oj_elf_secname(c, r->tsec), ".eh_frame") == 0)
+      if (t->sh_type != SHT_PROGBITS || oj_elf_is_eh_frame(c, r->tsec))
         return oj_elf_fail(c, ORCJIT_EFORMAT,
                            OJ_ELF_CORRUPT "relocation %llu of %s puts a "
                                           "thread-local offset into %s, "

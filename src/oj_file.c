@@ -41,7 +41,15 @@ int oj_file_read(const char *path, unsigned char **out, size_t *out_size) {
     return rc;
   }
   size_t size = (size_t)st.st_size, got = 0;
-  unsigned char *buf = malloc(size ? size : 1);
+  /* With room after the bytes: the ELF pre-pass appends the grown symbol
+  ** and string tables to an object read here (oj_elf_image.c, realloc),
+  ** which then stays in place instead of being copied (a copy of the whole
+  ** file, when the heap had no room right after the block).  They are a
+  ** tenth to a fifth of a C++ object.  The buffer lives only for the add;
+  ** the room is capped (64 MiB) for large inputs, tars among them. */
+  size_t room = size / 4 < ((size_t)64 << 20) ? size / 4 + 4096 : (size_t)64 << 20;
+  unsigned char *buf = malloc(size + room); /* size <= ORCJIT_MAX_INPUT_SIZE */
+  if (!buf) buf = malloc(size ? size : 1);
   if (!buf) {
     close(fd);
     return oj_error_set(ORCJIT_ENOMEM, "%s: out of memory (%zu bytes)", path, size);

@@ -101,6 +101,15 @@ oj_symtab_entry *oj_symtab_find(const oj_symtab *t, const char *name);
 /* Inserts name if absent; returns the entry (new or existing), NULL on
 ** ENOMEM.  *created tells which. */
 oj_symtab_entry *oj_symtab_insert(oj_symtab *t, const char *name, int *created);
+/* The same with name's hash (oj_symtab_hash) computed once by the caller,
+** for a name looked up in several tables. */
+uint32_t oj_symtab_hash(const char *name);
+oj_symtab_entry *oj_symtab_find_h(const oj_symtab *t, const char *name, uint32_t h);
+oj_symtab_entry *oj_symtab_insert_h(oj_symtab *t, const char *name, uint32_t h,
+                                    int *created);
+/* Makes room for n more entries at once (no rehash on the way); without
+** the memory, nothing happens and inserts grow the table as usual. */
+void oj_symtab_reserve(oj_symtab *t, size_t n);
 /* Removes name, if present. */
 void oj_symtab_remove(oj_symtab *t, const char *name);
 /* Removes every entry for which pred(entry, ctx) is nonzero. */

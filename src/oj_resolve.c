@@ -138,9 +138,9 @@ void oj_resolve_sync(orcjit_session *s) {
   pthread_mutex_unlock(&s->host_lock);
 }
 
-static uint64_t oj_resolve_host_cached(orcjit_session *s, const char *name) {
+static uint64_t oj_resolve_host_cached(orcjit_session *s, const char *name, uint32_t h) {
   pthread_mutex_lock(&s->host_lock);
-  oj_symtab_entry *e = oj_symtab_find(&s->host_syms, name);
+  oj_symtab_entry *e = oj_symtab_find_h(&s->host_syms, name, h);
   uint64_t addr = e ? e->addr : 0;
   pthread_mutex_unlock(&s->host_lock);
   if (addr) return addr;
@@ -148,7 +148,7 @@ static uint64_t oj_resolve_host_cached(orcjit_session *s, const char *name) {
   if (!p || !oj_resolve_in_module(p)) return oj_resolve_host(name);
   int created;
   pthread_mutex_lock(&s->host_lock);
-  e = oj_symtab_insert(&s->host_syms, name, &created); /* NULL: not kept */
+  e = oj_symtab_insert_h(&s->host_syms, name, h, &created); /* NULL: not kept */
   if (e && created) e->addr = (uint64_t)(uintptr_t)p;
   pthread_mutex_unlock(&s->host_lock);
   return (uint64_t)(uintptr_t)p;
@@ -160,7 +160,7 @@ static uint64_t oj_resolve_host_cached(orcjit_session *s, const char *name) {
 ** otherwise take the two locks in opposite orders and wait for each other
 ** for good.  dep stays valid without lib->lock: every library ever in
 ** lib's link order is held by lib (lib->held) until lib is destroyed. */
-static uint64_t oj_resolve_linked(orcjit_library *lib, const char *name) {
+static uint64_t oj_resolve_linked(orcjit_library *lib, const char *name, uint32_t h) {
   uint64_t addr = 0;
   for (size_t i = 0; !addr; i++) {
     pthread_mutex_lock(&lib->lock);
@@ -169,17 +169,18 @@ static uint64_t oj_resolve_linked(orcjit_library *lib, const char *name) {
     if (!dep) break;
     if (dep == lib) continue;
     pthread_mutex_lock(&dep->lock);
-    oj_symtab_entry *e = oj_symtab_find(&dep->syms, name);
+    oj_symtab_entry *e = oj_symtab_find_h(&dep->syms, name, h);
     if (e && !(e->flags & (OJ_SYM_HIDDEN | OJ_SYM_IMPORTED))) addr = e->addr;
     pthread_mutex_unlock(&dep->lock);
   }
   return addr;
 }
 
-static void oj_resolve_note_import(orcjit_library *lib, const char *name, uint64_t addr) {
+static void oj_resolve_note_import(orcjit_library *lib, const char *name, uint32_t h,
+                                   uint64_t addr) {
   int created;
   pthread_mutex_lock(&lib->lock);
-  oj_symtab_entry *e = oj_symtab_insert(&lib->syms, name, &created);
+  oj_symtab_entry *e = oj_symtab_insert_h(&lib->syms, name, h, &created);
   if (e && created) {
     e->addr = addr;
     e->flags = OJ_SYM_IMPORTED | OJ_SYM_HIDDEN;
@@ -314,7 +315,7 @@ static uint64_t oj_resolve_tpoff(orcjit_library *lib, const char *name) {
     oj_symtab_entry *e = oj_symtab_find(&lib->syms, name);
     loaded = e && !(e->flags & OJ_SYM_IMPORTED);
     pthread_mutex_unlock(&lib->lock);
-    loaded = loaded || oj_resolve_linked(lib, name);
+    loaded = loaded || oj_resolve_linked(lib, name, oj_symtab_hash(name));
   }
   if (loaded) {
     oj_tls_tpoff_refuse(name, "it is a thread-local of a loaded library, which only "
@@ -333,13 +334,13 @@ static uint64_t oj_resolve_tpoff(orcjit_library *lib, const char *name) {
 }
 
 /* Steps 1 to 3 of the search (and for a library below 2 GiB, a low copy
-** or stub of what the host has). */
-static uint64_t oj_resolve_find(orcjit_library *lib, const char *name) {
+** or stub of what the host has); h: oj_symtab_hash(name). */
+static uint64_t oj_resolve_find(orcjit_library *lib, const char *name, uint32_t h) {
   if (oj_resolve_is_tpoff(name)) return oj_resolve_tpoff(lib, name);
   uint64_t addr = oj_resolve_shim(name);
-  if (!addr && lib) addr = oj_resolve_linked(lib, name);
+  if (!addr && lib) addr = oj_resolve_linked(lib, name, h);
   if (!addr) {
-    addr = lib ? oj_resolve_host_cached(lib->session, name) : oj_resolve_host(name);
+    addr = lib ? oj_resolve_host_cached(lib->session, name, h) : oj_resolve_host(name);
     uint64_t copy = addr && lib && atomic_load(&lib->low)
                         ? oj_resolve_low_copy(lib, (void *)(uintptr_t)addr) : 0;
     if (copy) addr = copy;
@@ -364,13 +365,14 @@ static LLVMErrorRef oj_resolve_generate(LLVMOrcDefinitionGeneratorRef gen, void 
   size_t nfound = 0;
   for (size_t i = 0; i < n; i++) {
     const char *name = LLVMOrcSymbolStringPoolEntryStr(set[i].Name);
-    uint64_t addr = oj_resolve_find(lib, name);
+    uint32_t h = oj_symtab_hash(name);
+    uint64_t addr = oj_resolve_find(lib, name, h);
     if (!addr) {
       if (set[i].LookupFlags != LLVMOrcSymbolLookupFlagsWeaklyReferencedSymbol)
         oj_resolve_note_missing(oj_resolve_is_tpoff(name) ? oj_tls_tpoff_why() : name);
       continue;
     }
-    if (lib) oj_resolve_note_import(lib, name, addr);
+    if (lib) oj_resolve_note_import(lib, name, h, addr);
     LLVMOrcRetainSymbolStringPoolEntry(set[i].Name);
     found[nfound].Name = set[i].Name;
     found[nfound].Sym.Address = addr;
@@ -412,8 +414,9 @@ int oj_resolve_external(LLVMOrcJITDylibRef jd, LLVMOrcSymbolStringPoolEntryRef n
   const char *s = LLVMOrcSymbolStringPoolEntryStr(name);
   if (strncmp(s, "__orcjit.", 9) == 0 && !oj_resolve_is_tpoff(s)) return 0; /* markers */
   orcjit_library *lib = a->lib;
+  uint32_t h = oj_symtab_hash(s); /* one hash for the three tables */
   pthread_mutex_lock(&lib->lock);
-  oj_symtab_entry *e = oj_symtab_find(&lib->syms, s);
+  oj_symtab_entry *e = oj_symtab_find_h(&lib->syms, s, h);
   int own = e && !(e->flags & OJ_SYM_IMPORTED);
   uint64_t known = e && !own ? e->addr : 0;
   pthread_mutex_unlock(&lib->lock);
@@ -421,9 +424,9 @@ int oj_resolve_external(LLVMOrcJITDylibRef jd, LLVMOrcSymbolStringPoolEntryRef n
   ** JITDylib (oj_add_link_units), maybe only from this very lookup. */
   if (own || oj_rtnames_kind(s) == OJ_RT_OBJECT) return 0;
   if (!known) {
-    known = oj_resolve_find(lib, s);
+    known = oj_resolve_find(lib, s, h);
     if (!known) return 0; /* the generator reports it, or it is weak */
-    oj_resolve_note_import(lib, s, known);
+    oj_resolve_note_import(lib, s, h, known);
   }
   *addr = known;
   return 1;

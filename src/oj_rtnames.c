@@ -31,8 +31,12 @@ static const struct {
 
 static int oj_rtnames_find(const char *name) {
   if (name[0] != '_' && name[0] != 'a') return -1;
-  for (size_t i = 0; i < sizeof oj_rtnames / sizeof *oj_rtnames; i++)
-    if (strcmp(name, oj_rtnames[i].name) == 0) return (int)i;
+  /* The first bytes first: C++ names (_Z...) match none, and strcmp was
+  ** half of binding a C++ object's imports.  Every name here has 6+ bytes. */
+  for (size_t i = 0; i < sizeof oj_rtnames / sizeof *oj_rtnames; i++) {
+    const char *t = oj_rtnames[i].name;
+    if (name[1] == t[1] && name[2] == t[2] && strcmp(name, t) == 0) return (int)i;
+  }
   return -1;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oj_hash.h"
 #include "oj_internal.h"
 
 int oj_grow(void **arr, size_t *cap, size_t need, size_t elem) {
@@ -21,11 +22,7 @@ int oj_grow(void **arr, size_t *cap, size_t need, size_t elem) {
   return 0;
 }
 
-static uint32_t oj_symtab_hash(const char *s) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
-  return h ? h : 1;
-}
+uint32_t oj_symtab_hash(const char *s) { return oj_hash_bytes(s, strlen(s)); }
 
 void oj_symtab_free(oj_symtab *t) {
   for (size_t i = 0; i < t->cap; i++) free(t->slots[i].name);
@@ -42,14 +39,18 @@ static oj_symtab_entry *oj_symtab_probe(oj_symtab_entry *slots, size_t cap,
   }
 }
 
-oj_symtab_entry *oj_symtab_find(const oj_symtab *t, const char *name) {
+oj_symtab_entry *oj_symtab_find_h(const oj_symtab *t, const char *name, uint32_t h) {
   if (!t->cap) return NULL;
-  oj_symtab_entry *e = oj_symtab_probe(t->slots, t->cap, name, oj_symtab_hash(name));
+  oj_symtab_entry *e = oj_symtab_probe(t->slots, t->cap, name, h);
   return e->name ? e : NULL;
 }
 
-static int oj_symtab_grow(oj_symtab *t) {
-  size_t ncap = t->cap ? t->cap * 2 : 16;
+oj_symtab_entry *oj_symtab_find(const oj_symtab *t, const char *name) {
+  return t->cap ? oj_symtab_find_h(t, name, oj_symtab_hash(name)) : NULL;
+}
+
+/* Rehashes into ncap slots (a power of two above the count). */
+static int oj_symtab_resize(oj_symtab *t, size_t ncap) {
   oj_symtab_entry *ns = calloc(ncap, sizeof *ns);
   if (!ns) return -1;
   for (size_t i = 0; i < t->cap; i++) {
@@ -62,10 +63,23 @@ static int oj_symtab_grow(oj_symtab *t) {
   return 0;
 }
 
+static int oj_symtab_grow(oj_symtab *t) { return oj_symtab_resize(t, t->cap ? t->cap * 2 : 16); }
+
+void oj_symtab_reserve(oj_symtab *t, size_t n) {
+  size_t ncap = t->cap ? t->cap : 16;
+  if (n > SIZE_MAX / 8 - t->count) return;
+  while ((t->count + n) * 4 > ncap * 3) ncap *= 2;
+  if (ncap != t->cap) (void)oj_symtab_resize(t, ncap); /* failing is harmless */
+}
+
 oj_symtab_entry *oj_symtab_insert(oj_symtab *t, const char *name, int *created) {
+  return oj_symtab_insert_h(t, name, oj_symtab_hash(name), created);
+}
+
+oj_symtab_entry *oj_symtab_insert_h(oj_symtab *t, const char *name, uint32_t h,
+                                    int *created) {
   *created = 0;
   if ((t->count + 1) * 4 > t->cap * 3 && oj_symtab_grow(t) != 0) return NULL;
-  uint32_t h = oj_symtab_hash(name);
   oj_symtab_entry *e = oj_symtab_probe(t->slots, t->cap, name, h);
   if (e->name) return e;
   char *copy = strdup(name);
