@@ -30,7 +30,9 @@ mkdir -p "$OUT"
 export BENCH_TMP="$(mktemp -d /tmp/orcjit-profile.XXXXXX)"
 trap 'rm -rf "$BENCH_TMP"' EXIT
 # Valgrind 3.19 gives up on the DWARF of LLVM's static libraries: profile a
-# copy of the library without debug information (symbols stay).
+# copy of the library without debug information (symbols stay).  Under
+# valgrind JIT memory has private pages (src/oj_vmem.c): mprotect calls
+# are system calls, a handful of instructions here.
 LIBDIR="$OUT/lib"
 mkdir -p "$LIBDIR"
 objcopy --strip-debug "$ROOT/build-bench/libtvm_ffi_orcjit.so" "$LIBDIR/libtvm_ffi_orcjit.so"
