@@ -16,6 +16,7 @@
 **   oj_elf_initfini.c  init/fini tables, the anchor, marker names
 **   oj_elf_tls.c       the TLS block layout, thread-local relocations
 **   oj_elf_image.c     the rewritten image handed to JITLink
+**   oj_elf_merge.c     its allocated sections merged, one per kind
 ** sharing the context of oj_elf_int.h.  Edits of a prepared image at link
 ** time live here too: weak definitions that lose (oj_elf_undefine) and a
 ** library's __dso_handle defined at an object's anchor (oj_elf_define_dso).
@@ -146,6 +147,7 @@ static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
   ** written for), but before anything is edited. */
   if (rc == ORCJIT_OK) rc = oj_elf_read_overlaps(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_image_make(&c, out);
+  if (rc == ORCJIT_OK) rc = oj_elf_merge(out);
   free(c.cand);
   free(c.sh);
   free(c.tlsvoff);

@@ -1,0 +1,240 @@
+/*
+** oj_elf_merge.c: the last step of the ELF pre-pass (oj_elf.h): the
+** image's allocated sections merged into one per kind (code, read-only
+** data, writable data, zero-fill), as a static linker's output has them.
+**
+** Why: JITLink makes a section, a block, hash sets of blocks and symbols
+** and a layout entry for every ELF section, and walks each of them in
+** every pass.  C++ objects carry a section per inline function, per
+** exception table, per template instance (COMDAT groups, 100 to 400 in
+** the benchmark objects), so that per-section work was about 40% of a
+** C++ load: typed2.o 1.95M -> 1.21M instructions per load, containers.o
+** 5.91M -> 3.11M, measured with the objects merged by ld -r first
+** (docs/design.md, "Load cost").
+**
+** How, editing the finished image (oj_elf_image.c):
+**   - a section merges when it is allocated, PROGBITS or NOBITS, not TLS,
+**     not SHF_LINK_ORDER or SHF_EXCLUDE, and its name says nothing: not
+**     .eh_frame, not an init/fini table (.init_array*, .ctors*, ...), not
+**     a C identifier (its __start_/__stop_ symbols name it);
+**   - per kind (write, execute, zero-fill), the first such section takes
+**     the others, each at an offset aligned to its own alignment; their
+**     bytes are copied to the end of the image; the others become
+**     SHT_NULL;
+**   - every symbol of a merged section moves (section index, value +
+**     offset), section symbols included: JITLink reads a section symbol as
+**     an anonymous symbol at its value, so relocations against it (with
+**     any addend, any type) still mean the same address; the relocation
+**     tables of a merged section point at the one that took it, their
+**     offsets moved by the same amount;
+**   - static-TLS patch offsets (out->tls_patch) follow their bytes.
+** What it costs: the merged sections' bytes copied once.  What changes for
+** JITLink: pruning works per block, so a function whose weak definition
+** lost to another object's stays in memory as dead code (it was dropped).
+** Nothing merges in an object with an extended section index table or a
+** SHT_REL table (neither is made by the compilers of the supported
+** machines), or when the copy cannot be allocated.
+*/
+#include <elf.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oj_elf_int.h"
+
+#ifndef SHF_EXCLUDE
+#define SHF_EXCLUDE 0x80000000u
+#endif
+
+#define OJ_MERGE_KINDS 8 /* execute | write << 1 | zero-fill << 2 */
+
+static int oj_merge_prefix(const char *name, const char *p) {
+  return strncmp(name, p, strlen(p)) == 0;
+}
+
+/* A C identifier: __start_<name> and __stop_<name> may refer to it. */
+static int oj_merge_cident(const char *s) {
+  if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_')) return 0;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+          *s == '_'))
+      return 0;
+  return 1;
+}
+
+/* The kind section s merges into, or -1. */
+static int oj_merge_kind(const Elf64_Shdr *s, const char *name) {
+  if (!(s->sh_flags & SHF_ALLOC)) return -1;
+  if (s->sh_type != SHT_PROGBITS && s->sh_type != SHT_NOBITS) return -1;
+  if (s->sh_flags & (SHF_TLS | SHF_LINK_ORDER | SHF_EXCLUDE)) return -1;
+  if (s->sh_addralign > OJ_ELF_ALIGN_MAX) return -1;
+  if (!name || oj_merge_cident(name) || strcmp(name, ".eh_frame") == 0 ||
+      strcmp(name, ".init") == 0 || strcmp(name, ".fini") == 0 ||
+      oj_merge_prefix(name, ".init_array") || oj_merge_prefix(name, ".fini_array") ||
+      oj_merge_prefix(name, ".preinit_array") || oj_merge_prefix(name, ".ctors") ||
+      oj_merge_prefix(name, ".dtors"))
+    return -1;
+  return ((s->sh_flags & SHF_EXECINSTR) ? 1 : 0) | ((s->sh_flags & SHF_WRITE) ? 2 : 0) |
+         (s->sh_type == SHT_NOBITS ? 4 : 0);
+}
+
+static uint64_t oj_merge_up(uint64_t v, uint64_t a) { return a > 1 ? (v + a - 1) & ~(a - 1) : v; }
+
+int oj_elf_merge(oj_elf_object *out) {
+  unsigned char *img = out->image;
+  uint64_t size = out->image_size;
+  Elf64_Ehdr eh;
+  Elf64_Shdr s0;
+  if (size < sizeof eh) return ORCJIT_OK;
+  memcpy(&eh, img, sizeof eh);
+  uint64_t shnum = eh.e_shnum;
+  if (eh.e_shoff > size || size - eh.e_shoff < sizeof s0) return ORCJIT_OK;
+  memcpy(&s0, img + eh.e_shoff, sizeof s0);
+  if (shnum == 0) shnum = s0.sh_size;
+  if (shnum < 3 || shnum > (size - eh.e_shoff) / sizeof s0) return ORCJIT_OK;
+  uint32_t shstrndx = eh.e_shstrndx == SHN_XINDEX ? s0.sh_link : eh.e_shstrndx;
+
+  Elf64_Shdr *sh = malloc(shnum * sizeof *sh);
+  uint32_t *into = calloc(shnum, sizeof *into); /* merged into (0: not) */
+  uint64_t *base = calloc(shnum, sizeof *base);  /* its offset there */
+  signed char *kind = malloc(shnum);
+  if (!sh || !into || !base || !kind) goto done; /* an optimisation: skipped */
+  memcpy(sh, img + eh.e_shoff, shnum * sizeof *sh);
+
+  uint32_t symtab = 0;
+  for (uint64_t i = 1; i < shnum; i++) {
+    if (sh[i].sh_type == SHT_SYMTAB_SHNDX || sh[i].sh_type == SHT_REL) goto done;
+    if (sh[i].sh_type == SHT_SYMTAB) symtab = (uint32_t)i;
+  }
+  if (!symtab || shstrndx == 0 || shstrndx >= shnum) goto done;
+  if (!oj_elf_inside(sh[shstrndx].sh_offset, sh[shstrndx].sh_size, size)) goto done;
+  const char *shstr = (const char *)img + sh[shstrndx].sh_offset;
+  uint64_t shstrend = oj_elf_strend(shstr, sh[shstrndx].sh_size);
+
+  /* Per kind: the first section, the layout of the others after it. */
+  uint32_t first[OJ_MERGE_KINDS] = {0};
+  uint64_t total[OJ_MERGE_KINDS] = {0}, align[OJ_MERGE_KINDS] = {0};
+  unsigned members[OJ_MERGE_KINDS] = {0};
+  kind[0] = -1;
+  for (uint64_t i = 1; i < shnum; i++) {
+    const char *name = sh[i].sh_name < shstrend ? shstr + sh[i].sh_name : NULL;
+    int k = oj_merge_kind(&sh[i], name);
+    uint64_t a = sh[i].sh_addralign ? sh[i].sh_addralign : 1;
+    kind[i] = -1;
+    if (k < 0 || (a & (a - 1))) continue;
+    uint64_t at = oj_merge_up(total[k], a);
+    if (at < total[k] || sh[i].sh_size > UINT64_MAX - at) continue;
+    if (!first[k]) first[k] = (uint32_t)i;
+    kind[i] = (signed char)k;
+    into[i] = first[k];
+    base[i] = at;
+    total[k] = at + sh[i].sh_size;
+    if (a > align[k]) align[k] = a;
+    members[k]++;
+  }
+  /* A kind of one section stays as it is. */
+  uint64_t grow = 0;
+  unsigned merging = 0;
+  for (int k = 0; k < OJ_MERGE_KINDS; k++) {
+    if (members[k] < 2) continue;
+    merging++;
+    if (!(k & 4)) grow = oj_merge_up(grow, 16) + total[k];
+  }
+  for (uint64_t i = 1; i < shnum; i++)
+    if (kind[i] >= 0 && members[kind[i]] < 2) {
+      kind[i] = -1;
+      into[i] = 0;
+      base[i] = 0;
+    }
+  if (!merging) goto done;
+  uint64_t at = oj_merge_up(size, 16);
+  if (grow > SIZE_MAX - 16 - at) goto done;
+  unsigned char *nimg = realloc(img, (size_t)(at + grow + 16));
+  if (!nimg) goto done;
+  img = out->image = nimg; /* shstr points into the old block from here */
+  memset(img + size, 0, (size_t)(at + grow + 16 - size));
+
+  /* The bytes of each kind, in section order, at their offsets. */
+  uint64_t kindoff[OJ_MERGE_KINDS] = {0};
+  for (int k = 0; k < OJ_MERGE_KINDS; k++) {
+    if (members[k] < 2 || (k & 4)) continue;
+    at = oj_merge_up(at, 16);
+    kindoff[k] = at;
+    at += total[k];
+  }
+  for (uint64_t i = 1; i < shnum; i++)
+    if (kind[i] >= 0 && sh[i].sh_type != SHT_NOBITS)
+      memcpy(img + kindoff[kind[i]] + base[i], img + sh[i].sh_offset, (size_t)sh[i].sh_size);
+  /* Static-TLS patches in merged bytes follow them. */
+  for (size_t j = 0; j < out->ntls_patch; j++) {
+    uint64_t off = out->tls_patch[j].off;
+    for (uint64_t i = 1; i < shnum; i++)
+      if (kind[i] >= 0 && sh[i].sh_type != SHT_NOBITS && off >= sh[i].sh_offset &&
+          off - sh[i].sh_offset < sh[i].sh_size) {
+        out->tls_patch[j].off = kindoff[kind[i]] + base[i] + (off - sh[i].sh_offset);
+        break;
+      }
+  }
+  /* Headers: the first of each kind takes all; the others are emptied. */
+  for (uint64_t i = 1; i < shnum; i++) {
+    if (kind[i] < 0) continue;
+    int k = kind[i];
+    if (into[i] == i) {
+      if (!(k & 4)) sh[i].sh_offset = kindoff[k];
+      sh[i].sh_size = total[k];
+      sh[i].sh_addralign = align[k];
+      sh[i].sh_entsize = 0;
+      sh[i].sh_flags &= SHF_ALLOC | SHF_WRITE | SHF_EXECINSTR;
+    } else {
+      sh[i].sh_type = SHT_NULL;
+      sh[i].sh_flags = 0;
+      sh[i].sh_offset = 0;
+      sh[i].sh_size = 0;
+      sh[i].sh_addralign = 0;
+      sh[i].sh_entsize = 0;
+    }
+  }
+  /* Symbols follow their section. */
+  const Elf64_Shdr *st = &sh[symtab];
+  if (oj_elf_inside(st->sh_offset, st->sh_size, size)) {
+    uint64_t n = st->sh_size / sizeof(Elf64_Sym);
+    for (uint64_t j = 0; j < n; j++) {
+      Elf64_Sym sym;
+      unsigned char *p = img + st->sh_offset + j * sizeof sym;
+      memcpy(&sym, p, sizeof sym);
+      if (sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE ||
+          sym.st_shndx >= shnum || !into[sym.st_shndx])
+        continue;
+      sym.st_value += base[sym.st_shndx];
+      sym.st_shndx = (Elf64_Section)into[sym.st_shndx];
+      memcpy(p, &sym, sizeof sym);
+    }
+  }
+  /* Relocation tables follow the section they patch. */
+  for (uint64_t i = 1; i < shnum; i++) {
+    if (sh[i].sh_type != SHT_RELA || sh[i].sh_info >= shnum || !into[sh[i].sh_info]) continue;
+    uint32_t t = sh[i].sh_info;
+    if (!oj_elf_inside(sh[i].sh_offset, sh[i].sh_size, size)) continue;
+    for (uint64_t j = 0; base[t] && j < sh[i].sh_size / sizeof(Elf64_Rela); j++) {
+      Elf64_Rela r;
+      unsigned char *p = img + sh[i].sh_offset + j * sizeof r;
+      memcpy(&r, p, sizeof r);
+      r.r_offset += base[t];
+      memcpy(p, &r, sizeof r);
+    }
+    sh[i].sh_info = into[t];
+  }
+  /* Sections ordered after a merged one (SHF_LINK_ORDER) name the merged. */
+  for (uint64_t i = 1; i < shnum; i++)
+    if ((sh[i].sh_flags & SHF_LINK_ORDER) && sh[i].sh_link < shnum && into[sh[i].sh_link])
+      sh[i].sh_link = into[sh[i].sh_link];
+  memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
+  out->image_size = (size_t)at;
+done:
+  free(sh);
+  free(into);
+  free(base);
+  free(kind);
+  return ORCJIT_OK;
+}
