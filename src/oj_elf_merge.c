@@ -69,11 +69,14 @@ static int oj_merge_kind(const Elf64_Shdr *s, const char *name) {
   if (s->sh_type != SHT_PROGBITS && s->sh_type != SHT_NOBITS) return -1;
   if (s->sh_flags & (SHF_TLS | SHF_LINK_ORDER | SHF_EXCLUDE)) return -1;
   if (s->sh_addralign > OJ_ELF_ALIGN_MAX) return -1;
-  if (!name || oj_merge_cident(name) || strcmp(name, ".eh_frame") == 0 ||
+  if (!name || oj_merge_cident(name)) return -1;
+  /* The names below all start with '.' and one of these letters. */
+  if (name[0] == '.' && strchr("cdefip", name[1]) && name[1] &&
+      (strcmp(name, ".eh_frame") == 0 ||
       strcmp(name, ".init") == 0 || strcmp(name, ".fini") == 0 ||
       oj_merge_prefix(name, ".init_array") || oj_merge_prefix(name, ".fini_array") ||
       oj_merge_prefix(name, ".preinit_array") || oj_merge_prefix(name, ".ctors") ||
-      oj_merge_prefix(name, ".dtors"))
+      oj_merge_prefix(name, ".dtors")))
     return -1;
   return ((s->sh_flags & SHF_EXECINSTR) ? 1 : 0) | ((s->sh_flags & SHF_WRITE) ? 2 : 0) |
          (s->sh_type == SHT_NOBITS ? 4 : 0);
@@ -153,7 +156,6 @@ int oj_elf_merge(oj_elf_object *out) {
   unsigned char *nimg = realloc(img, (size_t)(at + grow + 16));
   if (!nimg) goto done;
   img = out->image = nimg; /* shstr points into the old block from here */
-  memset(img + size, 0, (size_t)(at + grow + 16 - size));
 
   /* The bytes of each kind, in section order, at their offsets. */
   uint64_t kindoff[OJ_MERGE_KINDS] = {0};
@@ -163,9 +165,17 @@ int oj_elf_merge(oj_elf_object *out) {
     kindoff[k] = at;
     at += total[k];
   }
-  for (uint64_t i = 1; i < shnum; i++)
-    if (kind[i] >= 0 && sh[i].sh_type != SHT_NOBITS)
-      memcpy(img + kindoff[kind[i]] + base[i], img + sh[i].sh_offset, (size_t)sh[i].sh_size);
+  memset(img + size, 0, (size_t)(oj_merge_up(size, 16) - size));
+  uint64_t end[OJ_MERGE_KINDS] = {0}; /* bytes of each kind written so far */
+  for (uint64_t i = 1; i < shnum; i++) {
+    if (kind[i] < 0 || sh[i].sh_type == SHT_NOBITS) continue;
+    unsigned char *d = img + kindoff[kind[i]];
+    memset(d + end[kind[i]], 0, (size_t)(base[i] - end[kind[i]])); /* alignment */
+    memcpy(d + base[i], img + sh[i].sh_offset, (size_t)sh[i].sh_size);
+    end[kind[i]] = base[i] + sh[i].sh_size;
+  }
+  for (int k = 0; k < OJ_MERGE_KINDS; k++) /* up to the next kind's start */
+    if (kindoff[k]) memset(img + kindoff[k] + end[k], 0, (size_t)(oj_merge_up(kindoff[k] + total[k], 16) - kindoff[k] - end[k]));
   /* Static-TLS patches in merged bytes follow them. */
   for (size_t j = 0; j < out->ntls_patch; j++) {
     uint64_t off = out->tls_patch[j].off;

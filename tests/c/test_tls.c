@@ -350,6 +350,32 @@ static void tls_static(orcjit_session *s) {
   orcjit_library_release(lib);
   oj_test_host_tls = 100;
 
+  /* Built with -ffunction-sections: the code that reaches the
+  ** thread-locals lies in several sections, which the pre-pass merges
+  ** into one (src/oj_elf_merge.c), and the offsets it patches into that
+  ** code (local-exec) must follow the bytes. */
+  ojt_step("PIE code in many sections, merged: the patched TLS offsets follow");
+  lib = ojt_new_library(s, "tls_static_sections");
+  REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj("tls_static_fs.o")));
+  ts_get(lib, &f);
+  CHECK_EQ(OJT_CALL0(f.state), TS_FRESH);
+  CHECK_EQ(OJT_CALL0(f.write), TS_WRITTEN);
+  p = NULL;
+  REQUIRE_OK(orcjit_library_lookup(lib, "ts_init", (void **)&p));
+  CHECK_EQ((int64_t)(intptr_t)p, OJT_CALL0(f.addr));
+  CHECK_EQ(OJT_CALL0(f.host_bump), 101);
+  for (int i = 0; i < N; i++) REQUIRE(pthread_create(&th[i], NULL, ts_late_thread, &f) == 0);
+  for (int i = 0; i < N; i++) {
+    r[i] = NULL;
+    pthread_join(th[i], (void **)&r[i]);
+    REQUIRE(r[i] != NULL);
+    CHECK_EQ(r[i][0], TS_FRESH);
+    CHECK_EQ(r[i][1], TS_WRITTEN);
+    free(r[i]);
+  }
+  orcjit_library_release(lib);
+  oj_test_host_tls = 100;
+
   ojt_step("C++ PIE code: std::call_once (libstdc++'s thread-locals) and thread_local");
   lib = ojt_new_library(s, "tls_once");
 #if OJT_ASAN
