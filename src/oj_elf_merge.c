@@ -28,7 +28,8 @@
 **     tables of a merged section point at the one that took it, their
 **     offsets moved by the same amount;
 **   - static-TLS patch offsets (out->tls_patch) follow their bytes.
-** What it costs: the merged sections' bytes copied once.  What changes for
+** What it costs: the merged sections' bytes copied once (sections over
+** 64 KiB stay apart: no copy, and no gain to be had).  What changes for
 ** JITLink: pruning works per block, so a function whose weak definition
 ** lost to another object's stays in memory as dead code (it was dropped).
 ** Nothing merges in an object with an extended section index table or a
@@ -48,6 +49,7 @@
 #endif
 
 #define OJ_MERGE_KINDS 8 /* execute | write << 1 | zero-fill << 2 */
+#define OJ_MERGE_MAX ((uint64_t)64 << 10) /* larger sections stay apart */
 
 static int oj_merge_prefix(const char *name, const char *p) {
   return strncmp(name, p, strlen(p)) == 0;
@@ -69,6 +71,9 @@ static int oj_merge_kind(const Elf64_Shdr *s, const char *name) {
   if (s->sh_type != SHT_PROGBITS && s->sh_type != SHT_NOBITS) return -1;
   if (s->sh_flags & (SHF_TLS | SHF_LINK_ORDER | SHF_EXCLUDE)) return -1;
   if (s->sh_addralign > OJ_ELF_ALIGN_MAX) return -1;
+  /* A large section costs JITLink no more than a small one, and its bytes
+  ** would be copied: it stays on its own. */
+  if (s->sh_size > OJ_MERGE_MAX) return -1;
   if (!name || oj_merge_cident(name)) return -1;
   /* The names below all start with '.' and one of these letters. */
   if (name[0] == '.' && strchr("cdefip", name[1]) && name[1] &&

@@ -295,6 +295,8 @@ static int oj_window_accepts(const oj_window *w, uintptr_t p, size_t size) {
   return (uint64_t)(hi - lo) <= OJ_VMEM_SPAN;
 }
 
+static size_t oj_vmem_headroom(void);
+
 static int oj_window_add_slab(oj_window *w, uintptr_t p, size_t size, int single) {
   if (w->nslabs == w->capslabs) {
     size_t cap = w->capslabs ? w->capslabs * 2 : 8;
@@ -315,7 +317,11 @@ static int oj_window_add_slab(oj_window *w, uintptr_t p, size_t size, int single
   s->single = single;
   /* Two views where the system allows them; plain memory otherwise (and
   ** in the low window, whose -fno-pic objects are rare). */
-  if (w->low || !oj_vmem_dual || oj_vmview_open(&s->view, p, size) != 0) s->view.fd = -1;
+  /* Under an address-space limit the alias would count twice against it:
+  ** private pages there. */
+  if (w->low || !oj_vmem_dual || oj_vmem_headroom() != SIZE_MAX ||
+      oj_vmview_open(&s->view, p, size) != 0)
+    s->view.fd = -1;
   w->nslabs++;
   oj_window_span(w);
   return 0;
