@@ -559,6 +559,8 @@ static int oj_vmem_shared(oj_vmem_alloc *a, oj_window *w, const oj_vmem_seg *seg
   if (rc != 0) {
     oj_window_free_pieces(w, a->p, a->n);
     oj_window_unmap_free(w, 1);
+    /* A region of its own may take them next (OJ_VMEM_MOVABLE): plain. */
+    for (size_t i = 0; i < a->n; i++) a->p[i].fd = -1;
   }
   pthread_mutex_unlock(&oj_vmem_lock);
   return rc;
