@@ -89,6 +89,35 @@ static int oj_merge_kind(const Elf64_Shdr *s, const char *name) {
 
 static uint64_t oj_merge_up(uint64_t v, uint64_t a) { return a > 1 ? (v + a - 1) & ~(a - 1) : v; }
 
+/* JITLink 22 makes one graph section of all the sections of a name,
+** loaded or not as the first says (oj_elf_read.c refuses a loaded section
+** named like an earlier unloaded one).  Emptying a section (SHT_NULL, which
+** JITLink skips) may leave an unloaded one first of its name, before a
+** loaded one: then nothing merges.  1 if the merge keeps the rule. */
+static int oj_merge_names_ok(const Elf64_Shdr *sh, uint64_t shnum, const char *shstr,
+                             uint64_t shstrend, const signed char *kind, const uint32_t *into) {
+  uint64_t mask = 15;
+  while (mask < 2 * shnum) mask = mask * 2 + 1;
+  uint32_t *first = calloc((size_t)mask + 1, sizeof *first);
+  if (!first) return 0;
+  int ok = 1;
+  for (uint64_t i = 1; i < shnum && ok; i++) {
+    if (sh[i].sh_type == SHT_NULL || (kind[i] >= 0 && into[i] != i)) continue; /* skipped */
+    const char *name = sh[i].sh_name < shstrend ? shstr + sh[i].sh_name : "";
+    uint64_t h = 1469598103934665603u;
+    for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211u;
+    uint32_t x;
+    for (h &= mask; (x = first[h]) != 0; h = (h + 1) & mask) {
+      const char *o = sh[x].sh_name < shstrend ? shstr + sh[x].sh_name : "";
+      if (strcmp(o, name) == 0) break;
+    }
+    if (!x) first[h] = (uint32_t)i;
+    else if (!(sh[x].sh_flags & SHF_ALLOC) && (sh[i].sh_flags & SHF_ALLOC)) ok = 0;
+  }
+  free(first);
+  return ok;
+}
+
 int oj_elf_merge(oj_elf_object *out) {
   unsigned char *img = out->image;
   uint64_t size = out->image_size;
@@ -131,6 +160,8 @@ int oj_elf_merge(oj_elf_object *out) {
     uint64_t a = sh[i].sh_addralign ? sh[i].sh_addralign : 1;
     kind[i] = -1;
     if (k < 0 || (a & (a - 1))) continue;
+    if (sh[i].sh_type != SHT_NOBITS && !oj_elf_inside(sh[i].sh_offset, sh[i].sh_size, size))
+      continue; /* its bytes are not all in the image: stays as it is */
     uint64_t at = oj_merge_up(total[k], a);
     if (at < total[k] || sh[i].sh_size > UINT64_MAX - at) continue;
     if (!first[k]) first[k] = (uint32_t)i;
@@ -155,7 +186,7 @@ int oj_elf_merge(oj_elf_object *out) {
       into[i] = 0;
       base[i] = 0;
     }
-  if (!merging) goto done;
+  if (!merging || !oj_merge_names_ok(sh, shnum, shstr, shstrend, kind, into)) goto done;
   uint64_t at = oj_merge_up(size, 16);
   if (grow > SIZE_MAX - 16 - at) goto done;
   unsigned char *nimg = realloc(img, (size_t)(at + grow + 16));
@@ -203,6 +234,7 @@ int oj_elf_merge(oj_elf_object *out) {
       sh[i].sh_flags &= SHF_ALLOC | SHF_WRITE | SHF_EXECINSTR;
     } else {
       sh[i].sh_type = SHT_NULL;
+      sh[i].sh_name = 0; /* a name it shares stays an allocated section's */
       sh[i].sh_flags = 0;
       sh[i].sh_offset = 0;
       sh[i].sh_size = 0;
