@@ -169,10 +169,5 @@ void oj_vmview_privatize(oj_vmview *v, uintptr_t base, size_t size) {
     }
     i = j;
   }
-  munmap((void *)v->alias, size);
-  close(v->fd);
-  free(v->cls);
-  v->fd = -1;
-  v->alias = 0;
-  v->cls = NULL;
+  oj_vmview_close(v, size);
 }

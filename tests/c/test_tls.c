@@ -269,6 +269,23 @@ static void *ts_late_thread(void *arg) {
   return r;
 }
 
+/* Threads made after the load: fresh values, copies of their own. */
+static void ts_check_late_threads(ts_fns *f) {
+  enum { N = 3 };
+  pthread_t th[N];
+  int64_t *r[N];
+  for (int i = 0; i < N; i++) REQUIRE(pthread_create(&th[i], NULL, ts_late_thread, f) == 0);
+  for (int i = 0; i < N; i++) {
+    r[i] = NULL;
+    pthread_join(th[i], (void **)&r[i]);
+    REQUIRE(r[i] != NULL);
+    CHECK_EQ(r[i][0], TS_FRESH);
+    CHECK_EQ(r[i][1], TS_WRITTEN);
+    CHECK(r[i][2] != OJT_CALL0(f->addr));
+  }
+  for (int i = 0; i < N; i++) free(r[i]);
+}
+
 static void tls_static(orcjit_session *s) {
   ojt_step("default PIE code: local-exec and initial-exec thread-locals");
   ts_early e;
@@ -306,20 +323,7 @@ static void tls_static(orcjit_session *s) {
   CHECK_EQ(oj_test_host_tls, 101); /* its write was its own */
   CHECK_EQ(OJT_CALL0(f.state), TS_WRITTEN);
 
-  /* Threads made after the load: fresh values, copies of their own. */
-  enum { N = 3 };
-  pthread_t th[N];
-  int64_t *r[N];
-  for (int i = 0; i < N; i++) REQUIRE(pthread_create(&th[i], NULL, ts_late_thread, &f) == 0);
-  for (int i = 0; i < N; i++) {
-    r[i] = NULL;
-    pthread_join(th[i], (void **)&r[i]);
-    REQUIRE(r[i] != NULL);
-    CHECK_EQ(r[i][0], TS_FRESH);
-    CHECK_EQ(r[i][1], TS_WRITTEN);
-    CHECK(r[i][2] != OJT_CALL0(f.addr));
-  }
-  for (int i = 0; i < N; i++) free(r[i]);
+  ts_check_late_threads(&f);
   CHECK_EQ(OJT_CALL0(f.state), TS_WRITTEN);
 
   /* Two libraries with static TLS at once: separate blocks. */
@@ -364,15 +368,7 @@ static void tls_static(orcjit_session *s) {
   REQUIRE_OK(orcjit_library_lookup(lib, "ts_init", (void **)&p));
   CHECK_EQ((int64_t)(intptr_t)p, OJT_CALL0(f.addr));
   CHECK_EQ(OJT_CALL0(f.host_bump), 101);
-  for (int i = 0; i < N; i++) REQUIRE(pthread_create(&th[i], NULL, ts_late_thread, &f) == 0);
-  for (int i = 0; i < N; i++) {
-    r[i] = NULL;
-    pthread_join(th[i], (void **)&r[i]);
-    REQUIRE(r[i] != NULL);
-    CHECK_EQ(r[i][0], TS_FRESH);
-    CHECK_EQ(r[i][1], TS_WRITTEN);
-    free(r[i]);
-  }
+  ts_check_late_threads(&f);
   orcjit_library_release(lib);
   oj_test_host_tls = 100;
 
