@@ -19,6 +19,8 @@
 **   oj_elf.c       the ELF pre-pass (validate and rewrite an object)
 **   oj_file.c      reading an input file whole
 **   oj_vmem.c      the process's JIT memory (windows, slabs, pages)
+**   oj_vmview.c    a slab's two views (memfd): no mprotect per load
+**   oj_rlist.c     the free range lists of oj_vmem.c
 **   oj_limit.c     room under RLIMIT_AS before work inside LLVM
 **   oj_error.c     the per-thread last error
 **   oj_rtnames.c   the one list of the names the loader provides itself
