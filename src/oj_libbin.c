@@ -47,7 +47,7 @@ static int oj_libbin_u64(oj_libbin_cursor *c, const char *what, uint64_t *out) {
 }
 
 static int oj_libbin_vec(oj_libbin_cursor *c, const char *what, uint64_t **out, size_t *n) {
-  uint64_t count;
+  uint64_t count = 0;
   int rc = oj_libbin_u64(c, what, &count);
   if (rc != ORCJIT_OK) return rc;
   if (count > (c->size - c->pos) / 8)
@@ -64,7 +64,7 @@ static int oj_libbin_vec(oj_libbin_cursor *c, const char *what, uint64_t **out, 
 }
 
 static int oj_libbin_str(oj_libbin_cursor *c, const char *what, const char **s, size_t *n) {
-  uint64_t len;
+  uint64_t len = 0;
   int rc = oj_libbin_u64(c, what, &len);
   if (rc != ORCJIT_OK) return rc;
   if (len > c->size - c->pos)
