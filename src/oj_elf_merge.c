@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "oj_elf_int.h"
+#include "oj_hash.h"
 
 #ifndef SHF_EXCLUDE
 #define SHF_EXCLUDE 0x80000000u
@@ -104,8 +105,7 @@ static int oj_merge_names_ok(const Elf64_Shdr *sh, uint64_t shnum, const char *s
   for (uint64_t i = 1; i < shnum && ok; i++) {
     if (sh[i].sh_type == SHT_NULL || (kind[i] >= 0 && into[i] != i)) continue; /* skipped */
     const char *name = sh[i].sh_name < shstrend ? shstr + sh[i].sh_name : "";
-    uint64_t h = 1469598103934665603u;
-    for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211u;
+    uint64_t h = oj_hash_bytes(name, strlen(name));
     uint32_t x;
     for (h &= mask; (x = first[h]) != 0; h = (h + 1) & mask) {
       const char *o = sh[x].sh_name < shstrend ? shstr + sh[x].sh_name : "";
@@ -210,8 +210,11 @@ int oj_elf_merge(oj_elf_object *out) {
     memcpy(d + base[i], img + sh[i].sh_offset, (size_t)sh[i].sh_size);
     end[kind[i]] = base[i] + sh[i].sh_size;
   }
-  for (int k = 0; k < OJ_MERGE_KINDS; k++) /* up to the next kind's start */
-    if (kindoff[k]) memset(img + kindoff[k] + end[k], 0, (size_t)(oj_merge_up(kindoff[k] + total[k], 16) - kindoff[k] - end[k]));
+  for (int k = 0; k < OJ_MERGE_KINDS; k++) { /* up to the next kind's start */
+    if (!kindoff[k]) continue;
+    uint64_t e = kindoff[k] + end[k];
+    memset(img + e, 0, (size_t)(oj_merge_up(kindoff[k] + total[k], 16) - e));
+  }
   /* Static-TLS patches in merged bytes follow them. */
   for (size_t j = 0; j < out->ntls_patch; j++) {
     uint64_t off = out->tls_patch[j].off;

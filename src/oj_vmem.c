@@ -295,7 +295,12 @@ static int oj_window_accepts(const oj_window *w, uintptr_t p, size_t size) {
   return (uint64_t)(hi - lo) <= OJ_VMEM_SPAN;
 }
 
-static size_t oj_vmem_headroom(void);
+/* The address-space limit (RLIMIT_AS), 0 if there is none. */
+static uint64_t oj_vmem_as_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  return (uint64_t)rl.rlim_cur;
+}
 
 static int oj_window_add_slab(oj_window *w, uintptr_t p, size_t size, int single) {
   if (w->nslabs == w->capslabs) {
@@ -315,11 +320,10 @@ static int oj_window_add_slab(oj_window *w, uintptr_t p, size_t size, int single
   s->base = p;
   s->size = size;
   s->single = single;
-  /* Two views where the system allows them; plain memory otherwise (and
-  ** in the low window, whose -fno-pic objects are rare). */
-  /* Under an address-space limit the alias would count twice against it:
-  ** private pages there. */
-  if (w->low || !oj_vmem_dual || oj_vmem_headroom() != SIZE_MAX ||
+  /* Two views where the system allows them; plain memory otherwise: in
+  ** the low window (its -fno-pic objects are rare) and under an
+  ** address-space limit (the alias would count twice against it). */
+  if (w->low || !oj_vmem_dual || oj_vmem_as_limit() ||
       oj_vmview_open(&s->view, p, size) != 0)
     s->view.fd = -1;
   w->nslabs++;
@@ -407,15 +411,15 @@ static size_t oj_window_unmap_free(oj_window *w, int singles_only) {
 ** it: a slab never takes what the rest of the process (LLVM's own memory,
 ** the input files) needs.  SIZE_MAX without a limit. */
 static size_t oj_vmem_headroom(void) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  uint64_t limit = oj_vmem_as_limit();
+  if (!limit) return SIZE_MAX;
   unsigned long pages = 0;
   FILE *f = fopen("/proc/self/statm", "re");
   if (!f) return SIZE_MAX;
   if (fscanf(f, "%lu", &pages) != 1) pages = 0;
   fclose(f);
   uint64_t used = (uint64_t)pages * oj_vmem_page;
-  return used < rl.rlim_cur ? (size_t)((rl.rlim_cur - used) / 4) : 0;
+  return used < limit ? (size_t)((limit - used) / 4) : 0;
 }
 
 /* Takes n bytes (a page multiple) aligned to align for class cls.  0, or

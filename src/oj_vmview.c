@@ -43,11 +43,6 @@
 
 int memfd_create(const char *name, unsigned flags); /* glibc 2.27; oj_compat.c */
 
-static size_t oj_vmview_page(void) {
-  long ps = sysconf(_SC_PAGESIZE);
-  return ps > 0 ? (size_t)ps : 4096;
-}
-
 /* An anonymous PROT_NONE reservation over [a, a+n), as the slab began. */
 static void oj_vmview_unmap(uintptr_t a, size_t n) {
   mmap((void *)a, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
@@ -68,12 +63,12 @@ int oj_vmview_open(oj_vmview *v, uintptr_t base, size_t size) {
   if (!cls || ftruncate(fd, (off_t)size) != 0) goto fail;
   alias = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
   if (alias == MAP_FAILED) goto fail;
-  /* Whether this system lets a memfd be executable. */
-  size_t ps = oj_vmview_page();
-  if (mmap((void *)base, ps, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0) ==
+  /* Whether this system lets a memfd be executable: tried on the first
+  ** chunk, which goes back to the reservation it was. */
+  if (mmap((void *)base, OJ_VMEM_CHUNK, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0) ==
       MAP_FAILED)
     goto fail;
-  oj_vmview_unmap(base, ps);
+  oj_vmview_unmap(base, OJ_VMEM_CHUNK);
   memset(cls, OJ_VMVIEW_UNMAPPED, size / OJ_VMEM_CHUNK);
   v->fd = fd;
   v->alias = (uintptr_t)alias;
