@@ -124,7 +124,7 @@ if [ "$load_secs" -gt 0 ] 2>/dev/null; then
   done
   for f in "$root"/glue/*.cc; do
     o=$b/load_objs/$(basename "$f").o; objs+=("$o")
-    $CXX -std=c++17 -fno-rtti "${flags[@]}" -c "$f" -o "$o" || exit 2
+    $CXX -std=c++17 -fno-rtti "${flags[@]}" -include "$root/glue/oj_llvmasan.h" -c "$f" -o "$o" || exit 2
   done
   $CC -std=c11 "${flags[@]}" -c "$here/fuzz_load.c" -o "$b/load_objs/fuzz_load.o" || exit 2
   $CXX $SAN -fsanitize=fuzzer "$b/load_objs/fuzz_load.o" "${objs[@]}" \

@@ -38,6 +38,7 @@
 ** pre-pass rewrites those.
 */
 #include "oj_memmgr.h"
+#include "oj_ehlink.h"
 #include "oj_link.h"
 #include "oj_vmem.h"
 
@@ -204,6 +205,7 @@ public:
       LowDylibs.erase(JD);
   }
   void setKeepCode(bool keep) { KeepCode = keep; }
+  const std::atomic<bool> *keepCodeFlag() const { return &KeepCode; }
   size_t takeRegionsFreed() { return RegionsFreed.exchange(0); }
 
 private:
@@ -402,6 +404,10 @@ LLVMOrcObjectLayerRef oj_memmgr_create_object_layer(void *ctx,
   /* Without a manager: the executor's in-process one (LLJIT's default). */
   auto Layer = m ? std::make_unique<orc::ObjectLinkingLayer>(ES, m->mm)
                  : std::make_unique<orc::ObjectLinkingLayer>(ES);
+  /* .eh_frame as one block (oj_ehlink.cc); the two plugins after it only
+  ** see a .eh_frame that it left to JITLink (debugger sessions: keep-code
+  ** is set for those, oj_session.c). */
+  Layer->addPlugin(oj_ehlink_plugin(m ? m->mm.keepCodeFlag() : nullptr));
   Layer->addPlugin(std::make_shared<EHFramePacker>());
   /* As LLJIT's default JITLink layer: register eh-frames in process. */
   if (auto P = orc::EHFrameRegistrationPlugin::Create(ES))
