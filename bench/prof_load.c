@@ -8,7 +8,8 @@
 **     Creates a session, loads OBJ LIVE times and keeps those libraries
 **     (default 0), does 20 warm-up loads, then N loads of OBJ: create a
 **     library, add the file, get __tvm_ffi_FUNC (default add), call it with
-**     (1, 2) or (1), release.
+**     (1, 2) or (1), release.  FUNC written -NAME: get __tvm_ffi_NAME, no
+**     call (a TVM kernel takes tensors).
 **   prof_load --dlopen SO N
 **     The reference: N times, SO copied to a fresh file, then dlopen +
 **     dlsym(__tvm_ffi_add) of it, dlclose, unlink.
@@ -54,6 +55,8 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+static int nocall;
+
 static void check(void *fn) {
   TVMFFIAny args[2], res;
   memset(args, 0, sizeof args);
@@ -78,7 +81,7 @@ static orcjit_library *load(orcjit_session *s, const char *obj) {
     fprintf(stderr, "prof_load: %s\n", orcjit_last_error());
     exit(1);
   }
-  check(fn);
+  if (!nocall) check(fn);
   return lib;
 }
 
@@ -131,6 +134,10 @@ int main(int argc, char **argv) {
   const char *obj = argv[1];
   int n = atoi(argv[2]), live = argc > 3 ? atoi(argv[3]) : 0;
   if (argc > 4) func = argv[4];
+  if (func[0] == '-') {
+    nocall = 1;
+    func++;
+  }
   orcjit_session *s = NULL;
   if (orcjit_session_create(NULL, &s) != ORCJIT_OK) {
     fprintf(stderr, "prof_load: %s\n", orcjit_last_error());

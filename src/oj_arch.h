@@ -57,9 +57,13 @@ enum {
                      class but TLS_GD, TLS_LD, TLS_DTPREL, TLS_IE, TLS_LE is
                      refused with `why` (DTPMOD64 on x86-64 is DYNAMIC and
                      TLS) */
-  OJ_RF_NAMED = 2 /* JITLink keys its entry by the symbol's name and drops
+  OJ_RF_NAMED = 2, /* JITLink keys its entry by the symbol's name and drops
                      the addend (aarch64 TLS descriptors): the symbol must
                      have a name and the addend must be 0 */
+  OJ_RF_INPLACE = 4 /* S + A - P into 4 bytes of data, signed (x86-64 PC32,
+                     PLT32): to a local symbol of the section it patches,
+                     the pre-pass writes it and drops the relocation
+                     (oj_elf_merge.c) */
 };
 
 /* Where a TLS_DTPREL, TLS_LE or (relaxed) TLS_IE relocation puts its value. */
@@ -107,6 +111,9 @@ typedef struct oj_arch {
   uint32_t nrelocs;
   oj_arch_reloc unknown;
   uint32_t r_none;          /* the type that does nothing */
+  int rodata_in_code;       /* 1: read-only data merges into the code
+                               section (oj_elf_merge.c), where its
+                               OJ_RF_INPLACE relocations get resolved */
   int drop_none;            /* 1: JITLink refuses r_none (aarch64), so the
                                image's relocation tables leave out every
                                relocation the pre-pass turned into it */

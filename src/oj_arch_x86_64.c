@@ -16,6 +16,7 @@
 #endif
 
 #define R(t, cls, w) [R_X86_64_##t] = {"R_X86_64_" #t, OJ_RC_##cls, w, 0, 0, 0, NULL}
+#define RIN(t, cls, w) [R_X86_64_##t] = {"R_X86_64_" #t, OJ_RC_##cls, w, 0, OJ_RF_INPLACE, 0, NULL}
 #define TLS(t, cls, w, fld, why) \
   [R_X86_64_##t] = {"R_X86_64_" #t, OJ_RC_##cls, w, fld, OJ_RF_TLS, 0, why}
 
@@ -25,9 +26,9 @@
 static const oj_arch_reloc oj_arch_x86_64_relocs[] = {
     R(NONE, NONE, 0),
     R(64, ABS, 8),
-    R(PC32, PCREL, 4),
+    RIN(PC32, PCREL, 4),
     R(GOT32, GOT, 4),
-    R(PLT32, BRANCH, 4),
+    RIN(PLT32, BRANCH, 4),
     R(COPY, DYNAMIC, 4),
     R(GLOB_DAT, DYNAMIC, 8),
     R(JUMP_SLOT, DYNAMIC, 8),
@@ -81,6 +82,7 @@ static const oj_arch_reloc oj_arch_x86_64_relocs[] = {
 
 #undef R
 #undef TLS
+#undef RIN
 
 /* The code before an R_X86_64_GOTTPOFF field (insn[0..2]: REX, opcode,
 ** ModRM) rewritten for an immediate offset, as a static linker relaxes
@@ -140,6 +142,7 @@ const oj_arch oj_arch_x86_64 = {
     .nrelocs = sizeof oj_arch_x86_64_relocs / sizeof *oj_arch_x86_64_relocs,
     .unknown = {NULL, OJ_RC_UNSUPPORTED, 4, 0, 0, 0, NULL},
     .r_none = R_X86_64_NONE,
+    .rodata_in_code = 1,
     .r_initfini = R_X86_64_64,
     .r_fde = {{R_X86_64_32, R_X86_64_64}, {R_X86_64_PC32, R_X86_64_PC64}},
     .tls_hint = "rebuild with -fPIC (and without -mtls-dialect=gnu2)",

@@ -147,7 +147,7 @@ static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
   ** written for), but before anything is edited. */
   if (rc == ORCJIT_OK) rc = oj_elf_read_overlaps(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_image_make(&c, out);
-  if (rc == ORCJIT_OK) rc = oj_elf_merge(out);
+  if (rc == ORCJIT_OK) rc = oj_elf_merge(c.arch, out);
   free(c.cand);
   free(c.sh);
   free(c.tlsvoff);

@@ -189,8 +189,9 @@ int oj_elf_tls_field(const oj_elf_ctx *c, unsigned field, unsigned char *at, int
 /* ---- oj_elf_image.c ---------------------------------------------------- */
 
 int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out);
-/* oj_elf_merge.c: the image's allocated sections merged, one per kind
-** (the last step; skipped where it cannot be done).  Always ORCJIT_OK. */
-int oj_elf_merge(oj_elf_object *out);
+/* oj_elf_merge.c: the image's allocated sections merged, one per kind,
+** and the relocations that became internal to its code resolved (the last
+** step; skipped where it cannot be done).  Always ORCJIT_OK. */
+int oj_elf_merge(const oj_arch *arch, oj_elf_object *out);
 
 #endif /* OJ_ELF_INT_H */

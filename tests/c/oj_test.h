@@ -225,6 +225,7 @@ typedef struct ojt_case {
 #define OJT_CASES(X)                                                         \
   X(api, 0)                                                                  \
   X(load_call, 1)                                                            \
+  X(ro_code, 1)                                                              \
   X(multi_object, 1)                                                         \
   X(namespaces, 1)                                                           \
   X(missing, 1)                                                              \

@@ -150,6 +150,26 @@ void ojt_case_load_call(void) {
 
 /* ---- multi_object -------------------------------------------------------- */
 
+/* Code reaching its read-only data, jump tables and static functions
+** PC-relatively: resolved by the pre-pass on x86-64 (oj_elf_merge.c), by
+** JITLink elsewhere; the addresses the code computes must be those JITLink
+** put in its data. */
+void ojt_case_ro_code(void) {
+  static const char *const objs[] = {"rocode.o", "rocode_fs.o"};
+  static const long want[10] = {101, 203, 606, 1212, 16, 'o', 66, 777, -8, 54};
+  orcjit_session *s = ojt_new_session();
+  for (int k = 0; k < 2; k++) {
+    ojt_step("%s", objs[k]);
+    orcjit_library *lib = ojt_new_library(s, objs[k]);
+    REQUIRE_OK(orcjit_library_add_file(lib, ojt_obj(objs[k])));
+    CHECK_EQ(OJT_GETCALL0(lib, "ro_same"), 0);
+    for (int i = 0; i < 10; i++) CHECK_EQ(OJT_GETCALL1(lib, "ro_pick", i), want[i]);
+    CHECK_EQ(OJT_GETCALL1(lib, "ro_pick", 10), -1);
+    orcjit_library_release(lib);
+  }
+  orcjit_session_release(s);
+}
+
 void ojt_case_multi_object(void) {
   orcjit_session *s = ojt_new_session();
   orcjit_library *lib = ojt_new_library(s, "multi");

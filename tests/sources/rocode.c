@@ -1,0 +1,54 @@
+/*
+** rocode.c: code that reaches its read-only data, its jump tables and its
+** static functions PC-relatively.  On x86-64 the pre-pass resolves those
+** relocations itself (read-only data joins the code: src/oj_elf_merge.c);
+** each address computed so is compared with the same address stored in
+** writable data, which JITLink relocates.  Built plain and with
+** -ffunction-sections -fdata-sections (rocode_fs.o: many sections merged).
+**   __tvm_ffi_ro_pick(i)  i in 0..9: a dense switch (a jump table at -O2)
+**                         over the tables and functions below; else -1
+**   __tvm_ffi_ro_same()   0 when every pair of addresses agrees, else a
+**                         bit per pair that does not
+*/
+#include "ojt_ffi.h"
+
+static const long oj_ro_table[4] = {101, 202, 303, 404};
+static const char oj_ro_text[] = "read-only bytes";
+
+static __attribute__((noinline)) long oj_ro_twice(long x) { return 2 * x; }
+static __attribute__((noinline)) long oj_ro_thrice(long x) { return 3 * x; }
+
+/* The same addresses, in writable data. */
+const void *volatile oj_ro_addrs[4] = {oj_ro_table, oj_ro_text, (const void *)oj_ro_twice,
+                                       (const void *)oj_ro_thrice};
+
+static long oj_ro_case(long i) {
+  switch (i) {
+  case 0: return oj_ro_table[0];
+  case 1: return oj_ro_table[1] + 1;
+  case 2: return oj_ro_twice(oj_ro_table[2]);
+  case 3: return oj_ro_thrice(oj_ro_table[3]);
+  case 4: return (long)sizeof oj_ro_text;
+  case 5: return oj_ro_text[5];
+  case 6: return 66;
+  case 7: return 777;
+  case 8: return -8;
+  case 9: return oj_ro_twice(oj_ro_thrice(9));
+  default: return -1;
+  }
+}
+
+OJT_UNARY(ro_pick, i, oj_ro_case(i))
+
+OJT_FFI_FUNC(ro_same) {
+  (void)self, (void)args, (void)num_args;
+  const void *volatile here[4];
+  here[0] = oj_ro_table;
+  here[1] = oj_ro_text;
+  here[2] = (const void *)oj_ro_twice;
+  here[3] = (const void *)oj_ro_thrice;
+  long bad = 0;
+  for (int i = 0; i < 4; i++)
+    if (here[i] != oj_ro_addrs[i]) bad |= 1L << i;
+  return ojt_ret_int(result, bad);
+}
