@@ -123,6 +123,8 @@ static int oj_entry_of_objects(const oj_symtab_entry *e, void *ctx) {
 
 void oj_add_units_free(oj_unit *u, size_t n) {
   for (size_t i = 0; i < n; i++) {
+    oj_file_buf_keep(u[i].obj.image); /* for the next add (oj_file.c) */
+    u[i].obj.image = NULL;
     oj_elf_object_free(&u[i].obj);
     free(u[i].what);
   }

@@ -9,8 +9,10 @@
 #define OJ_ELF_INT_H
 
 #include <elf.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "oj_arch.h"
@@ -189,9 +191,21 @@ int oj_elf_tls_field(const oj_elf_ctx *c, unsigned field, unsigned char *at, int
 /* ---- oj_elf_image.c ---------------------------------------------------- */
 
 int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out);
+/* realloc(p, need), except where p's block already holds need bytes: it is
+** kept as it is (glibc's realloc would give its end back, or remap a large
+** block, and the next growth would copy or fault it in again). */
+static inline void *oj_elf_grow(void *p, size_t need) {
+  if (p && malloc_usable_size(p) >= need) return p;
+  return realloc(p, need);
+}
+
 /* oj_elf_merge.c: the image's allocated sections merged, one per kind,
 ** and the relocations that became internal to its code resolved (the last
 ** step; skipped where it cannot be done).  Always ORCJIT_OK. */
 int oj_elf_merge(const oj_arch *arch, oj_elf_object *out);
+/* The most bytes oj_elf_merge can append to an image with these section
+** headers: oj_elf_image_make allocates them with the image, so that the
+** merge's realloc never moves it. */
+uint64_t oj_elf_merge_room(const Elf64_Shdr *sh, uint64_t shnum);
 
 #endif /* OJ_ELF_INT_H */

@@ -132,6 +132,17 @@ static int oj_merge_names_ok(const Elf64_Shdr *sh, uint64_t shnum, const char *s
   return ok;
 }
 
+uint64_t oj_elf_merge_room(const Elf64_Shdr *sh, uint64_t shnum) {
+  uint64_t room = 16 * (OJ_MERGE_KINDS + 2);
+  for (uint64_t i = 1; i < shnum; i++) {
+    if (sh[i].sh_type != SHT_PROGBITS || !(sh[i].sh_flags & SHF_ALLOC)) continue;
+    uint64_t a = sh[i].sh_addralign > OJ_ELF_ALIGN_MAX ? 0 : sh[i].sh_addralign;
+    if (sh[i].sh_size > (uint64_t)1 << 40 || room > (uint64_t)1 << 40) return 0; /* no room: realloc */
+    room += sh[i].sh_size + a;
+  }
+  return room;
+}
+
 /* Relocations of code to a local symbol of its own section: S + A - P
 ** written into the code and the relocation dropped, where the type is
 ** OJ_RF_INPLACE and the value fits.  Not for IFUNC symbols (a call must
@@ -186,6 +197,57 @@ static void oj_merge_resolve(const oj_arch *arch, unsigned char *img, uint64_t s
     }
     rs->sh_size = kept * sizeof(Elf64_Rela);
   }
+}
+
+/* Named local data symbols (.L.str.9, function-local statics) made
+** anonymous: JITLink interns every name it meets in the session's string
+** pool (a lock, a hash, a map) and keeps a named symbol in its tables; an
+** anonymous one is only a position in its block.  Nothing looks a local
+** symbol up by name, except JITLink's GOT and TLS entries, which it keys by
+** name: a symbol any relocation of another class than absolute,
+** PC-relative or branch refers to keeps its name, as do local functions
+** (debuggers and perf maps show them). */
+static void oj_merge_anon(const oj_arch *arch, unsigned char *img, uint64_t size,
+                          const Elf64_Shdr *sh, uint64_t shnum, uint32_t symtab) {
+  const Elf64_Shdr *st = &sh[symtab];
+  if (!oj_elf_inside(st->sh_offset, st->sh_size, size)) return;
+  uint64_t nsym = st->sh_size / sizeof(Elf64_Sym), nlocal = st->sh_info;
+  if (nlocal > nsym) nlocal = nsym;
+  if (nlocal < 2) return;
+  unsigned char *keep = calloc((size_t)nlocal, 1);
+  if (!keep) return; /* an optimisation: skipped */
+  for (uint64_t i = 1; i < shnum; i++) {
+    const Elf64_Shdr *rs = &sh[i];
+    if (rs->sh_type != SHT_RELA || rs->sh_link != symtab ||
+        !oj_elf_inside(rs->sh_offset, rs->sh_size, size))
+      continue;
+    const unsigned char *p = img + rs->sh_offset;
+    for (uint64_t j = 0, n = rs->sh_size / sizeof(Elf64_Rela); j < n; j++) {
+      uint64_t info;
+      memcpy(&info, p + j * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_info), sizeof info);
+      uint64_t si = ELF64_R_SYM(info), type = ELF64_R_TYPE(info);
+      if (si == 0 || si >= nlocal) continue;
+      const oj_arch_reloc *d = type < arch->nrelocs ? &arch->relocs[type] : &arch->unknown;
+      int plain = (d->flags & ~OJ_RF_INPLACE) == 0 &&
+                  (d->rclass == OJ_RC_NONE || d->rclass == OJ_RC_ABS ||
+                   d->rclass == OJ_RC_ABS32_LOW || d->rclass == OJ_RC_PCREL ||
+                   d->rclass == OJ_RC_BRANCH);
+      if (!plain) keep[si] = 1;
+    }
+  }
+  for (uint64_t j = 1; j < nlocal; j++) {
+    unsigned char *q = img + st->sh_offset + j * sizeof(Elf64_Sym);
+    Elf64_Sym sym;
+    memcpy(&sym, q, sizeof sym);
+    int type = ELF64_ST_TYPE(sym.st_info);
+    if (keep[j] || sym.st_name == 0 || ELF64_ST_BIND(sym.st_info) != STB_LOCAL ||
+        (type != STT_NOTYPE && type != STT_OBJECT) || sym.st_shndx == SHN_UNDEF ||
+        sym.st_shndx >= SHN_LORESERVE)
+      continue;
+    Elf64_Word none = 0;
+    memcpy(q + offsetof(Elf64_Sym, st_name), &none, sizeof none);
+  }
+  free(keep);
 }
 
 int oj_elf_merge(const oj_arch *arch, oj_elf_object *out) {
@@ -259,7 +321,7 @@ int oj_elf_merge(const oj_arch *arch, oj_elf_object *out) {
   if (!merging || !oj_merge_names_ok(sh, shnum, shstr, shstrend, kind, into)) goto resolve;
   uint64_t at = oj_merge_up(size, 16);
   if (grow > SIZE_MAX - 16 - at) goto resolve;
-  unsigned char *nimg = realloc(img, (size_t)(at + grow + 16));
+  unsigned char *nimg = oj_elf_grow(img, (size_t)(at + grow + 16));
   if (!nimg) goto resolve;
   img = out->image = nimg; /* shstr points into the old block from here */
 
@@ -320,16 +382,20 @@ int oj_elf_merge(const oj_arch *arch, oj_elf_object *out) {
   const Elf64_Shdr *st = &sh[symtab];
   if (oj_elf_inside(st->sh_offset, st->sh_size, size)) {
     uint64_t n = st->sh_size / sizeof(Elf64_Sym);
+    /* Fields written in place: a whole Elf64_Sym copied back after a
+    ** 2-byte store stalls on store forwarding. */
     for (uint64_t j = 0; j < n; j++) {
-      Elf64_Sym sym;
-      unsigned char *p = img + st->sh_offset + j * sizeof sym;
-      memcpy(&sym, p, sizeof sym);
-      if (sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE ||
-          sym.st_shndx >= shnum || !into[sym.st_shndx])
+      unsigned char *p = img + st->sh_offset + j * sizeof(Elf64_Sym);
+      Elf64_Section shndx;
+      memcpy(&shndx, p + offsetof(Elf64_Sym, st_shndx), sizeof shndx);
+      if (shndx == SHN_UNDEF || shndx >= SHN_LORESERVE || shndx >= shnum || !into[shndx])
         continue;
-      sym.st_value += base[sym.st_shndx];
-      sym.st_shndx = (Elf64_Section)into[sym.st_shndx];
-      memcpy(p, &sym, sizeof sym);
+      Elf64_Addr value;
+      memcpy(&value, p + offsetof(Elf64_Sym, st_value), sizeof value);
+      value += base[shndx];
+      memcpy(p + offsetof(Elf64_Sym, st_value), &value, sizeof value);
+      Elf64_Section to = (Elf64_Section)into[shndx];
+      memcpy(p + offsetof(Elf64_Sym, st_shndx), &to, sizeof to);
     }
   }
   /* Relocation tables follow the section they patch. */
@@ -338,11 +404,11 @@ int oj_elf_merge(const oj_arch *arch, oj_elf_object *out) {
     uint32_t t = sh[i].sh_info;
     if (!oj_elf_inside(sh[i].sh_offset, sh[i].sh_size, size)) continue;
     for (uint64_t j = 0; base[t] && j < sh[i].sh_size / sizeof(Elf64_Rela); j++) {
-      Elf64_Rela r;
-      unsigned char *p = img + sh[i].sh_offset + j * sizeof r;
-      memcpy(&r, p, sizeof r);
-      r.r_offset += base[t];
-      memcpy(p, &r, sizeof r);
+      unsigned char *p = img + sh[i].sh_offset + j * sizeof(Elf64_Rela);
+      Elf64_Addr off;
+      memcpy(&off, p, sizeof off); /* r_offset */
+      off += base[t];
+      memcpy(p, &off, sizeof off);
     }
     sh[i].sh_info = into[t];
   }
@@ -353,6 +419,7 @@ int oj_elf_merge(const oj_arch *arch, oj_elf_object *out) {
   out->image_size = (size_t)at;
 resolve:
   oj_merge_resolve(arch, img, out->image_size, sh, shnum, symtab);
+  oj_merge_anon(arch, img, out->image_size, sh, shnum, symtab);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
 done:
   free(sh);

@@ -244,6 +244,7 @@ int orcjit_session_clear_free_slabs(orcjit_session *s, size_t *regions) {
   if (!s) return oj_error_set(ORCJIT_EINVAL, "orcjit_session_clear_free_slabs: session is NULL");
   if (oj_fork_enter(s) != ORCJIT_OK) return oj_error_status();
   size_t n = oj_memmgr_clear_free_slabs(s->mm);
+  oj_file_buf_drop(); /* the spare input buffers too */
   if (regions) *regions = n;
   oj_session_clear_dead_names(s);
   oj_fork_leave();
