@@ -202,7 +202,7 @@ static void fuzz_tar(const unsigned char *in, size_t size) {
     if (m->data < lo || (!t.plain && m->size > (size_t)(in + size - m->data)))
       die("tar: member outside the input", 0);
     if (m->size) (void)(volatile unsigned char)m->data[m->size - 1];
-    if (oj_elf_prepare(m->data, m->size, m->name, "L1.O1", &o) == ORCJIT_OK) {
+    if (oj_elf_prepare(m->data, m->size, m->name, "L1.O1", 0, &o) == ORCJIT_OK) {
       check_ok(&o, "L1.O1");
       oj_elf_object_free(&o);
     }
@@ -225,7 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   oj_error_clear();
-  st = oj_elf_prepare(in, size, WHAT, "L1.O1", &o);
+  st = oj_elf_prepare(in, size, WHAT, "L1.O1", (size & 1) ? OJ_ELF_KEEP_DEBUG : 0, &o);
   if (st != ORCJIT_OK) {
     if (st != ORCJIT_EFORMAT && st != ORCJIT_EUNSUPPORTED && st != ORCJIT_ENOMEM)
       die("unexpected status", st);
@@ -249,7 +249,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(buf);
     return 0;
   }
-  st2 = oj_elf_prepare(img, o.image_size, WHAT, "L2.O2", &o2);
+  st2 = oj_elf_prepare(img, o.image_size, WHAT, "L2.O2", 0, &o2);
   free(img);
   if (st2 != ORCJIT_OK) die("the rewritten image is rejected", st2);
   check_ok(&o2, "L2.O2");

@@ -63,7 +63,7 @@ static int could_run_input_code(const uint8_t *data, size_t size) {
     return unsafe;
   }
   if (oj_elf_classify(data, size) == OJ_ELF_KIND_ARCHIVE) return 1;
-  if (oj_elf_prepare(data, size, "fuzz-filter", "F0.O0", &o) != ORCJIT_OK)
+  if (oj_elf_prepare(data, size, "fuzz-filter", "F0.O0", 0, &o) != ORCJIT_OK)
     return 0; /* the core refuses it before linking */
   unsafe = o.ninitfini != 0 || has_ifunc(o.image, o.image_size) ||
            has_ifunc(data, size);

@@ -394,8 +394,9 @@ static int oj_add_object(orcjit_library *lib, const void *data, size_t size,
   char tag[48];
   oj_add_tag(lib, 0, tag);
   oj_elf_object obj;
-  int rc = mine ? oj_elf_prepare_owned(mine, size, what, tag, &obj)
-                : oj_elf_prepare(data, size, what, tag, &obj);
+  unsigned flags = oj_add_elf_flags(lib);
+  int rc = mine ? oj_elf_prepare_owned(mine, size, what, tag, flags, &obj)
+                : oj_elf_prepare(data, size, what, tag, flags, &obj);
   if (rc != ORCJIT_OK) {
     oj_error_prefix("library '%s'", lib->name);
     return rc;
@@ -575,8 +576,9 @@ int oj_add_batch(orcjit_library *lib, const orcjit_input *inputs, size_t n) {
     /* A file read here is handed over: edited in place, not copied. */
     unsigned char *mine = in[i].buf;
     in[i].buf = NULL;
-    rc = mine ? oj_elf_prepare_owned(mine, in[i].size, in[i].name, tag, &units[nu].obj)
-              : oj_elf_prepare(in[i].data, in[i].size, in[i].name, tag, &units[nu].obj);
+    unsigned flags = oj_add_elf_flags(lib);
+    rc = mine ? oj_elf_prepare_owned(mine, in[i].size, in[i].name, tag, flags, &units[nu].obj)
+              : oj_elf_prepare(in[i].data, in[i].size, in[i].name, tag, flags, &units[nu].obj);
     if (rc != ORCJIT_OK) {
       oj_error_prefix("library '%s'", lib->name);
     } else {

@@ -119,7 +119,8 @@ int oj_elf_classify(const void *data, size_t size) {
 /* cp->owned is taken (set to NULL) only by a successful oj_elf_image_make,
 ** after the early returns. */
 static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
-                              const char *what, const char *tag, oj_elf_object *out) {
+                              const char *what, const char *tag, unsigned flags,
+                              oj_elf_object *out) {
   oj_elf_ctx c = *cp;
   int rc;
   memset(out, 0, sizeof *out);
@@ -127,6 +128,7 @@ static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
   c.size = size;
   c.what = what ? what : "<memory>";
   c.tag = tag ? tag : "";
+  c.flags = flags;
   c.arch = oj_arch_host();
   if (size == 0) return oj_elf_fail(&c, ORCJIT_EFORMAT, "empty file");
   if (!data) return oj_elf_fail(&c, ORCJIT_EINVAL, "no data");
@@ -147,7 +149,7 @@ static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
   ** written for), but before anything is edited. */
   if (rc == ORCJIT_OK) rc = oj_elf_read_overlaps(&c);
   if (rc == ORCJIT_OK) rc = oj_elf_image_make(&c, out);
-  if (rc == ORCJIT_OK) rc = oj_elf_merge(c.arch, out);
+  if (rc == ORCJIT_OK) rc = oj_elf_merge(c.arch, c.flags, out);
   free(c.cand);
   free(c.sh);
   free(c.tlsvoff);
@@ -161,18 +163,18 @@ static int oj_elf_prepare_ctx(oj_elf_ctx *cp, const void *data, size_t size,
 }
 
 int oj_elf_prepare(const void *data, size_t size, const char *what,
-                   const char *tag, oj_elf_object *out) {
+                   const char *tag, unsigned flags, oj_elf_object *out) {
   oj_elf_ctx c;
   memset(&c, 0, sizeof c);
-  return oj_elf_prepare_ctx(&c, data, size, what, tag, out);
+  return oj_elf_prepare_ctx(&c, data, size, what, tag, flags, out);
 }
 
 int oj_elf_prepare_owned(unsigned char *data, size_t size, const char *what,
-                         const char *tag, oj_elf_object *out) {
+                         const char *tag, unsigned flags, oj_elf_object *out) {
   oj_elf_ctx c;
   memset(&c, 0, sizeof c);
   c.owned = data;
-  int rc = oj_elf_prepare_ctx(&c, data, size, what, tag, out);
+  int rc = oj_elf_prepare_ctx(&c, data, size, what, tag, flags, out);
   free(c.owned); /* NULL if it became the image */
   return rc;
 }

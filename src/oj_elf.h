@@ -157,14 +157,23 @@ int oj_elf_classify(const void *data, size_t size);
 ** On failure *out holds nothing that needs freeing.
 */
 int oj_elf_prepare(const void *data, size_t size, const char *what,
-                   const char *tag, oj_elf_object *out);
+                   const char *tag, unsigned flags, oj_elf_object *out);
+
+/* Flags of oj_elf_prepare. */
+enum {
+  OJ_ELF_KEEP_DEBUG = 1 /* keep the DWARF sections (.debug_*) in the image:
+                           for debugger sessions, which hand it to gdb, and
+                           for inspection.  Otherwise they are dropped: JITLink
+                           22 builds blocks and edges of them and applies their
+                           relocations, a quarter of a TVM kernel's load. */
+};
 
 /* oj_elf_prepare, for an input the caller hands over: data (malloc'd) is freed
 ** or becomes the image, which is the input edited in place and grown with
 ** realloc (that moves a large block without copying it).  Spares a copy
 ** of a large object read from a file. */
 int oj_elf_prepare_owned(unsigned char *data, size_t size, const char *what,
-                         const char *tag, oj_elf_object *out);
+                         const char *tag, unsigned flags, oj_elf_object *out);
 
 /* A static linker's resolution of a weak definition that loses to another
 ** object's definition of the same name: every weak definition in

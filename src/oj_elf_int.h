@@ -47,6 +47,7 @@ typedef struct oj_elf_ctx {
   unsigned char *owned; /* data, malloc'd and ours (oj_elf_prepare_owned) */
   const char *what;
   const char *tag;
+  unsigned flags;     /* OJ_ELF_* of oj_elf_prepare */
   Elf64_Ehdr eh;
   Elf64_Shdr *sh;     /* copy of the section headers, shnum entries */
   uint32_t shnum;
@@ -202,7 +203,7 @@ static inline void *oj_elf_grow(void *p, size_t need) {
 /* oj_elf_merge.c: the image's allocated sections merged, one per kind,
 ** and the relocations that became internal to its code resolved (the last
 ** step; skipped where it cannot be done).  Always ORCJIT_OK. */
-int oj_elf_merge(const oj_arch *arch, oj_elf_object *out);
+int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out);
 /* The most bytes oj_elf_merge can append to an image with these section
 ** headers: oj_elf_image_make allocates them with the image, so that the
 ** merge's realloc never moves it. */

@@ -227,7 +227,7 @@ static void oj_merge_anon(const oj_arch *arch, unsigned char *img, uint64_t size
       memcpy(&info, p + j * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_info), sizeof info);
       uint64_t si = ELF64_R_SYM(info), type = ELF64_R_TYPE(info);
       if (si == 0 || si >= nlocal) continue;
-      const oj_arch_reloc *d = type < arch->nrelocs ? &arch->relocs[type] : &arch->unknown;
+      const oj_arch_reloc *d = oj_arch_reloc_of(arch, (uint32_t)type);
       int plain = (d->flags & ~OJ_RF_INPLACE) == 0 &&
                   (d->rclass == OJ_RC_NONE || d->rclass == OJ_RC_ABS ||
                    d->rclass == OJ_RC_ABS32_LOW || d->rclass == OJ_RC_PCREL ||
@@ -250,7 +250,43 @@ static void oj_merge_anon(const oj_arch *arch, unsigned char *img, uint64_t size
   free(keep);
 }
 
-int oj_elf_merge(const oj_arch *arch, oj_elf_object *out) {
+/* DWARF sections (.debug_*, .zdebug_*: not allocated, PROGBITS) and their
+** relocation tables emptied (SHT_NULL), unless a global symbol is defined
+** in one.  JITLink 22 makes a graph section, blocks and edges of them and
+** applies their relocations: a quarter of a TVM kernel's load (TVM's code
+** generator writes DWARF).  Debugger sessions keep them (OJ_ELF_KEEP_DEBUG):
+** gdb reads them from the image. */
+static void oj_merge_drop_debug(const unsigned char *img, uint64_t size, Elf64_Shdr *sh,
+                                uint64_t shnum, const char *shstr, uint64_t shstrend,
+                                uint32_t symtab) {
+  unsigned char *drop = calloc(shnum, 1);
+  if (!drop) return; /* an optimisation: skipped */
+  int any = 0;
+  for (uint64_t i = 1; i < shnum; i++) {
+    const char *name = sh[i].sh_name < shstrend ? shstr + sh[i].sh_name : "";
+    if (!(sh[i].sh_flags & SHF_ALLOC) && sh[i].sh_type == SHT_PROGBITS &&
+        (oj_merge_prefix(name, ".debug_") || oj_merge_prefix(name, ".zdebug_")))
+      drop[i] = any = 1;
+  }
+  const Elf64_Shdr *st = &sh[symtab];
+  if (any && oj_elf_inside(st->sh_offset, st->sh_size, size)) {
+    uint64_t n = st->sh_size / sizeof(Elf64_Sym);
+    for (uint64_t j = st->sh_info; j < n; j++) { /* the global ones */
+      Elf64_Section shndx;
+      memcpy(&shndx, img + st->sh_offset + j * sizeof(Elf64_Sym) + offsetof(Elf64_Sym, st_shndx),
+             sizeof shndx);
+      if (shndx < shnum) drop[shndx] = 0;
+    }
+  }
+  for (uint64_t i = 1; any && i < shnum; i++) {
+    if (!drop[i] && !(sh[i].sh_type == SHT_RELA && sh[i].sh_info < shnum && drop[sh[i].sh_info]))
+      continue;
+    memset(&sh[i], 0, sizeof sh[i]); /* SHT_NULL, no name: JITLink skips it */
+  }
+  free(drop);
+}
+
+int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
   unsigned char *img = out->image;
   uint64_t size = out->image_size;
   Elf64_Ehdr eh;
@@ -280,6 +316,8 @@ int oj_elf_merge(const oj_arch *arch, oj_elf_object *out) {
   if (!oj_elf_inside(sh[shstrndx].sh_offset, sh[shstrndx].sh_size, size)) goto done;
   const char *shstr = (const char *)img + sh[shstrndx].sh_offset;
   uint64_t shstrend = oj_elf_strend(shstr, sh[shstrndx].sh_size);
+  if (!(flags & OJ_ELF_KEEP_DEBUG))
+    oj_merge_drop_debug(img, size, sh, shnum, shstr, shstrend, symtab);
 
   /* Per kind: the first section, the layout of the others after it. */
   uint32_t first[OJ_MERGE_KINDS] = {0};

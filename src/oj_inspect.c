@@ -83,7 +83,7 @@ static int oj_inspect_add(orcjit_inspection *in, const void *data, size_t size,
   memset(o, 0, sizeof *o);
   o->name = strdup(name);
   if (!o->name) return oj_error_set(ORCJIT_ENOMEM, "%s: out of memory", name);
-  o->status = oj_elf_prepare(data, size, name, "inspect", &o->elf);
+  o->status = oj_elf_prepare(data, size, name, "inspect", OJ_ELF_KEEP_DEBUG, &o->elf);
   if (o->status == ORCJIT_ENOMEM) {
     free(o->name);
     return ORCJIT_ENOMEM;

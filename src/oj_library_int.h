@@ -37,6 +37,10 @@ int oj_library_nomem(const orcjit_library *lib);
 /* oj_add.c */
 void oj_add_units_free(oj_unit *u, size_t n);
 void oj_add_tag(const orcjit_library *lib, size_t k, char tag[48]);
+/* The oj_elf_prepare flags of lib's objects: DWARF kept for debugger sessions. */
+static inline unsigned oj_add_elf_flags(const orcjit_library *lib) {
+  return (lib->session->flags & ORCJIT_SESSION_DEBUGGER) ? OJ_ELF_KEEP_DEBUG : 0u;
+}
 int oj_add_load_inputs(orcjit_library *lib, const orcjit_input *inputs, size_t n,
                        oj_loaded *in);
 void oj_add_loaded_free(oj_loaded *in, size_t n);

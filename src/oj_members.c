@@ -76,7 +76,7 @@ int oj_members_select(orcjit_library *lib, oj_unit **units, size_t *nunits, size
       char tag[48];
       oj_add_tag(lib, *nunits, tag);
       const oj_pending *pm = &lib->pending[m];
-      int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, &nu->obj);
+      int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, oj_add_elf_flags(lib), &nu->obj);
       if (rc == ORCJIT_OK && !(nu->what = strdup(pm->what))) {
         oj_elf_object_free(&nu->obj);
         rc = oj_library_nomem(lib);
@@ -132,7 +132,8 @@ static int oj_members_link_deferred(orcjit_library *lib, const size_t *idx, size
     const oj_pending *p = &lib->pending[idx[k]];
     char tag[48];
     oj_add_tag(lib, nu, tag);
-    rc = oj_elf_prepare(p->bytes, p->size, p->what, tag, &units[nu].obj);
+    rc = oj_elf_prepare(p->bytes, p->size, p->what, tag, oj_add_elf_flags(lib),
+                        &units[nu].obj);
     if (rc == ORCJIT_OK && !(units[nu].what = strdup(p->what))) {
       oj_elf_object_free(&units[nu].obj);
       rc = oj_library_nomem(lib);
@@ -258,7 +259,7 @@ int oj_members_pull(orcjit_library *lib, const char *name) {
   oj_add_tag(lib, 0, tag);
   oj_elf_object obj;
   const oj_pending *pm = &lib->pending[m];
-  int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, &obj);
+  int rc = oj_elf_prepare(pm->bytes, pm->size, pm->what, tag, oj_add_elf_flags(lib), &obj);
   if (rc == ORCJIT_OK) rc = oj_add_link_object(lib, &obj, pm->what);
   if (rc != ORCJIT_OK) {
     pthread_mutex_lock(&lib->lock);
@@ -319,7 +320,7 @@ int oj_members_add_archive(orcjit_library *lib, const void *data, size_t size,
   for (size_t i = 0; i < n && rc == ORCJIT_OK; i++) {
     if (oj_elf_classify(m[i].data, m[i].size) != OJ_ELF_KIND_RELOCATABLE) continue;
     oj_elf_object obj;
-    if (oj_elf_prepare(m[i].data, m[i].size, m[i].name, "probe", &obj) != ORCJIT_OK) {
+    if (oj_elf_prepare(m[i].data, m[i].size, m[i].name, "probe", oj_add_elf_flags(lib), &obj) != ORCJIT_OK) {
       rc = oj_error_status();
       oj_error_prefix("library '%s'", lib->name);
       break;
@@ -446,7 +447,8 @@ int oj_members_defer_batch(orcjit_library *lib, const orcjit_input *inputs, size
       rc = oj_members_add_archive(lib, in[i].data, in[i].size, in[i].name);
       continue;
     }
-    rc = oj_elf_prepare(in[i].data, in[i].size, in[i].name, "probe", &units[nu].obj);
+    rc = oj_elf_prepare(in[i].data, in[i].size, in[i].name, "probe", oj_add_elf_flags(lib),
+                        &units[nu].obj);
     if (rc != ORCJIT_OK) {
       oj_error_prefix("library '%s'", lib->name);
     } else {
