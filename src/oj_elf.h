@@ -161,11 +161,12 @@ int oj_elf_prepare(const void *data, size_t size, const char *what,
 
 /* Flags of oj_elf_prepare. */
 enum {
-  OJ_ELF_KEEP_DEBUG = 1 /* keep the DWARF sections (.debug_*) in the image:
-                           for debugger sessions, which hand it to gdb, and
-                           for inspection.  Otherwise they are dropped: JITLink
-                           22 builds blocks and edges of them and applies their
-                           relocations, a quarter of a TVM kernel's load. */
+  OJ_ELF_KEEP_DEBUG = 1 /* keep the sections that are not loaded (DWARF's
+                           .debug_*, .comment) in the image: for debugger
+                           sessions, which hand it to gdb, and for inspection.
+                           Otherwise they are dropped: JITLink 22 builds blocks
+                           and edges of them and applies their relocations, a
+                           quarter of a TVM kernel's load. */
 };
 
 /* oj_elf_prepare, for an input the caller hands over: data (malloc'd) is freed

@@ -250,35 +250,70 @@ static void oj_merge_anon(const oj_arch *arch, unsigned char *img, uint64_t size
   free(keep);
 }
 
-/* DWARF sections (.debug_*, .zdebug_*: not allocated, PROGBITS) and their
-** relocation tables emptied (SHT_NULL), unless a global symbol is defined
-** in one.  JITLink 22 makes a graph section, blocks and edges of them and
-** applies their relocations: a quarter of a TVM kernel's load (TVM's code
-** generator writes DWARF).  Debugger sessions keep them (OJ_ELF_KEEP_DEBUG):
-** gdb reads them from the image. */
-static void oj_merge_drop_debug(const unsigned char *img, uint64_t size, Elf64_Shdr *sh,
-                                uint64_t shnum, const char *shstr, uint64_t shstrend,
-                                uint32_t symtab) {
+/* The section index of symbol j of the table at syms. */
+static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
+  Elf64_Section x;
+  memcpy(&x, syms + j * sizeof(Elf64_Sym) + offsetof(Elf64_Sym, st_shndx), sizeof x);
+  return x;
+}
+
+/* Sections that are not loaded (PROGBITS without SHF_ALLOC: DWARF's
+** .debug_*, .comment, .note.GNU-stack) and their relocation tables emptied
+** (SHT_NULL), unless a global symbol is defined in one or a loaded section
+** refers to a symbol of it.  Their local symbols become placeholders
+** (absolute, nameless, 0), which the pre-pass accepts again.  JITLink 22 makes a
+** graph section and blocks of them, edges of their relocations, and applies
+** those: a quarter of a TVM kernel's load (TVM's code generator writes
+** DWARF).  Debugger sessions keep them (OJ_ELF_KEEP_DEBUG): gdb reads DWARF
+** from the image. */
+static void oj_merge_drop_debug(unsigned char *img, uint64_t size, Elf64_Shdr *sh,
+                                uint64_t shnum, uint32_t symtab) {
   unsigned char *drop = calloc(shnum, 1);
   if (!drop) return; /* an optimisation: skipped */
   int any = 0;
-  for (uint64_t i = 1; i < shnum; i++) {
-    const char *name = sh[i].sh_name < shstrend ? shstr + sh[i].sh_name : "";
-    if (!(sh[i].sh_flags & SHF_ALLOC) && sh[i].sh_type == SHT_PROGBITS &&
-        (oj_merge_prefix(name, ".debug_") || oj_merge_prefix(name, ".zdebug_")))
-      drop[i] = any = 1;
-  }
+  for (uint64_t i = 1; i < shnum; i++)
+    if (!(sh[i].sh_flags & SHF_ALLOC) && sh[i].sh_type == SHT_PROGBITS) drop[i] = any = 1;
   const Elf64_Shdr *st = &sh[symtab];
-  if (any && oj_elf_inside(st->sh_offset, st->sh_size, size)) {
-    uint64_t n = st->sh_size / sizeof(Elf64_Sym);
-    for (uint64_t j = st->sh_info; j < n; j++) { /* the global ones */
-      Elf64_Section shndx;
-      memcpy(&shndx, img + st->sh_offset + j * sizeof(Elf64_Sym) + offsetof(Elf64_Sym, st_shndx),
-             sizeof shndx);
+  if (!any || !oj_elf_inside(st->sh_offset, st->sh_size, size)) {
+    free(drop);
+    return;
+  }
+  const unsigned char *syms = img + st->sh_offset;
+  uint64_t n = st->sh_size / sizeof(Elf64_Sym), nlocal = st->sh_info < n ? st->sh_info : n;
+  for (uint64_t j = nlocal; j < n; j++) { /* the global ones */
+    Elf64_Section shndx = oj_merge_shndx(syms, j);
+    if (shndx < shnum) drop[shndx] = 0;
+  }
+  int locals = 0; /* a local symbol in a section to drop: its references are looked for */
+  for (uint64_t j = 1; j < nlocal && !locals; j++) {
+    Elf64_Section shndx = oj_merge_shndx(syms, j);
+    locals = shndx < shnum && drop[shndx];
+  }
+  for (uint64_t i = 1; locals && i < shnum; i++) { /* local symbols loaded sections refer to */
+    if (sh[i].sh_type != SHT_RELA || sh[i].sh_info >= shnum || drop[sh[i].sh_info] ||
+        !oj_elf_inside(sh[i].sh_offset, sh[i].sh_size, size))
+      continue;
+    const unsigned char *p = img + sh[i].sh_offset;
+    for (uint64_t k = 0, m = sh[i].sh_size / sizeof(Elf64_Rela); k < m; k++) {
+      uint64_t info;
+      memcpy(&info, p + k * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_info), sizeof info);
+      uint64_t si = ELF64_R_SYM(info);
+      if (si == 0 || si >= nlocal) continue;
+      Elf64_Section shndx = oj_merge_shndx(syms, si);
       if (shndx < shnum) drop[shndx] = 0;
     }
   }
-  for (uint64_t i = 1; any && i < shnum; i++) {
+  for (uint64_t j = 1; locals && j < nlocal; j++) {
+    unsigned char *q = (unsigned char *)syms + j * sizeof(Elf64_Sym);
+    Elf64_Sym sym;
+    memcpy(&sym, q, sizeof sym);
+    if (sym.st_shndx >= shnum || sym.st_shndx >= SHN_LORESERVE || !drop[sym.st_shndx]) continue;
+    memset(&sym, 0, sizeof sym);
+    sym.st_info = ELF64_ST_INFO(STB_LOCAL, STT_NOTYPE);
+    sym.st_shndx = SHN_ABS;
+    memcpy(q, &sym, sizeof sym);
+  }
+  for (uint64_t i = 1; i < shnum; i++) {
     if (!drop[i] && !(sh[i].sh_type == SHT_RELA && sh[i].sh_info < shnum && drop[sh[i].sh_info]))
       continue;
     memset(&sh[i], 0, sizeof sh[i]); /* SHT_NULL, no name: JITLink skips it */
@@ -317,7 +352,7 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
   const char *shstr = (const char *)img + sh[shstrndx].sh_offset;
   uint64_t shstrend = oj_elf_strend(shstr, sh[shstrndx].sh_size);
   if (!(flags & OJ_ELF_KEEP_DEBUG))
-    oj_merge_drop_debug(img, size, sh, shnum, shstr, shstrend, symtab);
+    oj_merge_drop_debug(img, size, sh, shnum, symtab);
 
   /* Per kind: the first section, the layout of the others after it. */
   uint32_t first[OJ_MERGE_KINDS] = {0};
