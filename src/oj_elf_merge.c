@@ -32,7 +32,7 @@
 **     data joins the code, and a relocation of the code to a local symbol
 **     of the same section (the merged one: string constants, jump tables,
 **     static functions) is resolved here, S + A - P written in place, and
-**     dropped from its table (oj_merge_resolve).
+**     dropped from its table (oj_merge_relocs).
 ** Read-only data is then mapped executable, as GNU ld laid out the text
 ** segment before -z separate-code and as literal pools sit in the code of
 ** ARM and of most JITs; no page is ever writable and executable.  What it
@@ -143,99 +143,100 @@ uint64_t oj_elf_merge_room(const Elf64_Shdr *sh, uint64_t shnum) {
   return room;
 }
 
-/* Relocations of code to a local symbol of its own section: S + A - P
-** written into the code and the relocation dropped, where the type is
-** OJ_RF_INPLACE and the value fits.  Not for IFUNC symbols (a call must
-** reach what the resolver returns) nor TLS ones.  sh: the final headers;
-** a table's new size is left in it. */
-static void oj_merge_resolve(const oj_arch *arch, unsigned char *img, uint64_t size,
-                             Elf64_Shdr *sh, uint64_t shnum, uint32_t symtab) {
+/* The section index of symbol j of the table at syms. */
+static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
+  Elf64_Section x;
+  memcpy(&x, syms + j * sizeof(Elf64_Sym) + offsetof(Elf64_Sym, st_shndx), sizeof x);
+  return x;
+}
+
+/* One walk over every relocation table, after the symbols have moved:
+**   - a table follows the section it patches into the merged one (into,
+**     base: NULL when nothing merged), its offsets moved;
+**   - a relocation of code to a local symbol of its own section is
+**     resolved, S + A - P written into the code, and dropped, where the type
+**     is OJ_RF_INPLACE and the value fits.  Not for IFUNC symbols (a call
+**     must reach what the resolver returns) nor TLS ones;
+**   - named local data symbols become anonymous: JITLink interns every
+**     name it meets in the session's string pool (a lock, a hash, a map)
+**     and keeps a named symbol in its tables, while an anonymous one is
+**     only a position in its block.  Nothing looks a local symbol up by
+**     name except JITLink's GOT and TLS entries, which it keys by name: a
+**     symbol that a kept relocation of another class than absolute,
+**     PC-relative or branch refers to keeps its name, as do local
+**     functions (debuggers and perf maps show them).
+** sh: the final headers; tables' new sizes and targets are left in it. */
+static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t size,
+                            Elf64_Shdr *sh, uint64_t shnum, uint32_t symtab,
+                            const uint32_t *into, const uint64_t *base) {
   const Elf64_Shdr *st = &sh[symtab];
   if (!oj_elf_inside(st->sh_offset, st->sh_size, size)) return;
-  uint64_t nsym = st->sh_size / sizeof(Elf64_Sym);
+  const unsigned char *syms = img + st->sh_offset;
+  uint64_t nsym = st->sh_size / sizeof(Elf64_Sym), nlocal = st->sh_info < nsym ? st->sh_info : nsym;
   uint64_t inplace = 0; /* the OJ_RF_INPLACE types below 64 */
   for (uint32_t t = 0; t < 64 && t < arch->nrelocs; t++)
     if (arch->relocs[t].flags & OJ_RF_INPLACE) inplace |= (uint64_t)1 << t;
-  if (!inplace) return;
+  unsigned char *keep = calloc(nlocal ? (size_t)nlocal : 1, 1); /* NULL: no names dropped */
+  /* Sections symbols are defined in: such a relocation table (no compiler
+  ** makes one) keeps its size, or the symbol would lie outside it. */
+  unsigned char *symin = calloc(shnum, 1); /* NULL: nothing resolved */
+  for (uint64_t j = 1; symin && j < nsym; j++) {
+    Elf64_Section shndx = oj_merge_shndx(syms, j);
+    if (shndx < shnum) symin[shndx] = 1;
+  }
   for (uint64_t i = 1; i < shnum; i++) {
     Elf64_Shdr *rs = &sh[i];
-    if (rs->sh_type != SHT_RELA || rs->sh_link != symtab || rs->sh_info == 0 ||
-        rs->sh_info >= shnum)
-      continue;
-    const Elf64_Shdr *t = &sh[rs->sh_info];
-    if (t->sh_type != SHT_PROGBITS || (t->sh_flags & (SHF_ALLOC | SHF_EXECINSTR | SHF_TLS)) !=
-                                          (SHF_ALLOC | SHF_EXECINSTR))
-      continue;
-    if (!oj_elf_inside(t->sh_offset, t->sh_size, size) ||
+    if (rs->sh_type != SHT_RELA || rs->sh_info >= shnum ||
         !oj_elf_inside(rs->sh_offset, rs->sh_size, size))
       continue;
-    unsigned char *p = img + rs->sh_offset, *code = img + t->sh_offset;
+    int ours = rs->sh_link == symtab; /* its symbols are the ones read here */
+    uint64_t shift = 0;
+    if (into && into[rs->sh_info]) {
+      shift = base[rs->sh_info];
+      rs->sh_info = into[rs->sh_info];
+    }
+    const Elf64_Shdr *t = &sh[rs->sh_info];
+    int code = ours && inplace && symin && !symin[i] && rs->sh_info != 0 &&
+               t->sh_type == SHT_PROGBITS &&
+               (t->sh_flags & (SHF_ALLOC | SHF_EXECINSTR | SHF_TLS)) ==
+                   (SHF_ALLOC | SHF_EXECINSTR) &&
+               oj_elf_inside(t->sh_offset, t->sh_size, size);
+    unsigned char *p = img + rs->sh_offset;
     uint64_t n = rs->sh_size / sizeof(Elf64_Rela), kept = 0;
     for (uint64_t j = 0; j < n; j++) {
       Elf64_Rela r;
       memcpy(&r, p + j * sizeof r, sizeof r);
+      r.r_offset += shift;
       uint64_t si = ELF64_R_SYM(r.r_info), type = ELF64_R_TYPE(r.r_info);
-      int done = 0;
-      if (type < 64 && ((inplace >> type) & 1) && si != 0 && si < nsym &&
+      if (code && type < 64 && ((inplace >> type) & 1) && si != 0 && si < nsym &&
           r.r_offset <= t->sh_size && t->sh_size - r.r_offset >= 4) {
         Elf64_Sym sym;
-        memcpy(&sym, img + st->sh_offset + si * sizeof sym, sizeof sym);
-        int type = ELF64_ST_TYPE(sym.st_info);
+        memcpy(&sym, syms + si * sizeof sym, sizeof sym);
+        int stype = ELF64_ST_TYPE(sym.st_info);
         if (ELF64_ST_BIND(sym.st_info) == STB_LOCAL && sym.st_shndx == rs->sh_info &&
-            type != STT_GNU_IFUNC && type != STT_TLS) {
+            stype != STT_GNU_IFUNC && stype != STT_TLS) {
           int64_t v = (int64_t)(sym.st_value + (uint64_t)r.r_addend - r.r_offset);
           if (v >= INT32_MIN && v <= INT32_MAX) {
             int32_t w = (int32_t)v;
-            memcpy(code + r.r_offset, &w, 4);
-            done = 1;
+            memcpy(img + t->sh_offset + r.r_offset, &w, 4);
+            continue; /* resolved: dropped */
           }
         }
       }
-      if (done) continue;
-      if (kept != j) memcpy(p + kept * sizeof r, &r, sizeof r);
+      if (ours && keep && si != 0 && si < nlocal && !keep[si]) {
+        const oj_arch_reloc *d = oj_arch_reloc_of(arch, (uint32_t)type);
+        int plain = (d->flags & ~OJ_RF_INPLACE) == 0 &&
+                    (d->rclass == OJ_RC_NONE || d->rclass == OJ_RC_ABS ||
+                     d->rclass == OJ_RC_ABS32_LOW || d->rclass == OJ_RC_PCREL ||
+                     d->rclass == OJ_RC_BRANCH);
+        if (!plain) keep[si] = 1;
+      }
+      if (kept != j || shift) memcpy(p + kept * sizeof r, &r, sizeof r);
       kept++;
     }
     rs->sh_size = kept * sizeof(Elf64_Rela);
   }
-}
-
-/* Named local data symbols (.L.str.9, function-local statics) made
-** anonymous: JITLink interns every name it meets in the session's string
-** pool (a lock, a hash, a map) and keeps a named symbol in its tables; an
-** anonymous one is only a position in its block.  Nothing looks a local
-** symbol up by name, except JITLink's GOT and TLS entries, which it keys by
-** name: a symbol any relocation of another class than absolute,
-** PC-relative or branch refers to keeps its name, as do local functions
-** (debuggers and perf maps show them). */
-static void oj_merge_anon(const oj_arch *arch, unsigned char *img, uint64_t size,
-                          const Elf64_Shdr *sh, uint64_t shnum, uint32_t symtab) {
-  const Elf64_Shdr *st = &sh[symtab];
-  if (!oj_elf_inside(st->sh_offset, st->sh_size, size)) return;
-  uint64_t nsym = st->sh_size / sizeof(Elf64_Sym), nlocal = st->sh_info;
-  if (nlocal > nsym) nlocal = nsym;
-  if (nlocal < 2) return;
-  unsigned char *keep = calloc((size_t)nlocal, 1);
-  if (!keep) return; /* an optimisation: skipped */
-  for (uint64_t i = 1; i < shnum; i++) {
-    const Elf64_Shdr *rs = &sh[i];
-    if (rs->sh_type != SHT_RELA || rs->sh_link != symtab ||
-        !oj_elf_inside(rs->sh_offset, rs->sh_size, size))
-      continue;
-    const unsigned char *p = img + rs->sh_offset;
-    for (uint64_t j = 0, n = rs->sh_size / sizeof(Elf64_Rela); j < n; j++) {
-      uint64_t info;
-      memcpy(&info, p + j * sizeof(Elf64_Rela) + offsetof(Elf64_Rela, r_info), sizeof info);
-      uint64_t si = ELF64_R_SYM(info), type = ELF64_R_TYPE(info);
-      if (si == 0 || si >= nlocal) continue;
-      const oj_arch_reloc *d = oj_arch_reloc_of(arch, (uint32_t)type);
-      int plain = (d->flags & ~OJ_RF_INPLACE) == 0 &&
-                  (d->rclass == OJ_RC_NONE || d->rclass == OJ_RC_ABS ||
-                   d->rclass == OJ_RC_ABS32_LOW || d->rclass == OJ_RC_PCREL ||
-                   d->rclass == OJ_RC_BRANCH);
-      if (!plain) keep[si] = 1;
-    }
-  }
-  for (uint64_t j = 1; j < nlocal; j++) {
+  for (uint64_t j = 1; keep && j < nlocal; j++) {
     unsigned char *q = img + st->sh_offset + j * sizeof(Elf64_Sym);
     Elf64_Sym sym;
     memcpy(&sym, q, sizeof sym);
@@ -248,14 +249,9 @@ static void oj_merge_anon(const oj_arch *arch, unsigned char *img, uint64_t size
     memcpy(q + offsetof(Elf64_Sym, st_name), &none, sizeof none);
   }
   free(keep);
+  free(symin);
 }
 
-/* The section index of symbol j of the table at syms. */
-static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
-  Elf64_Section x;
-  memcpy(&x, syms + j * sizeof(Elf64_Sym) + offsetof(Elf64_Sym, st_shndx), sizeof x);
-  return x;
-}
 
 /* Sections that are not loaded (PROGBITS without SHF_ALLOC: DWARF's
 ** .debug_*, .comment, .note.GNU-stack) and their relocation tables emptied
@@ -268,29 +264,28 @@ static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
 ** from the image. */
 static void oj_merge_drop_debug(unsigned char *img, uint64_t size, Elf64_Shdr *sh,
                                 uint64_t shnum, uint32_t symtab) {
+  const Elf64_Shdr *st = &sh[symtab];
+  if (!oj_elf_inside(st->sh_offset, st->sh_size, size)) return;
   unsigned char *drop = calloc(shnum, 1);
   if (!drop) return; /* an optimisation: skipped */
   int any = 0;
   for (uint64_t i = 1; i < shnum; i++)
     if (!(sh[i].sh_flags & SHF_ALLOC) && sh[i].sh_type == SHT_PROGBITS) drop[i] = any = 1;
-  const Elf64_Shdr *st = &sh[symtab];
-  if (!any || !oj_elf_inside(st->sh_offset, st->sh_size, size)) {
-    free(drop);
-    return;
-  }
+  for (uint64_t i = 1; any && i < shnum; i++) /* their relocation tables */
+    if (sh[i].sh_type == SHT_RELA && sh[i].sh_info < shnum && drop[sh[i].sh_info]) drop[i] = 1;
   const unsigned char *syms = img + st->sh_offset;
   uint64_t n = st->sh_size / sizeof(Elf64_Sym), nlocal = st->sh_info < n ? st->sh_info : n;
-  for (uint64_t j = nlocal; j < n; j++) { /* the global ones */
+  for (uint64_t j = nlocal; any && j < n; j++) { /* the global ones keep their section */
     Elf64_Section shndx = oj_merge_shndx(syms, j);
     if (shndx < shnum) drop[shndx] = 0;
   }
-  int locals = 0; /* a local symbol in a section to drop: its references are looked for */
-  for (uint64_t j = 1; j < nlocal && !locals; j++) {
+  int locals = 0; /* a local symbol in a section to drop: references to it are looked for */
+  for (uint64_t j = 1; any && j < nlocal && !locals; j++) {
     Elf64_Section shndx = oj_merge_shndx(syms, j);
     locals = shndx < shnum && drop[shndx];
   }
-  for (uint64_t i = 1; locals && i < shnum; i++) { /* local symbols loaded sections refer to */
-    if (sh[i].sh_type != SHT_RELA || sh[i].sh_info >= shnum || drop[sh[i].sh_info] ||
+  for (uint64_t i = 1; locals && i < shnum; i++) { /* from the tables that stay */
+    if (sh[i].sh_type != SHT_RELA || drop[i] ||
         !oj_elf_inside(sh[i].sh_offset, sh[i].sh_size, size))
       continue;
     const unsigned char *p = img + sh[i].sh_offset;
@@ -303,21 +298,23 @@ static void oj_merge_drop_debug(unsigned char *img, uint64_t size, Elf64_Shdr *s
       if (shndx < shnum) drop[shndx] = 0;
     }
   }
+  /* A section and its tables go together: one kept keeps the others. */
+  for (uint64_t i = 1; any && i < shnum; i++)
+    if (sh[i].sh_type == SHT_RELA && sh[i].sh_info < shnum && !drop[i]) drop[sh[i].sh_info] = 0;
+  for (uint64_t i = 1; any && i < shnum; i++)
+    if (sh[i].sh_type == SHT_RELA && sh[i].sh_info < shnum && !drop[sh[i].sh_info]) drop[i] = 0;
   for (uint64_t j = 1; locals && j < nlocal; j++) {
-    unsigned char *q = (unsigned char *)syms + j * sizeof(Elf64_Sym);
+    unsigned char *q = img + st->sh_offset + j * sizeof(Elf64_Sym);
+    Elf64_Section shndx = oj_merge_shndx(syms, j);
+    if (shndx >= shnum || !drop[shndx]) continue;
     Elf64_Sym sym;
-    memcpy(&sym, q, sizeof sym);
-    if (sym.st_shndx >= shnum || sym.st_shndx >= SHN_LORESERVE || !drop[sym.st_shndx]) continue;
     memset(&sym, 0, sizeof sym);
     sym.st_info = ELF64_ST_INFO(STB_LOCAL, STT_NOTYPE);
     sym.st_shndx = SHN_ABS;
     memcpy(q, &sym, sizeof sym);
   }
-  for (uint64_t i = 1; i < shnum; i++) {
-    if (!drop[i] && !(sh[i].sh_type == SHT_RELA && sh[i].sh_info < shnum && drop[sh[i].sh_info]))
-      continue;
-    memset(&sh[i], 0, sizeof sh[i]); /* SHT_NULL, no name: JITLink skips it */
-  }
+  for (uint64_t i = 1; any && i < shnum; i++)
+    if (drop[i]) memset(&sh[i], 0, sizeof sh[i]); /* SHT_NULL, no name: JITLink skips it */
   free(drop);
 }
 
@@ -471,28 +468,16 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
       memcpy(p + offsetof(Elf64_Sym, st_shndx), &to, sizeof to);
     }
   }
-  /* Relocation tables follow the section they patch. */
-  for (uint64_t i = 1; i < shnum; i++) {
-    if (sh[i].sh_type != SHT_RELA || sh[i].sh_info >= shnum || !into[sh[i].sh_info]) continue;
-    uint32_t t = sh[i].sh_info;
-    if (!oj_elf_inside(sh[i].sh_offset, sh[i].sh_size, size)) continue;
-    for (uint64_t j = 0; base[t] && j < sh[i].sh_size / sizeof(Elf64_Rela); j++) {
-      unsigned char *p = img + sh[i].sh_offset + j * sizeof(Elf64_Rela);
-      Elf64_Addr off;
-      memcpy(&off, p, sizeof off); /* r_offset */
-      off += base[t];
-      memcpy(p, &off, sizeof off);
-    }
-    sh[i].sh_info = into[t];
-  }
   /* Sections ordered after a merged one (SHF_LINK_ORDER) name the merged. */
   for (uint64_t i = 1; i < shnum; i++)
     if ((sh[i].sh_flags & SHF_LINK_ORDER) && sh[i].sh_link < shnum && into[sh[i].sh_link])
       sh[i].sh_link = into[sh[i].sh_link];
   out->image_size = (size_t)at;
-resolve:
-  oj_merge_resolve(arch, img, out->image_size, sh, shnum, symtab);
-  oj_merge_anon(arch, img, out->image_size, sh, shnum, symtab);
+  oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, into, base);
+  memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
+  goto done;
+resolve: /* nothing merged */
+  oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, NULL, NULL);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
 done:
   free(sh);
