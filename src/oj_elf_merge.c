@@ -157,7 +157,10 @@ static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
 **     resolved, S + A - P written into the code, and dropped, where the type
 **     is OJ_RF_INPLACE and the value fits.  Not for IFUNC symbols (a call
 **     must reach what the resolver returns) nor TLS ones;
-**   - named local data symbols become anonymous: JITLink interns every
+**   - (outside debugger sessions, whose image gdb reads) local data and
+**     section symbols that no kept relocation refers to become placeholders
+**     JITLink skips (nameless STT_FILE), and named local data symbols
+**     become anonymous: JITLink interns every
 **     name it meets in the session's string pool (a lock, a hash, a map)
 **     and keeps a named symbol in its tables, while an anonymous one is
 **     only a position in its block.  Nothing looks a local symbol up by
@@ -168,7 +171,7 @@ static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
 ** sh: the final headers; tables' new sizes and targets are left in it. */
 static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t size,
                             Elf64_Shdr *sh, uint64_t shnum, uint32_t symtab,
-                            const uint32_t *into, const uint64_t *base) {
+                            const uint32_t *into, const uint64_t *base, int keep_names) {
   const Elf64_Shdr *st = &sh[symtab];
   if (!oj_elf_inside(st->sh_offset, st->sh_size, size)) return;
   const unsigned char *syms = img + st->sh_offset;
@@ -176,7 +179,8 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
   uint64_t inplace = 0; /* the OJ_RF_INPLACE types below 64 */
   for (uint32_t t = 0; t < 64 && t < arch->nrelocs; t++)
     if (arch->relocs[t].flags & OJ_RF_INPLACE) inplace |= (uint64_t)1 << t;
-  unsigned char *keep = calloc(nlocal ? (size_t)nlocal : 1, 1); /* NULL: no names dropped */
+  /* NULL: no local symbol changed */
+  unsigned char *keep = keep_names ? NULL : calloc(nlocal ? (size_t)nlocal : 1, 1);
   /* Sections symbols are defined in: such a relocation table (no compiler
   ** makes one) keeps its size, or the symbol would lie outside it. */
   unsigned char *symin = calloc(shnum, 1); /* NULL: nothing resolved */
@@ -224,13 +228,13 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
           }
         }
       }
-      if (ours && keep && si != 0 && si < nlocal && !keep[si]) {
+      if (ours && keep && si != 0 && si < nlocal && keep[si] != 3) {
         const oj_arch_reloc *d = oj_arch_reloc_of(arch, (uint32_t)type);
         int plain = (d->flags & ~OJ_RF_INPLACE) == 0 &&
                     (d->rclass == OJ_RC_NONE || d->rclass == OJ_RC_ABS ||
                      d->rclass == OJ_RC_ABS32_LOW || d->rclass == OJ_RC_PCREL ||
                      d->rclass == OJ_RC_BRANCH);
-        if (!plain) keep[si] = 1;
+        keep[si] |= plain ? 1 : 3; /* 1: referred to, 2: by name */
       }
       /* From the table itself, the offset on its own: r copied back whole
       ** after the 8-byte store into it stalled on store forwarding (4% of
@@ -246,10 +250,18 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
     Elf64_Sym sym;
     memcpy(&sym, q, sizeof sym);
     int type = ELF64_ST_TYPE(sym.st_info);
-    if (keep[j] || sym.st_name == 0 || ELF64_ST_BIND(sym.st_info) != STB_LOCAL ||
-        (type != STT_NOTYPE && type != STT_OBJECT) || sym.st_shndx == SHN_UNDEF ||
+    if (ELF64_ST_BIND(sym.st_info) != STB_LOCAL || sym.st_shndx == SHN_UNDEF ||
         sym.st_shndx >= SHN_LORESERVE)
       continue;
+    if (!keep[j] && (type == STT_NOTYPE || type == STT_OBJECT || type == STT_SECTION)) {
+      /* Nothing refers to it: a placeholder JITLink skips. */
+      memset(&sym, 0, sizeof sym);
+      sym.st_info = ELF64_ST_INFO(STB_LOCAL, STT_FILE);
+      sym.st_shndx = SHN_ABS;
+      memcpy(q, &sym, sizeof sym);
+      continue;
+    }
+    if ((keep[j] & 2) || sym.st_name == 0 || (type != STT_NOTYPE && type != STT_OBJECT)) continue;
     Elf64_Word none = 0;
     memcpy(q + offsetof(Elf64_Sym, st_name), &none, sizeof none);
   }
@@ -478,11 +490,13 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
     if ((sh[i].sh_flags & SHF_LINK_ORDER) && sh[i].sh_link < shnum && into[sh[i].sh_link])
       sh[i].sh_link = into[sh[i].sh_link];
   out->image_size = (size_t)at;
-  oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, into, base);
+  oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, into, base,
+                  (flags & OJ_ELF_KEEP_DEBUG) != 0);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
   goto done;
 resolve: /* nothing merged */
-  oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, NULL, NULL);
+  oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, NULL, NULL,
+                  (flags & OJ_ELF_KEEP_DEBUG) != 0);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
 done:
   free(sh);
