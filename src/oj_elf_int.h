@@ -29,6 +29,10 @@
 #endif
 
 #define OJ_ELF_CORRUPT "truncated or corrupt ELF: "
+/* oj_elf_ctx.flags, set by oj_elf_read_names: a loaded and an unloaded
+** section share a name (the merge then checks JITLink's first-of-a-name
+** rule on its output; without such a pair no merge can break it). */
+#define OJ_ELF_MIXED_NAMES 0x100u
 #define OJ_ELF_NOPRIO 65536u /* plain sections: after every numbered one, as ld puts them */
 
 /* A global symbol of the input, before deduplication. */
@@ -47,7 +51,7 @@ typedef struct oj_elf_ctx {
   unsigned char *owned; /* data, malloc'd and ours (oj_elf_prepare_owned) */
   const char *what;
   const char *tag;
-  unsigned flags;     /* OJ_ELF_* of oj_elf_prepare */
+  unsigned flags;     /* OJ_ELF_* of oj_elf_prepare, and OJ_ELF_MIXED_NAMES */
   Elf64_Ehdr eh;
   Elf64_Shdr *sh;     /* copy of the section headers, shnum entries */
   uint32_t shnum;

@@ -405,7 +405,9 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
       into[i] = 0;
       base[i] = 0;
     }
-  if (!merging || !oj_merge_names_ok(sh, shnum, shstr, shstrend, kind, into)) goto resolve;
+  if (!merging || ((flags & OJ_ELF_MIXED_NAMES) &&
+                   !oj_merge_names_ok(sh, shnum, shstr, shstrend, kind, into)))
+    goto resolve;
   uint64_t at = oj_merge_up(size, 16);
   if (grow > SIZE_MAX - 16 - at) goto resolve;
   unsigned char *nimg = oj_elf_grow(img, (size_t)(at + grow + 16));

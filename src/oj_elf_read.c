@@ -456,6 +456,8 @@ int oj_elf_read_names(oj_elf_ctx *c) {
       first[h] = i;
       continue;
     }
+    if (!(c->sh[x].sh_flags & SHF_ALLOC) != !(c->sh[i].sh_flags & SHF_ALLOC))
+      c->flags |= OJ_ELF_MIXED_NAMES;
     if (!(c->sh[x].sh_flags & SHF_ALLOC) && (c->sh[i].sh_flags & SHF_ALLOC)) {
       free(first);
       return oj_elf_fail(c, ORCJIT_EFORMAT,
