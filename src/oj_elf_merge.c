@@ -239,7 +239,7 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
       /* From the table itself, the offset on its own: r copied back whole
       ** after the 8-byte store into it stalled on store forwarding (4% of
       ** a C++ load, perf). */
-      if (kept != j) memmove(p + kept * sizeof r, p + j * sizeof r, sizeof r);
+      if (kept != j) memcpy(p + kept * sizeof r, p + j * sizeof r, sizeof r); /* kept < j */
       if (shift) memcpy(p + kept * sizeof r, &r.r_offset, sizeof r.r_offset);
       kept++;
     }
