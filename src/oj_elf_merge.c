@@ -171,7 +171,8 @@ static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
 ** sh: the final headers; tables' new sizes and targets are left in it. */
 static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t size,
                             Elf64_Shdr *sh, uint64_t shnum, uint32_t symtab,
-                            const uint32_t *into, const uint64_t *base, int keep_names) {
+                            const uint32_t *into, const uint64_t *base,
+                            const unsigned char *comdat, int merged, int keep_names) {
   const Elf64_Shdr *st = &sh[symtab];
   if (!oj_elf_inside(st->sh_offset, st->sh_size, size)) return;
   const unsigned char *syms = img + st->sh_offset;
@@ -212,14 +213,24 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
       memcpy(&r, p + j * sizeof r, sizeof r);
       r.r_offset += shift;
       uint64_t si = ELF64_R_SYM(r.r_info), type = ELF64_R_TYPE(r.r_info);
-      /* Local symbols precede sh_info (nlocal): the others are not read. */
-      if (code && type < 64 && ((inplace >> type) & 1) && si != 0 && si < nlocal &&
+      if (code && type < 64 && ((inplace >> type) & 1) && si != 0 && si < nsym &&
           r.r_offset <= t->sh_size && t->sh_size - r.r_offset >= 4) {
         Elf64_Sym sym;
         memcpy(&sym, syms + si * sizeof sym, sizeof sym);
-        int stype = ELF64_ST_TYPE(sym.st_info);
-        if (ELF64_ST_BIND(sym.st_info) == STB_LOCAL && sym.st_shndx == rs->sh_info &&
-            stype != STT_GNU_IFUNC && stype != STT_TLS) {
+        int stype = ELF64_ST_TYPE(sym.st_info), bind = ELF64_ST_BIND(sym.st_info);
+        /* Which references bind here as a static linker would bind them:
+        ** to a local symbol; to a global one (a second strong definition in
+        ** the library is refused); and calls to a function of a COMDAT group
+        ** (C++ inline functions, template instances), weak, whose copies are
+        ** one function by the ODR.  Not a plain weak definition, which a
+        ** strong one elsewhere overrides, nor the address of a weak one,
+        ** which must be the winner's everywhere. */
+        int binds = bind == STB_LOCAL || bind == STB_GLOBAL ||
+                    (bind == STB_WEAK && stype == STT_FUNC &&
+                     oj_arch_reloc_of(arch, (uint32_t)type)->rclass == OJ_RC_BRANCH &&
+                     (merged ? comdat && comdat[si]
+                             : sym.st_shndx < shnum && (sh[sym.st_shndx].sh_flags & SHF_GROUP)));
+        if (binds && sym.st_shndx == rs->sh_info && stype != STT_GNU_IFUNC && stype != STT_TLS) {
           int64_t v = (int64_t)(sym.st_value + (uint64_t)r.r_addend - r.r_offset);
           if (v >= INT32_MIN && v <= INT32_MAX) {
             int32_t w = (int32_t)v;
@@ -350,11 +361,14 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
   uint32_t shstrndx = eh.e_shstrndx == SHN_XINDEX ? s0.sh_link : eh.e_shstrndx;
 
   Elf64_Shdr *sh = malloc(shnum * sizeof *sh);
+  unsigned char *comdat = NULL; /* per symbol: defined in a COMDAT group's section */
+  unsigned char *grp = calloc(shnum, 1); /* per section: SHF_GROUP, before the merge */
   uint32_t *into = calloc(shnum, sizeof *into); /* merged into (0: not) */
   uint64_t *base = calloc(shnum, sizeof *base);  /* its offset there */
   signed char *kind = malloc(shnum);
   if (!sh || !into || !base || !kind) goto done; /* an optimisation: skipped */
   memcpy(sh, img + eh.e_shoff, shnum * sizeof *sh);
+  for (uint64_t i = 0; grp && i < shnum; i++) grp[i] = (sh[i].sh_flags & SHF_GROUP) != 0;
 
   uint32_t symtab = 0;
   for (uint64_t i = 1; i < shnum; i++) {
@@ -471,6 +485,7 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
   const Elf64_Shdr *st = &sh[symtab];
   if (oj_elf_inside(st->sh_offset, st->sh_size, size)) {
     uint64_t n = st->sh_size / sizeof(Elf64_Sym);
+    comdat = calloc(n ? (size_t)n : 1, 1); /* NULL: no weak call resolved */
     /* Fields written in place: a whole Elf64_Sym copied back after a
     ** 2-byte store stalls on store forwarding. */
     for (uint64_t j = 0; j < n; j++) {
@@ -479,6 +494,7 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
       memcpy(&shndx, p + offsetof(Elf64_Sym, st_shndx), sizeof shndx);
       if (shndx == SHN_UNDEF || shndx >= SHN_LORESERVE || shndx >= shnum || !into[shndx])
         continue;
+      if (comdat && grp && grp[shndx]) comdat[j] = 1;
       Elf64_Addr value;
       memcpy(&value, p + offsetof(Elf64_Sym, st_value), sizeof value);
       value += base[shndx];
@@ -493,11 +509,11 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
       sh[i].sh_link = into[sh[i].sh_link];
   out->image_size = (size_t)at;
   oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, into, base,
-                  (flags & OJ_ELF_KEEP_DEBUG) != 0);
+                  comdat, 1, (flags & OJ_ELF_KEEP_DEBUG) != 0);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
   goto done;
 resolve: /* nothing merged */
-  oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, NULL, NULL,
+  oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, NULL, NULL, NULL, 0,
                   (flags & OJ_ELF_KEEP_DEBUG) != 0);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
 done:
@@ -505,5 +521,7 @@ done:
   free(into);
   free(base);
   free(kind);
+  free(grp);
+  free(comdat);
   return ORCJIT_OK;
 }
