@@ -34,8 +34,10 @@ unsigned char *oj_file_buf(size_t need) {
     void *p = atomic_exchange(&oj_file_spares[i], NULL);
     if (!p) continue;
     if (malloc_usable_size(p) >= need) return p;
-    oj_file_buf_keep(p); /* too small for this one: back, or freed */
-    break;
+    /* Too small: freed, and the buffer made now takes its place.  (Put
+    ** back, it kept the slot from a larger one: a small object's spare
+    ** made every later large add map a fresh buffer.) */
+    free(p);
   }
   return malloc(need ? need : 1);
 }
