@@ -114,6 +114,15 @@ typedef struct oj_arch {
   int rodata_in_code;       /* 1: read-only data merges into the code
                                section (oj_elf_merge.c), where its
                                OJ_RF_INPLACE relocations get resolved */
+  /* Calls to another object's function (oj_elf_merge.c): every call site
+  ** of the code to it is routed to one stub of call_stub_size bytes at the
+  ** end of the code, call_stub (a jump), whose one relocation of type
+  ** r_call at call_stub_at (addend call_addend) reaches the function.
+  ** call_stub_size 0: none.  r_call is also the type of the call sites
+  ** (with addend call_addend). */
+  const unsigned char *call_stub;
+  uint32_t call_stub_size, call_stub_at, r_call;
+  int64_t call_addend;
   int drop_none;            /* 1: JITLink refuses r_none (aarch64), so the
                                image's relocation tables leave out every
                                relocation the pre-pass turned into it */

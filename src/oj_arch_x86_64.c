@@ -108,6 +108,9 @@ static const char *const oj_arch_x86_64_reserved[] = {"$__GOT", "$__STUBS", "$__
 /* atexit:  lea __dso_handle(%rip),%rdx ; xor %esi,%esi ; jmp __cxa_atexit
 ** (atexit(fn) = __cxa_atexit(fn, 0, &__dso_handle), SysV argument
 ** registers). */
+/* A call stub: jmp rel32, then int3 padding. */
+static const unsigned char oj_arch_x86_64_call_stub[8] = {0xe9, 0, 0, 0, 0, 0xcc, 0xcc, 0xcc};
+
 static const unsigned char oj_arch_x86_64_rt_text[16] = {
     0x48, 0x8d, 0x15, 0, 0, 0, 0, /* lea 0(%rip),%rdx   reloc at 3 */
     0x31, 0xf6,                   /* xor %esi,%esi */
@@ -143,6 +146,11 @@ const oj_arch oj_arch_x86_64 = {
     .unknown = {NULL, OJ_RC_UNSUPPORTED, 4, 0, 0, 0, NULL},
     .r_none = R_X86_64_NONE,
     .rodata_in_code = 1,
+    .call_stub = oj_arch_x86_64_call_stub,
+    .call_stub_size = sizeof oj_arch_x86_64_call_stub,
+    .call_stub_at = 1,
+    .r_call = R_X86_64_PLT32,
+    .call_addend = -4,
     .r_initfini = R_X86_64_64,
     .r_fde = {{R_X86_64_32, R_X86_64_64}, {R_X86_64_PC32, R_X86_64_PC64}},
     .tls_hint = "rebuild with -fPIC (and without -mtls-dialect=gnu2)",

@@ -140,6 +140,9 @@ uint64_t oj_elf_merge_room(const Elf64_Shdr *sh, uint64_t shnum) {
     if (sh[i].sh_size > (uint64_t)1 << 40 || room > (uint64_t)1 << 40) return 0; /* no room: realloc */
     room += sh[i].sh_size + a;
   }
+  for (uint64_t i = 1; i < shnum; i++) /* call stubs: 16 bytes a symbol at most */
+    if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_size < (uint64_t)1 << 36)
+      room += 16 + 16 * (sh[i].sh_size / sizeof(Elf64_Sym));
   return room;
 }
 
@@ -148,6 +151,65 @@ static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
   Elf64_Section x;
   memcpy(&x, syms + j * sizeof(Elf64_Sym) + offsetof(Elf64_Sym, st_shndx), sizeof x);
   return x;
+}
+
+/* Calls of the code to functions it does not define (arch->r_call with
+** the usual addend, to an undefined symbol): a stub number per symbol
+** (index + 1, 0: none), *n of them; NULL when there is none or no memory.
+** A function called from one site only gets none.
+** JITLink makes an edge of every call site and looks up its stub table for
+** each: 895 of a C++ object's 1,141 relocations were such calls, to 60
+** functions of libstdc++.  With a stub of our own per function at the end
+** of the code, each call site is resolved here and JITLink links one jump
+** per function.  __tls_get_addr keeps its calls (they are part of TLS
+** sequences). */
+static uint32_t *oj_merge_stubs(const oj_arch *arch, const unsigned char *img, uint64_t size,
+                                const Elf64_Shdr *sh, uint64_t shnum, uint32_t symtab,
+                                const signed char *kind, int ck, uint64_t *n) {
+  const Elf64_Shdr *st = &sh[symtab];
+  *n = 0;
+  if (!oj_elf_inside(st->sh_offset, st->sh_size, size) || st->sh_link >= shnum) return NULL;
+  const Elf64_Shdr *ss = &sh[st->sh_link];
+  if (!oj_elf_inside(ss->sh_offset, ss->sh_size, size)) return NULL;
+  const char *str = (const char *)img + ss->sh_offset;
+  uint64_t strend = oj_elf_strend(str, ss->sh_size);
+  uint64_t nsym = st->sh_size / sizeof(Elf64_Sym), nlocal = st->sh_info < nsym ? st->sh_info : nsym;
+  uint32_t *stub = calloc(nsym ? (size_t)nsym : 1, sizeof *stub);
+  if (!stub) return NULL;
+  for (uint64_t i = 1; i < shnum; i++) {
+    const Elf64_Shdr *rs = &sh[i];
+    if (rs->sh_type != SHT_RELA || rs->sh_link != symtab || rs->sh_info >= shnum ||
+        kind[rs->sh_info] != ck || !oj_elf_inside(rs->sh_offset, rs->sh_size, size))
+      continue;
+    const unsigned char *p = img + rs->sh_offset;
+    for (uint64_t j = 0, m = rs->sh_size / sizeof(Elf64_Rela); j < m; j++) {
+      Elf64_Rela r;
+      memcpy(&r, p + j * sizeof r, sizeof r);
+      uint64_t si = ELF64_R_SYM(r.r_info);
+      if (ELF64_R_TYPE(r.r_info) != arch->r_call || r.r_addend != arch->call_addend ||
+          si < nlocal || si >= nsym || stub[si] >= 2)
+        continue;
+      if (stub[si] == 1) { /* a second call site: worth a stub */
+        stub[si] = 2;
+        continue;
+      }
+      Elf64_Sym sym;
+      memcpy(&sym, img + st->sh_offset + si * sizeof sym, sizeof sym);
+      if (sym.st_shndx != SHN_UNDEF || sym.st_name == 0 || sym.st_name >= strend ||
+          (ELF64_ST_BIND(sym.st_info) != STB_GLOBAL && ELF64_ST_BIND(sym.st_info) != STB_WEAK) ||
+          strcmp(str + sym.st_name, "__tls_get_addr") == 0)
+        continue;
+      stub[si] = 1;
+    }
+  }
+  /* Stubs for the functions called from two sites or more; numbered. */
+  for (uint64_t si = nlocal; si < nsym; si++)
+    stub[si] = stub[si] == 2 && *n < UINT32_MAX / 2 ? (uint32_t)++*n : 0;
+  if (*n == 0) {
+    free(stub);
+    return NULL;
+  }
+  return stub;
 }
 
 /* One walk over every relocation table, after the symbols have moved:
@@ -172,7 +234,8 @@ static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
 static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t size,
                             Elf64_Shdr *sh, uint64_t shnum, uint32_t symtab,
                             const uint32_t *into, const uint64_t *base,
-                            const unsigned char *comdat, int merged, int keep_names) {
+                            const unsigned char *comdat, int merged, int keep_names,
+                            uint32_t *stub, uint64_t stubbase) {
   const Elf64_Shdr *st = &sh[symtab];
   if (!oj_elf_inside(st->sh_offset, st->sh_size, size)) return;
   const unsigned char *syms = img + st->sh_offset;
@@ -213,6 +276,25 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
       memcpy(&r, p + j * sizeof r, sizeof r);
       r.r_offset += shift;
       uint64_t si = ELF64_R_SYM(r.r_info), type = ELF64_R_TYPE(r.r_info);
+      if (code && stub && si < nsym && stub[si] && type == arch->r_call &&
+          r.r_addend == arch->call_addend && r.r_offset <= t->sh_size &&
+          t->sh_size - r.r_offset >= 4) {
+        /* A call to another object's function: to its stub.  The first
+        ** call site's entry becomes the stub's relocation. */
+        uint64_t at = stubbase + (uint64_t)((stub[si] & 0x7fffffffu) - 1) * arch->call_stub_size;
+        int64_t v = (int64_t)(at + (uint64_t)r.r_addend - r.r_offset);
+        if (v >= INT32_MIN && v <= INT32_MAX) {
+          int32_t w = (int32_t)v;
+          memcpy(img + t->sh_offset + r.r_offset, &w, 4);
+          if (stub[si] & 0x80000000u) continue; /* its stub has its relocation */
+          stub[si] |= 0x80000000u;
+          r.r_offset = at + arch->call_stub_at;
+          if (kept != j) memcpy(p + kept * sizeof r, p + j * sizeof r, sizeof r);
+          memcpy(p + kept * sizeof r, &r.r_offset, sizeof r.r_offset);
+          kept++;
+          continue;
+        }
+      }
       if (code && type < 64 && ((inplace >> type) & 1) && si != 0 && si < nsym &&
           r.r_offset <= t->sh_size && t->sh_size - r.r_offset >= 4) {
         Elf64_Sym sym;
@@ -362,6 +444,8 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
 
   Elf64_Shdr *sh = malloc(shnum * sizeof *sh);
   unsigned char *comdat = NULL; /* per symbol: defined in a COMDAT group's section */
+  uint32_t *stub = NULL;         /* per symbol: its call stub (oj_merge_stubs) */
+  uint64_t nstub = 0, stubbase = 0;
   unsigned char *grp = calloc(shnum, 1); /* per section: SHF_GROUP, before the merge */
   uint32_t *into = calloc(shnum, sizeof *into); /* merged into (0: not) */
   uint64_t *base = calloc(shnum, sizeof *base);  /* its offset there */
@@ -408,17 +492,25 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
   /* A kind of one section stays as it is. */
   uint64_t grow = 0;
   unsigned merging = 0;
-  for (int k = 0; k < OJ_MERGE_KINDS; k++) {
-    if (members[k] < 2) continue;
-    merging++;
-    if (!(k & 4)) grow = oj_merge_up(grow, 16) + total[k];
-  }
+  for (int k = 0; k < OJ_MERGE_KINDS; k++)
+    if (members[k] >= 2) merging++;
   for (uint64_t i = 1; i < shnum; i++)
     if (kind[i] >= 0 && members[kind[i]] < 2) {
       kind[i] = -1;
       into[i] = 0;
       base[i] = 0;
     }
+  /* Call stubs at the end of the merged code (kind 1). */
+  if (arch->call_stub_size && members[1] >= 2 && !(flags & OJ_ELF_KEEP_DEBUG)) {
+    stub = oj_merge_stubs(arch, img, size, sh, shnum, symtab, kind, 1, &nstub);
+    if (stub) {
+      stubbase = oj_merge_up(total[1], 16);
+      total[1] = stubbase + nstub * arch->call_stub_size;
+      if (align[1] < 16) align[1] = 16;
+    }
+  }
+  for (int k = 0; k < OJ_MERGE_KINDS; k++)
+    if (members[k] >= 2 && !(k & 4)) grow = oj_merge_up(grow, 16) + total[k];
   if (!merging || ((flags & OJ_ELF_MIXED_NAMES) &&
                    !oj_merge_names_ok(sh, shnum, shstr, shstrend, kind, into)))
     goto resolve;
@@ -450,6 +542,9 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
     uint64_t e = kindoff[k] + end[k];
     memset(img + e, 0, (size_t)(oj_merge_up(kindoff[k] + total[k], 16) - e));
   }
+  for (uint64_t i = 0; i < nstub; i++)
+    memcpy(img + kindoff[1] + stubbase + i * arch->call_stub_size, arch->call_stub,
+           arch->call_stub_size);
   /* Static-TLS patches in merged bytes follow them. */
   for (size_t j = 0; j < out->ntls_patch; j++) {
     uint64_t off = out->tls_patch[j].off;
@@ -509,12 +604,12 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
       sh[i].sh_link = into[sh[i].sh_link];
   out->image_size = (size_t)at;
   oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, into, base,
-                  comdat, 1, (flags & OJ_ELF_KEEP_DEBUG) != 0);
+                  comdat, 1, (flags & OJ_ELF_KEEP_DEBUG) != 0, stub, stubbase);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
   goto done;
 resolve: /* nothing merged */
   oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, NULL, NULL, NULL, 0,
-                  (flags & OJ_ELF_KEEP_DEBUG) != 0);
+                  (flags & OJ_ELF_KEEP_DEBUG) != 0, NULL, 0);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
 done:
   free(sh);
@@ -523,5 +618,6 @@ done:
   free(kind);
   free(grp);
   free(comdat);
+  free(stub);
   return ORCJIT_OK;
 }
