@@ -235,7 +235,7 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
                             Elf64_Shdr *sh, uint64_t shnum, uint32_t symtab,
                             const uint32_t *into, const uint64_t *base,
                             const unsigned char *comdat, int merged, int keep_names,
-                            uint32_t *stub, uint64_t stubbase) {
+                            uint32_t *stub, uint32_t stubsec, uint64_t stubbase) {
   const Elf64_Shdr *st = &sh[symtab];
   if (!oj_elf_inside(st->sh_offset, st->sh_size, size)) return;
   const unsigned char *syms = img + st->sh_offset;
@@ -276,7 +276,8 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
       memcpy(&r, p + j * sizeof r, sizeof r);
       r.r_offset += shift;
       uint64_t si = ELF64_R_SYM(r.r_info), type = ELF64_R_TYPE(r.r_info);
-      if (code && stub && si < nsym && stub[si] && type == arch->r_call &&
+      if (code && stub && rs->sh_info == stubsec && si < nsym && stub[si] &&
+          type == arch->r_call &&
           r.r_addend == arch->call_addend && r.r_offset <= t->sh_size &&
           t->sh_size - r.r_offset >= 4) {
         /* A call to another object's function: to its stub.  The first
@@ -604,12 +605,12 @@ int oj_elf_merge(const oj_arch *arch, unsigned flags, oj_elf_object *out) {
       sh[i].sh_link = into[sh[i].sh_link];
   out->image_size = (size_t)at;
   oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, into, base,
-                  comdat, 1, (flags & OJ_ELF_KEEP_DEBUG) != 0, stub, stubbase);
+                  comdat, 1, (flags & OJ_ELF_KEEP_DEBUG) != 0, stub, first[1], stubbase);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
   goto done;
 resolve: /* nothing merged */
   oj_merge_relocs(arch, img, out->image_size, sh, shnum, symtab, NULL, NULL, NULL, 0,
-                  (flags & OJ_ELF_KEEP_DEBUG) != 0, NULL, 0);
+                  (flags & OJ_ELF_KEEP_DEBUG) != 0, NULL, 0, 0);
   memcpy(img + eh.e_shoff, sh, shnum * sizeof *sh);
 done:
   free(sh);

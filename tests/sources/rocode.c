@@ -5,11 +5,17 @@
 ** each address computed so is compared with the same address stored in
 ** writable data, which JITLink relocates.  Built plain and with
 ** -ffunction-sections -fdata-sections (rocode_fs.o: many sections merged).
-**   __tvm_ffi_ro_pick(i)  i in 0..9: a dense switch (a jump table at -O2)
-**                         over the tables and functions below; else -1
+**   __tvm_ffi_ro_pick(i)  i in 0..11: a dense switch (a jump table at -O2)
+**                         over the tables and functions below; else -1.
+**                         10 and 11 call snprintf twice each, from code
+**                         in a section of its own (not merged) and from
+**                         .text: x86-64 routes the calls from .text
+**                         through one stub (src/oj_elf_merge.c)
 **   __tvm_ffi_ro_same()   0 when every pair of addresses agrees, else a
 **                         bit per pair that does not
 */
+#include <stdio.h>
+
 #include "ojt_ffi.h"
 
 static const long oj_ro_table[4] = {101, 202, 303, 404};
@@ -21,6 +27,17 @@ static __attribute__((noinline)) long oj_ro_thrice(long x) { return 3 * x; }
 /* The same addresses, in writable data. */
 const void *volatile oj_ro_addrs[4] = {oj_ro_table, oj_ro_text, (const void *)oj_ro_twice,
                                        (const void *)oj_ro_thrice};
+
+/* A C identifier names this section: it is not merged. */
+__attribute__((section("oj_ro_own"), noinline)) long oj_ro_digits_own(long x) {
+  char b[32];
+  return snprintf(b, sizeof b, "%ld", x) + snprintf(b, sizeof b, "%ld", -x);
+}
+
+static __attribute__((noinline)) long oj_ro_digits(long x) {
+  char b[32];
+  return snprintf(b, sizeof b, "%ld", x) * 100 + snprintf(b, sizeof b, "%ld", x * 10);
+}
 
 static long oj_ro_case(long i) {
   switch (i) {
@@ -34,6 +51,8 @@ static long oj_ro_case(long i) {
   case 7: return 777;
   case 8: return -8;
   case 9: return oj_ro_twice(oj_ro_thrice(9));
+  case 10: return oj_ro_digits_own(12345);
+  case 11: return oj_ro_digits(123);
   default: return -1;
   }
 }
