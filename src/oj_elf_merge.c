@@ -29,10 +29,17 @@
 **     offsets moved by the same amount;
 **   - static-TLS patch offsets (out->tls_patch) follow their bytes;
 **   - where the machine says so (oj_arch.rodata_in_code: x86-64), read-only
-**     data joins the code, and a relocation of the code to a local symbol
-**     of the same section (the merged one: string constants, jump tables,
-**     static functions) is resolved here, S + A - P written in place, and
-**     dropped from its table (oj_merge_relocs).
+**     data joins the code, and a relocation of the code to a symbol of the
+**     same section that binds there (string constants, jump tables, local
+**     and global functions, calls to COMDAT functions) is resolved here,
+**     S + A - P written in place, and dropped from its table
+**     (oj_merge_relocs);
+**   - (oj_arch.call_stub: x86-64) calls to another object's function from
+**     two sites or more of the merged code go through one stub each,
+**     appended to the code (oj_merge_stubs);
+**   - outside debugger sessions (OJ_ELF_KEEP_DEBUG), sections that are not
+**     loaded are dropped (oj_merge_drop_debug) and local symbols nothing
+**     refers to become placeholders.
 ** Read-only data is then mapped executable, as GNU ld laid out the text
 ** segment before -z separate-code and as literal pools sit in the code of
 ** ARM and of most JITs; no page is ever writable and executable.  What it
@@ -40,8 +47,8 @@
 ** pass (about 300 instructions each, before its fixup): a C object's
 ** relocations are mostly code to its constants (large.o: 9,000 of 12,000,
 ** a TVM kernel 170 of 180).
-** What it costs: the merged sections' bytes copied once (sections over
-** 64 KiB stay apart: no copy, and no gain to be had).  What changes for
+** What it costs: the merged sections' bytes copied once (data sections
+** over 64 KiB stay apart: no copy, and no gain to be had).  What changes for
 ** JITLink: pruning works per block, so a function whose weak definition
 ** lost to another object's stays in memory as dead code (it was dropped).
 ** Nothing merges in an object with an extended section index table or a
