@@ -252,13 +252,16 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
     if (arch->relocs[t].flags & OJ_RF_INPLACE) inplace |= (uint64_t)1 << t;
   /* NULL: no local symbol changed */
   unsigned char *keep = keep_names ? NULL : calloc(nlocal ? (size_t)nlocal : 1, 1);
-  /* Sections symbols are defined in: such a relocation table (no compiler
-  ** makes one) keeps its size, or the symbol would lie outside it. */
+  /* Sections symbols are defined in, and sections other relocation
+  ** tables patch: such a relocation table (no compiler makes one) keeps its
+  ** size, or the symbol or the other table's offsets would lie outside it. */
   unsigned char *symin = calloc(shnum, 1); /* NULL: nothing resolved */
   for (uint64_t j = 1; symin && j < nsym; j++) {
     Elf64_Section shndx = oj_merge_shndx(syms, j);
     if (shndx < shnum) symin[shndx] = 1;
   }
+  for (uint64_t i = 1; symin && i < shnum; i++)
+    if (sh[i].sh_type == SHT_RELA && sh[i].sh_info < shnum) symin[sh[i].sh_info] = 1;
   for (uint64_t i = 1; i < shnum; i++) {
     Elf64_Shdr *rs = &sh[i];
     if (rs->sh_type != SHT_RELA || rs->sh_info >= shnum ||
