@@ -132,6 +132,14 @@ static void oj_elf_image_edit(const oj_elf_ctx *c, unsigned char *img,
   }
 }
 
+/* A new image buffer of n bytes, with the merge's room after them
+** (oj_elf_merge_room) where memory allows; NULL if not even n. */
+static unsigned char *oj_elf_image_alloc(const oj_elf_ctx *c, uint64_t n) {
+  uint64_t room = oj_elf_merge_room(c->sh, c->shnum);
+  unsigned char *p = room <= SIZE_MAX - n ? malloc((size_t)(n + room)) : NULL;
+  return p ? p : malloc((size_t)n);
+}
+
 int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
   size_t nmark = out->ninitfini + out->ntls + (out->anchor ? 1 : 0), k;
   size_t nnew = nmark + c->ntpoffsym;
@@ -149,9 +157,7 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
       out->image = c->owned;
       c->owned = NULL;
     } else {
-      uint64_t room = oj_elf_merge_room(c->sh, c->shnum);
-      out->image = room <= SIZE_MAX - c->size ? malloc((size_t)(c->size + room)) : NULL;
-      if (!out->image) out->image = malloc(c->size);
+      out->image = oj_elf_image_alloc(c, c->size);
       if (!out->image) return oj_elf_nomem(c);
       memcpy(out->image, c->data, c->size);
     }
@@ -232,9 +238,7 @@ int oj_elf_image_make(oj_elf_ctx *c, oj_elf_object *out) {
     if (c->str) c->str = (const char *)img + str;
     if (c->shstr) c->shstr = (const char *)img + shstr;
   } else {
-    uint64_t room = oj_elf_merge_room(c->sh, c->shnum);
-    img = room <= SIZE_MAX - at ? malloc((size_t)(at + room)) : NULL;
-    if (!img) img = malloc((size_t)at);
+    img = oj_elf_image_alloc(c, at);
     if (!img) return oj_elf_nomem(c);
     memcpy(img, c->data, c->size);
     memset(img + c->size, 0, (size_t)(at - c->size));

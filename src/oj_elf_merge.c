@@ -160,6 +160,26 @@ static Elf64_Section oj_merge_shndx(const unsigned char *syms, uint64_t j) {
   return x;
 }
 
+/* The symbol at q made a placeholder: local, nameless, absolute 0,
+** STT_FILE, which JITLink skips and the pre-pass accepts again. */
+static void oj_merge_placeholder(unsigned char *q) {
+  Elf64_Sym sym;
+  memset(&sym, 0, sizeof sym);
+  sym.st_info = ELF64_ST_INFO(STB_LOCAL, STT_FILE);
+  sym.st_shndx = SHN_ABS;
+  memcpy(q, &sym, sizeof sym);
+}
+
+/* S + A - P written at `at` as 4 signed bytes; 0 (nothing written) if it
+** does not fit. */
+static int oj_merge_put_pcrel32(unsigned char *at, uint64_t s, int64_t a, uint64_t p) {
+  int64_t v = (int64_t)(s + (uint64_t)a - p);
+  if (v < INT32_MIN || v > INT32_MAX) return 0;
+  int32_t w = (int32_t)v;
+  memcpy(at, &w, 4);
+  return 1;
+}
+
 /* Calls of the code to functions it does not define (arch->r_call with
 ** the usual addend, to an undefined symbol): a stub number per symbol
 ** (index + 1, 0: none), *n of them; NULL when there is none or no memory.
@@ -222,10 +242,14 @@ static uint32_t *oj_merge_stubs(const oj_arch *arch, const unsigned char *img, u
 /* One walk over every relocation table, after the symbols have moved:
 **   - a table follows the section it patches into the merged one (into,
 **     base: NULL when nothing merged), its offsets moved;
-**   - a relocation of code to a local symbol of its own section is
-**     resolved, S + A - P written into the code, and dropped, where the type
-**     is OJ_RF_INPLACE and the value fits.  Not for IFUNC symbols (a call
-**     must reach what the resolver returns) nor TLS ones;
+**   - a relocation of code to a symbol of its own section that binds there
+**     (see `binds` below) is resolved, S + A - P written into the code, and
+**     dropped, where the type is OJ_RF_INPLACE and the value fits.  Not for
+**     IFUNC symbols (a call must reach what the resolver returns) nor TLS
+**     ones;
+**   - a call site of the merged code to a function with a call stub
+**     (oj_merge_stubs) is resolved to the stub; the first one's entry
+**     becomes the stub's relocation;
 **   - (outside debugger sessions, whose image gdb reads) local data and
 **     section symbols that no kept relocation refers to become placeholders
 **     JITLink skips (nameless STT_FILE), and named local data symbols
@@ -293,10 +317,7 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
         /* A call to another object's function: to its stub.  The first
         ** call site's entry becomes the stub's relocation. */
         uint64_t at = stubbase + (uint64_t)((stub[si] & 0x7fffffffu) - 1) * arch->call_stub_size;
-        int64_t v = (int64_t)(at + (uint64_t)r.r_addend - r.r_offset);
-        if (v >= INT32_MIN && v <= INT32_MAX) {
-          int32_t w = (int32_t)v;
-          memcpy(img + t->sh_offset + r.r_offset, &w, 4);
+        if (oj_merge_put_pcrel32(img + t->sh_offset + r.r_offset, at, r.r_addend, r.r_offset)) {
           if (stub[si] & 0x80000000u) continue; /* its stub has its relocation */
           stub[si] |= 0x80000000u;
           r.r_offset = at + arch->call_stub_at;
@@ -323,14 +344,10 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
                      oj_arch_reloc_of(arch, (uint32_t)type)->rclass == OJ_RC_BRANCH &&
                      (merged ? comdat && comdat[si]
                              : sym.st_shndx < shnum && (sh[sym.st_shndx].sh_flags & SHF_GROUP)));
-        if (binds && sym.st_shndx == rs->sh_info && stype != STT_GNU_IFUNC && stype != STT_TLS) {
-          int64_t v = (int64_t)(sym.st_value + (uint64_t)r.r_addend - r.r_offset);
-          if (v >= INT32_MIN && v <= INT32_MAX) {
-            int32_t w = (int32_t)v;
-            memcpy(img + t->sh_offset + r.r_offset, &w, 4);
-            continue; /* resolved: dropped */
-          }
-        }
+        if (binds && sym.st_shndx == rs->sh_info && stype != STT_GNU_IFUNC && stype != STT_TLS &&
+            oj_merge_put_pcrel32(img + t->sh_offset + r.r_offset, sym.st_value, r.r_addend,
+                                 r.r_offset))
+          continue; /* resolved: dropped */
       }
       if (ours && keep && si != 0 && si < nlocal && keep[si] != 3) {
         const oj_arch_reloc *d = oj_arch_reloc_of(arch, (uint32_t)type);
@@ -358,11 +375,7 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
         sym.st_shndx >= SHN_LORESERVE)
       continue;
     if (!keep[j] && (type == STT_NOTYPE || type == STT_OBJECT || type == STT_SECTION)) {
-      /* Nothing refers to it: a placeholder JITLink skips. */
-      memset(&sym, 0, sizeof sym);
-      sym.st_info = ELF64_ST_INFO(STB_LOCAL, STT_FILE);
-      sym.st_shndx = SHN_ABS;
-      memcpy(q, &sym, sizeof sym);
+      oj_merge_placeholder(q); /* nothing refers to it */
       continue;
     }
     if ((keep[j] & 2) || sym.st_name == 0 || (type != STT_NOTYPE && type != STT_OBJECT)) continue;
@@ -373,12 +386,11 @@ static void oj_merge_relocs(const oj_arch *arch, unsigned char *img, uint64_t si
   free(symin);
 }
 
-
 /* Sections that are not loaded (PROGBITS without SHF_ALLOC: DWARF's
 ** .debug_*, .comment, .note.GNU-stack) and their relocation tables emptied
 ** (SHT_NULL), unless a global symbol is defined in one or a loaded section
 ** refers to a symbol of it.  Their local symbols become placeholders
-** (absolute, nameless, 0), which the pre-pass accepts again.  JITLink 22 makes a
+** (oj_merge_placeholder).  JITLink 22 makes a
 ** graph section and blocks of them, edges of their relocations, and applies
 ** those: a quarter of a TVM kernel's load (TVM's code generator writes
 ** DWARF).  Debugger sessions keep them (OJ_ELF_KEEP_DEBUG): gdb reads DWARF
@@ -427,12 +439,7 @@ static void oj_merge_drop_debug(unsigned char *img, uint64_t size, Elf64_Shdr *s
   for (uint64_t j = 1; locals && j < nlocal; j++) {
     unsigned char *q = img + st->sh_offset + j * sizeof(Elf64_Sym);
     Elf64_Section shndx = oj_merge_shndx(syms, j);
-    if (shndx >= shnum || !drop[shndx]) continue;
-    Elf64_Sym sym;
-    memset(&sym, 0, sizeof sym);
-    sym.st_info = ELF64_ST_INFO(STB_LOCAL, STT_NOTYPE);
-    sym.st_shndx = SHN_ABS;
-    memcpy(q, &sym, sizeof sym);
+    if (shndx < shnum && drop[shndx]) oj_merge_placeholder(q);
   }
   for (uint64_t i = 1; any && i < shnum; i++)
     if (drop[i]) memset(&sh[i], 0, sizeof sh[i]); /* SHT_NULL, no name: JITLink skips it */
